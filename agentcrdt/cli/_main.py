@@ -1,0 +1,89 @@
+"""Argument parsing and dispatch. Commands import the library lazily so ``--help`` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from agentcrdt import __version__
+from agentcrdt.errors import AgentCRDTError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from agentcrdt.cli.audit import verify_command
+
+    return verify_command(args.path, as_json=args.json)
+
+
+def _log_show(args: argparse.Namespace) -> int:
+    from agentcrdt.cli.audit import show_command
+
+    return show_command(args.path, limit=args.limit, as_json=args.json)
+
+
+def _schema_export(args: argparse.Namespace) -> int:
+    from agentcrdt.cli.schema import export_command
+
+    return export_command(args.target, fmt=args.format)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from agentcrdt.cli.demo import demo_command
+
+    return demo_command(args.dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``agentcrdt`` command."""
+    parser = argparse.ArgumentParser(
+        prog="agentcrdt",
+        description="LLM agents and humans as peers of one signed, convergent event log.",
+    )
+    parser.add_argument("--version", action="version", version=f"agentcrdt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run the end-to-end demo on the embedded defaults")
+    demo.add_argument("--dir", default=None, help="where to put the demo's room files (default: a temp dir)")
+    demo.set_defaults(handler=_demo)
+
+    audit = sub.add_parser("audit", help="verify a room's log").add_subparsers(dest="audit_cmd", metavar="ACTION")
+    verify = audit.add_parser("verify", help="re-derive every id and signature and check the DAG")
+    verify.add_argument("path", help="the room's SQLite file")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(handler=_audit_verify)
+
+    log = sub.add_parser("log", help="inspect a room's log").add_subparsers(dest="log_cmd", metavar="ACTION")
+    show = log.add_parser("show", help="list events in causal order")
+    show.add_argument("path", help="the room's SQLite file")
+    show.add_argument("--limit", type=int, default=50, help="how many events to list (default 50)")
+    show.add_argument("--json", action="store_true", help="print JSON lines")
+    show.set_defaults(handler=_log_show)
+
+    schema = sub.add_parser("schema", help="entity schemas").add_subparsers(dest="schema_cmd", metavar="ACTION")
+    export = schema.add_parser("export", help="export an Entity's JSON Schema or SQL DDL")
+    export.add_argument("target", help="MODULE:Class or path/to/file.py:Class (an agentcrdt Entity subclass)")
+    export.add_argument(
+        "--format", choices=("jsonschema", "sqlite", "postgresql"), default="jsonschema", help="output format"
+    )
+    export.set_defaults(handler=_schema_export)
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; map library errors to a one-line message and exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except AgentCRDTError as e:
+        print(f"agentcrdt: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,97 @@
+"""The one exception tree of agentcrdt.
+
+Every error the library raises on purpose derives from :class:`AgentCRDTError`;
+foreign exceptions (sqlite3, psycopg, nacl, pydantic) are mapped at the boundary
+with ``raise ... from e`` so callers catch one tree::
+
+    AgentCRDTError
+    ├── UsageError                 the caller asked for something malformed; message says how to fix it
+    │   └── SchemaError            an Entity schema or field annotation is invalid
+    ├── EncodingError              bytes or values that are not canonical / not decodable (fail closed)
+    ├── IntegrityError             something that was stored or received does not verify
+    │   ├── HashMismatch           recomputed id differs from the claimed id
+    │   ├── BadSignature           signature does not verify for the claimed author
+    │   └── Equivocation           one author, one seq, two different events
+    ├── RejectedEvent              an event was refused on ingest (carries the reason)
+    ├── StoreError                 a backend failed (I/O, locking, connection)
+    │   └── MigrationError         the schema migrations could not be applied
+    └── NotFound                   a named event / entity / room does not exist
+
+The kernel raises only :class:`UsageError` (for ops that do not fit a type).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentCRDTError",
+    "BadSignature",
+    "EncodingError",
+    "Equivocation",
+    "HashMismatch",
+    "IntegrityError",
+    "MigrationError",
+    "NotFound",
+    "RejectedEvent",
+    "SchemaError",
+    "StoreError",
+    "UsageError",
+]
+
+
+class AgentCRDTError(Exception):
+    """Base of every error agentcrdt raises on purpose."""
+
+
+class UsageError(AgentCRDTError, ValueError):
+    """The caller passed something malformed; the message says how to fix it."""
+
+
+class SchemaError(UsageError):
+    """An Entity schema or one of its field annotations is invalid."""
+
+
+class EncodingError(AgentCRDTError, ValueError):
+    """Input is not in canonical form or cannot be decoded unambiguously."""
+
+
+class IntegrityError(AgentCRDTError):
+    """Stored or received data does not verify."""
+
+
+class HashMismatch(IntegrityError):
+    """The id recomputed from an event's core differs from the id claimed for it."""
+
+
+class BadSignature(IntegrityError):
+    """An event's signature does not verify under its author's key."""
+
+
+class Equivocation(IntegrityError):
+    """One author signed two different events with the same sequence number."""
+
+    def __init__(self, message: str, first: str, second: str) -> None:
+        super().__init__(message)
+        self.first = first
+        self.second = second
+
+
+class RejectedEvent(AgentCRDTError):
+    """An event was refused on ingest; ``reason`` is a stable machine-readable code."""
+
+    def __init__(self, reason: str, detail: str, event_id: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}" + (f" (event {event_id})" if event_id else ""))
+        self.reason = reason
+        self.detail = detail
+        self.event_id = event_id
+
+
+class StoreError(AgentCRDTError):
+    """A storage backend failed; nothing from the failed call was written."""
+
+
+class MigrationError(StoreError):
+    """Schema migrations could not be applied."""
+
+
+class NotFound(AgentCRDTError, LookupError):
+    """A named event, entity or room does not exist."""

@@ -1,0 +1,248 @@
+"""The signed event envelope: creation, strict decoding and verification.
+
+Wire form (canonical JSON, see codec): ``{"core": CORE, "sig": "<128 hex>"}`` where CORE is::
+
+    {"v": 1, "scope": <scope id or null for genesis>, "author": "ed25519:<hex>", "seq": n >= 1,
+     "deps": [sorted unique ids], "lamport": 1 + max(lamport of deps), "time": <unix ms, informational>,
+     "kind": <registered kind>, "payload": <JSON>, "local": <bool>}
+
+``id = sha256(canonical(CORE))`` and ``sig = Ed25519(author, SIGNING_CONTEXT + id)``. Signing the
+domain-separated id (not the raw core) keeps signatures small-message and unambiguous across versions.
+The lamport rule against the deps' clocks is checked by the DAG, which knows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from agentcrdt.errors import BadSignature, EncodingError, RejectedEvent, UsageError
+from agentcrdt.log.codec import MAX_INT, canonical, decode_canonical
+from agentcrdt.log.keys import Identity, digest, is_digest, parse_author, verify
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAX_EVENT_BYTES",
+    "SIGNING_CONTEXT",
+    "Event",
+    "create_event",
+    "decode_event",
+    "register_kind",
+    "registered_kinds",
+]
+
+FORMAT_VERSION = 1
+SIGNING_CONTEXT = b"agentcrdt/event/v1:"
+MAX_EVENT_BYTES = 1 << 20  # 1 MiB; larger documents are chunked into several events by the domain layer
+_CORE_KEYS = frozenset({"v", "scope", "author", "seq", "deps", "lamport", "time", "kind", "payload", "local"})
+_WIRE_KEYS = frozenset({"core", "sig"})
+_WIRE_HEAD = b'{"core":'
+_WIRE_TAIL_LEN = len(b',"sig":"') + 128 + len(b'"}')
+
+JSON = Any
+PayloadCheck = Callable[[JSON], None]
+
+# The closed registry of event kinds. Kinds are registered by agentcrdt's own modules at import time;
+# nothing received from a peer can add one, and an unknown kind is rejected, never guessed at.
+_KINDS: dict[str, PayloadCheck] = {}
+
+
+def register_kind(kind: str, check: PayloadCheck) -> None:
+    """Register an event kind and the function that validates its payload (raises EncodingError)."""
+    if kind in _KINDS and _KINDS[kind] is not check:
+        raise UsageError(f"event kind {kind!r} is already registered with another validator")
+    _KINDS[kind] = check
+
+
+def registered_kinds() -> frozenset[str]:
+    """Return the names of every registered event kind."""
+    return frozenset(_KINDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A verified, immutable event. Build with :func:`create_event` or :func:`decode_event` only."""
+
+    id: str
+    scope: str | None
+    author: str
+    seq: int
+    deps: tuple[str, ...]
+    lamport: int
+    time: int
+    kind: str
+    payload: JSON
+    local: bool
+    sig: bytes
+    raw: bytes
+
+    @property
+    def scope_id(self) -> str:
+        """Return the scope this event belongs to (a genesis event is its own scope)."""
+        return self.id if self.scope is None else self.scope
+
+
+def _core(
+    scope: str | None,
+    author: str,
+    seq: int,
+    deps: tuple[str, ...],
+    lamport: int,
+    time: int,
+    kind: str,
+    payload: JSON,
+    local: bool,
+) -> dict[str, JSON]:
+    return {
+        "v": FORMAT_VERSION,
+        "scope": scope,
+        "author": author,
+        "seq": seq,
+        "deps": list(deps),
+        "lamport": lamport,
+        "time": time,
+        "kind": kind,
+        "payload": payload,
+        "local": local,
+    }
+
+
+def create_event(
+    identity: Identity,
+    *,
+    scope: str | None,
+    seq: int,
+    deps: Iterable[str],
+    lamport: int,
+    time_ms: int,
+    kind: str,
+    payload: JSON,
+    local: bool = False,
+) -> Event:
+    """Build, validate and sign a new event."""
+    dep_tuple = tuple(sorted(set(deps)))
+    core = _core(scope, identity.author, seq, dep_tuple, lamport, time_ms, kind, payload, local)
+    try:
+        _check_core(core)
+        core_bytes = canonical(core)
+    except EncodingError as e:
+        raise UsageError(f"cannot create {kind!r} event: {e}") from e
+    event_id = digest(core_bytes)
+    sig = identity.sign(SIGNING_CONTEXT + event_id.encode("ascii"))
+    raw = _WIRE_HEAD + core_bytes + b',"sig":"' + sig.hex().encode("ascii") + b'"}'
+    if len(raw) > MAX_EVENT_BYTES:
+        raise UsageError(f"event is {len(raw)} bytes, over the {MAX_EVENT_BYTES}-byte limit; split the change")
+    return Event(event_id, scope, identity.author, seq, dep_tuple, lamport, time_ms, kind, payload, local, sig, raw)
+
+
+def decode_event(raw: bytes, *, expected_id: str | None = None, verify_signature: bool = True) -> Event:
+    """Decode and verify wire bytes; raise :class:`RejectedEvent` with a reason code on any defect.
+
+    Reason codes: ``malformed``, ``non_canonical``, ``oversized``, ``unknown_kind``, ``bad_payload``,
+    ``hash_mismatch``, ``bad_signature``.
+    """
+    try:
+        wire = decode_canonical(raw, max_size=MAX_EVENT_BYTES)
+    except EncodingError as e:
+        msg = str(e)
+        reason = "oversized" if "exceeds the limit" in msg else (
+            "non_canonical" if "canonical form" in msg else "malformed"
+        )
+        raise RejectedEvent(reason, msg, expected_id) from e
+    if type(wire) is not dict or wire.keys() != _WIRE_KEYS:
+        raise RejectedEvent("malformed", "wire form must be an object with exactly 'core' and 'sig'", expected_id)
+    core, sig_hex = wire["core"], wire["sig"]
+    try:
+        _check_core(core)
+        sig = _parse_sig(sig_hex)
+        # The wire bytes are canonical, so the core's canonical bytes sit at a fixed offset: slicing
+        # avoids encoding the core a second time on the ingest hot path.
+        event_id = digest(raw[len(_WIRE_HEAD) : -_WIRE_TAIL_LEN])
+    except EncodingError as e:
+        reason = "unknown_kind" if isinstance(e, _UnknownKind) else (
+            "bad_payload" if isinstance(e, _BadPayload) else "malformed"
+        )
+        raise RejectedEvent(reason, str(e), expected_id) from e
+    if expected_id is not None and event_id != expected_id:
+        raise RejectedEvent("hash_mismatch", f"content hashes to {event_id}", expected_id)
+    if verify_signature:
+        try:
+            verify(core["author"], SIGNING_CONTEXT + event_id.encode("ascii"), sig)
+        except BadSignature as e:
+            raise RejectedEvent("bad_signature", str(e), event_id) from e
+    return Event(
+        event_id,
+        core["scope"],
+        core["author"],
+        core["seq"],
+        tuple(core["deps"]),
+        core["lamport"],
+        core["time"],
+        core["kind"],
+        core["payload"],
+        core["local"],
+        sig,
+        raw,
+    )
+
+
+class _UnknownKind(EncodingError):
+    pass
+
+
+class _BadPayload(EncodingError):
+    pass
+
+
+def _parse_sig(sig_hex: JSON) -> bytes:
+    if type(sig_hex) is not str or len(sig_hex) != 128:
+        raise EncodingError("sig must be 128 lowercase hex digits")
+    try:
+        sig = bytes.fromhex(sig_hex)
+    except ValueError as e:
+        raise EncodingError("sig must be 128 lowercase hex digits") from e
+    if sig.hex() != sig_hex:
+        raise EncodingError("sig must be lowercase hex")
+    return sig
+
+
+def _pos_int(core: dict[str, JSON], key: str, minimum: int) -> None:
+    v = core[key]
+    if type(v) is not int or not minimum <= v <= MAX_INT:
+        raise EncodingError(f"core field {key!r} must be an integer >= {minimum}, got {v!r}")
+
+
+def _check_core(core: JSON) -> None:
+    if type(core) is not dict or core.keys() != _CORE_KEYS:
+        got = sorted(core) if type(core) is dict else type(core).__name__
+        raise EncodingError(f"core must have exactly the fields {sorted(_CORE_KEYS)}, got {got}")
+    if core["v"] != FORMAT_VERSION:
+        raise EncodingError(f"unsupported event format version {core['v']!r} (this build reads {FORMAT_VERSION})")
+    parse_author(core["author"])
+    _pos_int(core, "seq", 1)
+    _pos_int(core, "lamport", 1)
+    _pos_int(core, "time", 0)
+    deps = core["deps"]
+    if type(deps) is not list or not all(is_digest(d) for d in deps):
+        raise EncodingError("deps must be a list of 'sha256:<hex>' ids")
+    if any(a >= b for a, b in zip(deps, deps[1:], strict=False)):
+        raise EncodingError("deps must be sorted and without duplicates")
+    if not deps and core["lamport"] != 1:
+        raise EncodingError("an event without deps must have lamport 1")
+    if type(core["local"]) is not bool:
+        raise EncodingError("local must be true or false")
+    kind = core["kind"]
+    check = _KINDS.get(kind) if type(kind) is str else None
+    if check is None:
+        raise _UnknownKind(f"unknown event kind {kind!r}; known kinds: {sorted(_KINDS)}")
+    scope = core["scope"]
+    if kind == "genesis":
+        if scope is not None or deps or core["seq"] != 1:
+            raise EncodingError("a genesis event has scope null, no deps and seq 1")
+    elif not is_digest(scope):
+        raise EncodingError("scope must be the 'sha256:<hex>' id of the scope's genesis event")
+    try:
+        check(core["payload"])
+    except EncodingError as e:
+        raise _BadPayload(f"invalid {kind!r} payload: {e}") from e

@@ -1,0 +1,165 @@
+"""Followers: project valid events into SQLite tables, cursor and rows in one transaction.
+
+A :class:`Projection` says how events become rows. A :class:`SQLiteFollower` drives one or more
+projections over a SQLite database: it reads the store from its cursor, skips events whose verdict is not
+``valid``, lets each projection write its rows, and records the new cursor in the same transaction, so a
+crash leaves either the old rows and old cursor or the new rows and new cursor, never a mix. A changed
+projection ``version`` (or a retroactive verdict change) triggers a rebuild from the log.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agentcrdt.errors import StoreError, UsageError
+from agentcrdt.log.event import Event, decode_event
+
+if TYPE_CHECKING:
+    from agentcrdt.replica import Replica
+
+__all__ = ["Projection", "SQLiteFollower", "Touched"]
+
+Touched = set[tuple[str, str]]  # (table or entity type, row id); ("*", "*") means "anything"
+BATCH = 2_000
+
+
+class Projection(ABC):
+    """How events become rows. Subclass, name it and bump ``version`` when its rows change shape."""
+
+    name: str = ""
+    version: int = 1
+
+    @abstractmethod
+    def setup(self, db: sqlite3.Connection) -> None:
+        """Create the tables (idempotently)."""
+
+    @abstractmethod
+    def reset(self, db: sqlite3.Connection) -> None:
+        """Drop every row and table this projection owns."""
+
+    @abstractmethod
+    def process(self, db: sqlite3.Connection, event: Event) -> Touched:
+        """Write the rows for one valid event; return what it touched."""
+
+
+class SQLiteFollower:
+    """Drive projections over a SQLite database (its own file, or the room's store file)."""
+
+    def __init__(
+        self,
+        db: str | Path | sqlite3.Connection,
+        projections: Sequence[Projection],
+        *,
+        name: str = "default",
+    ) -> None:
+        names = [p.name for p in projections]
+        if not all(names) or len(set(names)) != len(names):
+            raise UsageError(f"projections need distinct non-empty names, got {names}")
+        if isinstance(db, sqlite3.Connection):
+            self.db = db
+        else:
+            self.db = sqlite3.connect(str(db), isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA busy_timeout=10000")
+        self.name = name
+        self.projections = list(projections)
+        self.listeners: list[Callable[[Touched], None]] = []
+        self._init()
+
+    def _init(self) -> None:
+        with self._tx():
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS _followers (name TEXT PRIMARY KEY, cursor INTEGER NOT NULL,"
+                " versions TEXT NOT NULL)"
+            )
+            row = self.db.execute("SELECT versions FROM _followers WHERE name = ?", (self.name,)).fetchone()
+            versions = self._versions()
+            if row is not None and row[0] != versions:
+                # Projection code changed shape: its rows cannot be trusted, replay the log into new ones.
+                for p in self.projections:
+                    p.reset(self.db)
+                self.db.execute("DELETE FROM _followers WHERE name = ?", (self.name,))
+                row = None
+            for p in self.projections:
+                p.setup(self.db)
+            if row is None:
+                self.db.execute("INSERT INTO _followers VALUES (?, 0, ?)", (self.name, versions))
+
+    def _versions(self) -> str:
+        return ",".join(f"{p.name}@{p.version}" for p in self.projections)
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    @property
+    def cursor(self) -> int:
+        """Return the store position of the last processed event."""
+        row = self.db.execute("SELECT cursor FROM _followers WHERE name = ?", (self.name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def catch_up(self, replica: Replica) -> Touched:
+        """Process everything stored since the cursor; notify listeners of what changed."""
+        touched: Touched = set()
+        while True:
+            batch = replica.store.since(self.cursor, limit=BATCH)
+            if not batch:
+                break
+            verdicts = replica.store.verdicts([s.id for _, s in batch])
+            with self._tx():
+                for _, stored in batch:
+                    if verdicts.get(stored.id, ("pending", ""))[0] != "valid":
+                        continue
+                    event = decode_event(stored.raw, verify_signature=False)  # verified on ingest
+                    for p in self.projections:
+                        touched |= p.process(self.db, event)
+                self.db.execute("UPDATE _followers SET cursor = ? WHERE name = ?", (batch[-1][0], self.name))
+        if touched:
+            for listener in self.listeners:
+                listener(touched)
+        return touched
+
+    def rebuild(self, replica: Replica) -> None:
+        """Drop every projected row and replay the log (verdicts changed retroactively)."""
+        with self._tx():
+            for p in self.projections:
+                p.reset(self.db)
+                p.setup(self.db)
+            self.db.execute("UPDATE _followers SET cursor = 0 WHERE name = ?", (self.name,))
+        self.catch_up(replica)
+        for listener in self.listeners:
+            listener({("*", "*")})
+
+    def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
+        """Run a read-only SQL query over the projected tables."""
+        return list(self.db.execute(sql, tuple(params)))
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; maps sqlite3 errors to StoreError."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot start a projection transaction: {e}") from e
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except sqlite3.Error as e:
+                self.db.execute("ROLLBACK")
+                raise StoreError(f"cannot commit projected rows: {e}") from e
+        self.db.execute("ROLLBACK")

@@ -1,0 +1,339 @@
+"""A replica: one peer's view of one scope, where the lower layers meet.
+
+It holds a store, the causal DAG, the verdicts and the followers (materializers). Every write goes
+through :meth:`Replica.commit` (our own events) or :meth:`Replica.ingest` (a peer's events); nothing else
+writes to a store. Ingest is the trust boundary: bytes are decoded strictly, hashed, signature-checked,
+scoped, causally placed, checked for equivocation and authorized before anything is applied.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agentcrdt.capabilities.check import Authorizer, Denied, OwnersPolicy, Verdict
+from agentcrdt.errors import NotFound, RejectedEvent, UsageError
+from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
+from agentcrdt.log.dag import CausalDAG, Node
+from agentcrdt.log.event import Event, create_event, decode_event
+from agentcrdt.log.keys import Identity
+from agentcrdt.log.pending import PendingBuffer
+from agentcrdt.store.base import EventStore, StoredEvent
+
+__all__ = ["Follower", "IngestReport", "Replica"]
+
+SCOPE_META = "scope"
+VALID, QUARANTINED = "valid", "quarantined"
+
+
+class Follower(Protocol):
+    """Something that projects applied events (a materializer). See :mod:`agentcrdt.materialize`."""
+
+    def catch_up(self, replica: Replica) -> object:
+        """Process every event stored since this follower's cursor."""
+
+    def rebuild(self, replica: Replica) -> None:
+        """Forget every projected row and process the log again (verdicts changed retroactively)."""
+
+
+@dataclass
+class IngestReport:
+    """What one call to :meth:`Replica.ingest` did."""
+
+    accepted: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    pending: int = 0
+    quarantined: list[tuple[str, str, str]] = field(default_factory=list)  # (id, reason, detail)
+    rejected: list[tuple[str | None, str, str]] = field(default_factory=list)  # (id or None, reason, detail)
+    evicted: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether nothing was rejected or quarantined."""
+        return not self.rejected and not self.quarantined
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _stored(e: Event) -> StoredEvent:
+    return StoredEvent(e.id, e.scope, e.author, e.seq, e.lamport, e.kind, e.deps, e.local, e.raw)
+
+
+def _node(e: Event | StoredEvent) -> Node:
+    return Node(e.id, tuple(e.deps), e.lamport, e.author, e.seq, e.local)
+
+
+class Replica:
+    """One peer's view of one scope. Use :meth:`create` or :meth:`open`."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        identity: Identity | None = None,
+        authorizer: Authorizer | None = None,
+        followers: Sequence[Follower] = (),
+        clock: Callable[[], int] = _wall_ms,
+        pending: PendingBuffer[Event] | None = None,
+    ) -> None:
+        scope = store.get_meta(SCOPE_META)
+        if scope is None:
+            raise NotFound("this store holds no scope yet; create one with Replica.create(store, identity, name)")
+        self.store = store
+        self.scope: str = scope
+        self.identity = identity
+        self.authorizer: Authorizer = authorizer or OwnersPolicy()
+        self.followers: list[Follower] = list(followers)
+        self._clock = clock
+        self._pending: PendingBuffer[Event] = pending if pending is not None else PendingBuffer()
+        self._dag: CausalDAG | None = None  # loaded on first use: opening a big room must stay cheap
+        self._seqs: dict[tuple[str, int], str] = {}
+        self._max_seq: dict[str, int] = {}
+        genesis = store.get(scope)
+        if genesis is None:
+            raise NotFound(f"the store names scope {scope} but does not hold its genesis event")
+        self.genesis = decode_event(genesis.raw, expected_id=scope)
+
+    # -- construction -------------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        store: EventStore,
+        identity: Identity,
+        name: str,
+        *,
+        owners: Iterable[str] = (),
+        nonce: str | None = None,
+        clock: Callable[[], int] = _wall_ms,
+        **kwargs: Any,
+    ) -> Replica:
+        """Write a genesis event naming ``identity`` (and ``owners``) as owners; return the new replica."""
+        if store.get_meta(SCOPE_META) is not None:
+            raise UsageError("this store already holds a scope; open it with Replica.open(store)")
+        payload = {
+            "name": name,
+            "owners": sorted({identity.author, *owners}),
+            "nonce": os.urandom(8).hex() if nonce is None else nonce,
+        }
+        genesis = create_event(
+            identity, scope=None, seq=1, deps=(), lamport=1, time_ms=clock(), kind="genesis", payload=payload
+        )
+        store.append([_stored(genesis)])
+        store.set_verdicts({genesis.id: (VALID, "")})
+        store.set_meta(SCOPE_META, genesis.id)
+        return cls(store, identity=identity, clock=clock, **kwargs)
+
+    @classmethod
+    def open(cls, store: EventStore, **kwargs: Any) -> Replica:
+        """Open the scope a store already holds."""
+        return cls(store, **kwargs)
+
+    @classmethod
+    def join(cls, store: EventStore, genesis_raw: bytes, **kwargs: Any) -> Replica:
+        """Start an empty replica of an existing scope from its genesis event's bytes."""
+        if store.get_meta(SCOPE_META) is not None:
+            raise UsageError("this store already holds a scope; open it with Replica.open(store)")
+        genesis = decode_event(genesis_raw)
+        if genesis.kind != "genesis":
+            raise UsageError(f"expected a genesis event, got a {genesis.kind!r} event")
+        store.append([_stored(genesis)])
+        store.set_verdicts({genesis.id: (VALID, "")})
+        store.set_meta(SCOPE_META, genesis.id)
+        return cls(store, **kwargs)
+
+    # -- the DAG ------------------------------------------------------------------------------------
+
+    @property
+    def dag(self) -> CausalDAG:
+        """Return the causal DAG, loading it from the store on first use."""
+        if self._dag is None:
+            dag = CausalDAG()
+            cursor = 0
+            while batch := self.store.since(cursor, limit=10_000):
+                for position, stored in batch:
+                    dag.add(_node(stored))
+                    self._note_seq(stored.author, stored.seq, stored.id)
+                    cursor = position
+            self._dag = dag
+        return self._dag
+
+    def _note_seq(self, author: str, seq: int, event_id: str) -> None:
+        self._seqs.setdefault((author, seq), event_id)
+        if seq > self._max_seq.get(author, 0):
+            self._max_seq[author] = seq
+
+    @property
+    def heads(self) -> frozenset[str]:
+        """Return the ids of the shared (non-local) events nothing else depends on yet."""
+        return self.store.heads()
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def commit(self, kind: str, payload: Any, *, local: bool = False) -> Event:
+        """Sign and append a new event of ours on top of the current heads; apply it."""
+        if self.identity is None:
+            raise UsageError("this replica has no identity; open it with identity=Identity.load(path)")
+        dag = self.dag
+        deps = self.heads
+        lamport = 1 + max((dag.lamport(d) for d in deps), default=0)
+        seq = self._max_seq.get(self.identity.author, 0) + 1
+        event = create_event(
+            self.identity,
+            scope=self.scope,
+            seq=seq,
+            deps=deps,
+            lamport=lamport,
+            time_ms=self._clock(),
+            kind=kind,
+            payload=payload,
+            local=local,
+        )
+        verdict = self._verdict(event)
+        if isinstance(verdict, Denied):
+            # Fail before writing: our own store must never hold an event we know to be invalid.
+            raise UsageError(f"this replica may not write a {kind!r} event: {verdict.detail}")
+        self.store.append([_stored(event)])
+        self.store.set_verdicts({event.id: (VALID, "")})
+        dag.add(_node(event))
+        self._note_seq(event.author, event.seq, event.id)
+        self._notify()
+        return event
+
+    # -- ingest -------------------------------------------------------------------------------------
+
+    def ingest(self, raws: Iterable[bytes], *, source: str = "") -> IngestReport:
+        """Verify and apply a peer's events, in any order; orphans wait in the pending buffer."""
+        report = IngestReport()
+        ready: list[Event] = []
+        for raw in raws:
+            event = self._admit(raw, report)
+            if event is None:
+                continue
+            if all(d in self.dag for d in event.deps):
+                ready.append(event)
+            else:
+                report.evicted += len(self._pending.add(event.id, event.deps, event, len(event.raw), source))
+                report.pending += 1
+        self._apply_batch(ready, report)
+        return report
+
+    def _admit(self, raw: bytes, report: IngestReport) -> Event | None:
+        try:
+            event = decode_event(raw)
+        except RejectedEvent as e:
+            self.store.record_rejection(raw, e.reason, e.detail, e.event_id)
+            report.rejected.append((e.event_id, e.reason, e.detail))
+            return None
+        if event.id in self.dag or event.id in self._pending:
+            report.duplicates += 1
+            return None
+        problem = None
+        if event.scope_id != self.scope:
+            problem = ("wrong_scope", f"event belongs to scope {event.scope_id}, not {self.scope}")
+        elif event.local:
+            problem = ("local_event", "local-only events are never synced; a peer sent one")
+        if problem is not None:
+            self.store.record_rejection(raw, problem[0], problem[1], event.id)
+            report.rejected.append((event.id, *problem))
+            return None
+        return event
+
+    def _apply_batch(self, ready: list[Event], report: IngestReport) -> None:
+        # Release orphans whose deps arrive in this batch, then store everything in one atomic append.
+        batch: list[Event] = []
+        verdicts: dict[str, tuple[str, str]] = {}
+        retro = False
+        queue = list(ready)
+        while queue:
+            event = queue.pop(0)
+            if event.id in self.dag:
+                report.duplicates += 1
+                continue
+            try:
+                self.dag.add(_node(event))
+            except UsageError as e:
+                self.store.record_rejection(event.raw, "bad_causality", str(e), event.id)
+                report.rejected.append((event.id, "bad_causality", str(e)))
+                continue
+            batch.append(event)
+            verdict, retro_one = self._judge(event, verdicts)
+            retro = retro or retro_one
+            verdicts[event.id] = verdict
+            if verdict[0] == VALID:
+                report.accepted.append(event.id)
+            else:
+                report.quarantined.append((event.id, *verdict))
+            queue.extend(entry.item for entry in self._pending.release(event.id, self.dag.__contains__))
+        if batch:
+            self.store.append([_stored(e) for e in batch])
+            self.store.set_verdicts(verdicts)
+        if retro:
+            for follower in self.followers:
+                follower.rebuild(self)
+        if batch:
+            self._notify()
+
+    def _judge(self, event: Event, verdicts: dict[str, tuple[str, str]]) -> tuple[tuple[str, str], bool]:
+        """Return the verdict for ``event`` and whether an earlier verdict had to change."""
+        prior = self._seqs.get((event.author, event.seq))
+        self._note_seq(event.author, event.seq, event.id)
+        if prior is not None and prior != event.id:
+            # Equivocation: both events stay in the log as proof, neither applies.
+            reason = (QUARANTINED, f"equivocation: {event.author} signed {prior} and {event.id} with seq {event.seq}")
+            old = verdicts.get(prior) or self.store.verdicts([prior]).get(prior)
+            verdicts[prior] = reason
+            return reason, old is not None and old[0] == VALID
+        verdict = self._verdict(event)
+        if isinstance(verdict, Denied):
+            return (QUARANTINED, f"{verdict.reason}: {verdict.detail}"), False
+        return (VALID, ""), False
+
+    def _verdict(self, event: Event) -> Verdict:
+        if event.kind == "genesis":
+            return Denied("second_genesis", "a scope has exactly one genesis event")
+        return self.authorizer.authorize(self.genesis, event)
+
+    def _notify(self) -> None:
+        for follower in self.followers:
+            follower.catch_up(self)
+
+    # -- reading and sync ---------------------------------------------------------------------------
+
+    def verdict(self, event_id: str) -> tuple[str, str]:
+        """Return ``(verdict, reason)`` for a stored event."""
+        found = self.store.verdicts([event_id]).get(event_id)
+        if found is None:
+            raise NotFound(f"no event {event_id} in this replica")
+        return found
+
+    def missing_for(self, their_heads: Iterable[str]) -> list[bytes]:
+        """Return the raw events a peer at ``their_heads`` lacks, in causal order."""
+        order = self.dag.missing(their_heads, self.heads)
+        got = self.store.get_many(order)
+        return [got[i].raw for i in order]
+
+    def sync_with(self, other: Replica) -> tuple[IngestReport, IngestReport]:
+        """Exchange events with another in-process replica of the same scope, both ways."""
+        to_other = self.missing_for(other.heads)
+        to_self = other.missing_for(self.heads)
+        return other.ingest(to_other, source=self.author_or("local")), self.ingest(
+            to_self, source=other.author_or("peer")
+        )
+
+    def author_or(self, default: str) -> str:
+        """Return this replica's author string, or ``default`` for a read-only replica."""
+        return self.identity.author if self.identity else default
+
+    def events(self) -> Iterable[Event]:
+        """Yield every stored event in causal (store) order, decoded without re-verifying signatures."""
+        cursor = 0
+        while batch := self.store.since(cursor, limit=5_000):
+            for position, stored in batch:
+                cursor = position
+                yield decode_event(stored.raw, verify_signature=False)
