@@ -1,0 +1,45 @@
+"""Shared fixtures: deterministic identities and small replica factories."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import pytest
+
+import agentcrdt.state  # noqa: F401  (registers the ops kind)
+from agentcrdt.log.keys import Identity
+from agentcrdt.replica import Replica
+from agentcrdt.store.memory import MemoryStore
+
+
+@pytest.fixture
+def alice() -> Identity:
+    return Identity.from_name("alice")
+
+
+@pytest.fixture
+def bob() -> Identity:
+    return Identity.from_name("bob")
+
+
+@pytest.fixture
+def mallory() -> Identity:
+    return Identity.from_name("mallory")
+
+
+@pytest.fixture
+def tick() -> Callable[[], int]:
+    """A deterministic wall clock: 1000, 1001, ... (wall time is informational only)."""
+    counter = itertools.count(1000)
+    return lambda: next(counter)
+
+
+@pytest.fixture
+def pair(alice: Identity, bob: Identity, tick: Callable[[], int]) -> tuple[Replica, Replica]:
+    """Two in-memory replicas of one scope owned by alice and bob."""
+    a = Replica.create(MemoryStore(), alice, "room", owners=[bob.author], nonce="n", clock=tick)
+    genesis = a.store.get(a.scope)
+    assert genesis is not None
+    b = Replica.join(MemoryStore(), genesis.raw, identity=bob, clock=tick)
+    return a, b

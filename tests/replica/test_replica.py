@@ -1,0 +1,166 @@
+"""Replica: commit, ingest, pending buffer, quarantine, equivocation, local events, sync."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from agentcrdt.errors import NotFound, UsageError
+from agentcrdt.log.event import create_event
+from agentcrdt.log.keys import Identity
+from agentcrdt.log.pending import PendingBuffer
+from agentcrdt.replica import Replica
+from agentcrdt.state import DocState, op
+from agentcrdt.store.memory import MemoryStore
+
+
+def title(value: str, entity_id: str = "d1") -> dict[str, object]:
+    return {"ops": [op("Doc", entity_id, "title", "lww", {"set": value})]}
+
+
+def snapshot(r: Replica) -> dict[str, dict[str, object]]:
+    valid = {i for i, (v, _) in r.store.verdicts().items() if v == "valid"}
+    return DocState.fold(e for e in r.events() if e.id in valid).snapshot()
+
+
+def test_commit_chains_seq_lamport_and_deps(pair: tuple[Replica, Replica]) -> None:
+    a, _ = pair
+    e1 = a.commit("ops", title("one"))
+    e2 = a.commit("ops", title("two"))
+    assert (e1.seq, e2.seq) == (2, 3)  # the genesis is alice's seq 1
+    assert e2.deps == (e1.id,) and e2.lamport == e1.lamport + 1
+    assert a.heads == {e2.id}
+
+
+def test_concurrent_writes_converge_lww(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    a.commit("ops", title("from alice"))
+    b.commit("ops", title("from bob"))
+    a.sync_with(b)
+    assert a.heads == b.heads and len(a.heads) == 2
+    assert snapshot(a) == snapshot(b)
+    # Equal lamports: the tie breaks on the author string, the same on every replica.
+    winner = max((a.identity, b.identity), key=lambda i: i.author if i else "")
+    expected = "from alice" if winner is a.identity else "from bob"
+    assert snapshot(a)["Doc/d1"]["title"] == expected
+
+
+def test_out_of_order_arrival_waits_then_applies(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    events = [a.commit("ops", title(f"v{i}")) for i in range(5)]
+    report = b.ingest([e.raw for e in reversed(events)])
+    assert report.pending == 4 and sorted(report.accepted) == sorted(e.id for e in events)
+    assert b.heads == a.heads and snapshot(b) == snapshot(a)
+
+
+def test_duplicate_ingest_changes_nothing(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    e = a.commit("ops", title("x"))
+    assert b.ingest([e.raw]).accepted == [e.id]
+    before = b.store.count()
+    again = b.ingest([e.raw, e.raw])
+    assert again.duplicates == 2 and not again.accepted and b.store.count() == before
+
+
+def test_orphan_flood_does_not_block_valid_events(alice: Identity, bob: Identity) -> None:
+    a = Replica.create(MemoryStore(), alice, "room", owners=[bob.author])
+    genesis = a.store.get(a.scope)
+    assert genesis is not None
+    small = PendingBuffer[object](max_entries=50, max_bytes=1 << 20)
+    b = Replica.join(MemoryStore(), genesis.raw, identity=bob, pending=small)  # type: ignore[arg-type]
+    ghost = "sha256:" + "ab" * 32
+    flood = [
+        create_event(
+            alice, scope=a.scope, seq=100 + i, deps=[ghost], lamport=2, time_ms=0, kind="ops", payload=title(str(i))
+        ).raw
+        for i in range(500)
+    ]
+    report = b.ingest(flood, source="flooder")
+    assert report.pending == 500 and report.evicted >= 450 and len(small) <= 50
+    real = a.commit("ops", title("real"))
+    good = b.ingest([real.raw], source="honest")
+    assert good.accepted == [real.id] and snapshot(b)["Doc/d1"]["title"] == "real"
+
+
+def test_wrong_scope_is_rejected_and_recorded(pair: tuple[Replica, Replica], alice: Identity) -> None:
+    a, b = pair
+    other = Replica.create(MemoryStore(), alice, "another room")
+    foreign = other.commit("ops", title("elsewhere"))
+    report = b.ingest([foreign.raw])
+    assert [r[1] for r in report.rejected] == ["wrong_scope"]
+    assert b.store.rejections()[-1].reason == "wrong_scope"
+    ours = a.commit("ops", title("here"))  # the passing twin
+    assert b.ingest([ours.raw]).accepted == [ours.id]
+
+
+def test_non_owner_is_quarantined_owner_is_not(pair: tuple[Replica, Replica], mallory: Identity) -> None:
+    a, b = pair
+    head = max(a.heads)
+    forged = create_event(
+        mallory, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=0, kind="ops", payload=title("pwned")
+    )
+    report = b.ingest([forged.raw])
+    assert report.quarantined and report.quarantined[0][0] == forged.id
+    assert b.verdict(forged.id)[0] == "quarantined" and "not_authorized" in b.verdict(forged.id)[1]
+    assert snapshot(b) == {}
+    honest = a.commit("ops", title("fine"))
+    assert b.ingest([honest.raw]).accepted == [honest.id]
+
+
+def test_commit_refuses_when_not_authorized(pair: tuple[Replica, Replica], mallory: Identity) -> None:
+    a, _ = pair
+    stranger = Replica.open(a.store, identity=mallory)
+    with pytest.raises(UsageError, match="may not write"):
+        stranger.commit("ops", title("nope"))
+    readonly = Replica.open(a.store)
+    with pytest.raises(UsageError, match="no identity"):
+        readonly.commit("ops", title("nope"))
+
+
+def test_equivocation_quarantines_both_whatever_the_order(pair: tuple[Replica, Replica], bob: Identity) -> None:
+    a, b = pair
+    head = max(a.heads)
+    one = create_event(bob, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=0, kind="ops", payload=title("1"))
+    two = create_event(bob, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=1, kind="ops", payload=title("2"))
+    for first, second in ((one, two), (two, one)):
+        r = Replica.join(MemoryStore(), a.store.get(a.scope).raw)  # type: ignore[union-attr]
+        r.ingest([first.raw])
+        assert r.verdict(first.id)[0] == "valid"
+        r.ingest([second.raw])
+        assert r.verdict(one.id)[0] == r.verdict(two.id)[0] == "quarantined"
+        assert "equivocation" in r.verdict(second.id)[1]
+        assert snapshot(r) == {}
+
+
+def test_local_events_stay_local(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    shared = a.commit("ops", title("shared"))
+    note = a.commit("ops", title("private", "n1"), local=True)
+    assert a.heads == {shared.id}
+    a.sync_with(b)
+    assert note.id not in b.store and shared.id in b.store
+    after = a.commit("ops", title("later"))
+    assert note.id not in after.deps
+    raw_local = note.raw
+    assert [r[1] for r in b.ingest([raw_local]).rejected] == ["local_event"]
+
+
+def test_random_delivery_converges(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    rng = random.Random(7)
+    for i in range(30):
+        (a if rng.random() < 0.5 else b).commit("ops", title(f"v{i}", rng.choice(["d1", "d2", "d3"])))
+    c = Replica.join(MemoryStore(), a.store.get(a.scope).raw)  # type: ignore[union-attr]
+    raws = a.missing_for(set()) + b.missing_for(set())
+    rng.shuffle(raws)
+    for i in range(0, len(raws), 7):
+        c.ingest(raws[i : i + 7] + raws[i : i + 2])  # duplicates on purpose
+    a.sync_with(b)
+    assert a.heads == b.heads == c.heads
+    assert snapshot(a) == snapshot(b) == snapshot(c)
+
+
+def test_open_requires_a_scope() -> None:
+    with pytest.raises(NotFound, match="Replica.create"):
+        Replica.open(MemoryStore())
