@@ -20,6 +20,8 @@ from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.dag import CausalDAG, Node
 from agentcrdt.log.event import Event, create_event, decode_event
 from agentcrdt.log.keys import Identity
+from agentcrdt.state import OPS, DocState
+from agentcrdt.undo import inverse_ops
 from agentcrdt.log.pending import PendingBuffer
 from agentcrdt.store.base import EventStore, StoredEvent
 
@@ -329,6 +331,41 @@ class Replica:
     def author_or(self, default: str) -> str:
         """Return this replica's author string, or ``default`` for a read-only replica."""
         return self.identity.author if self.identity else default
+
+    def valid_ids(self) -> set[str]:
+        """Return the ids of every stored event whose verdict is ``valid``."""
+        return {i for i, (v, _) in self.store.verdicts().items() if v == VALID}
+
+    def state_at(self, heads: Iterable[str] | None = None) -> DocState:
+        """Return the state as of ``heads`` (default: now): a fold over their valid causal past.
+
+        Verdicts are today's: an event found invalid later (equivocation) is invalid in the past too.
+        """
+        order = self.dag.ancestors_of_heads(self.heads if heads is None else heads)
+        verdicts = self.store.verdicts(order)
+        stored = self.store.get_many(order)
+        doc = DocState()
+        for event_id in order:
+            if verdicts.get(event_id, ("", ""))[0] == VALID:
+                doc.apply(decode_event(stored[event_id].raw, verify_signature=False))
+        return doc
+
+    def undo(self, event_id: str) -> Event:
+        """Undo one of our own events with a new event (history is never rewritten)."""
+        if self.identity is None:
+            raise UsageError("this replica has no identity; open it with identity=Identity.load(path)")
+        stored = self.store.get(event_id)
+        if stored is None:
+            raise NotFound(f"no event {event_id} in this replica")
+        event = decode_event(stored.raw, verify_signature=False)
+        if event.author != self.identity.author:
+            raise UsageError("a peer can only undo its own changes; ask the author, or write new values")
+        if event.kind != OPS:
+            raise UsageError(f"only ops events can be undone, {event_id} is a {event.kind!r} event")
+        ops = inverse_ops(event, self.state_at(event.deps), self.state_at())
+        if not ops:
+            raise UsageError("nothing to undo: every change of that event was already overwritten or undone")
+        return self.commit(OPS, {"ops": ops, "undoes": event_id})
 
     def events(self) -> Iterable[Event]:
         """Yield every stored event in causal (store) order, decoded without re-verifying signatures."""

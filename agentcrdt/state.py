@@ -22,6 +22,7 @@ from typing import Any
 from agentcrdt.errors import EncodingError, UsageError
 from agentcrdt.kernel import Stamp, get_type
 from agentcrdt.log.event import Event, register_kind
+from agentcrdt.log.keys import is_digest
 
 __all__ = [
     "DELETED",
@@ -69,6 +70,8 @@ def check_ops_payload(payload: Any) -> None:
     """Validate an ``ops`` payload structurally (deterministic: same bytes, same answer everywhere)."""
     if type(payload) is not dict or frozenset(payload) not in _PAYLOAD_KEYS:
         raise EncodingError("an ops payload is {'ops': [...]} with an optional 'undoes' event id")
+    if "undoes" in payload and not is_digest(payload["undoes"]):
+        raise EncodingError("'undoes' must be the 'sha256:<hex>' id of the event being undone")
     ops = payload["ops"]
     if type(ops) is not list or not 0 < len(ops) <= MAX_OPS_PER_EVENT:
         raise EncodingError(f"'ops' must be a list of 1..{MAX_OPS_PER_EVENT} ops")

@@ -164,3 +164,49 @@ def test_random_delivery_converges(pair: tuple[Replica, Replica]) -> None:
 def test_open_requires_a_scope() -> None:
     with pytest.raises(NotFound, match="Replica.create"):
         Replica.open(MemoryStore())
+
+
+def test_time_travel_shows_the_state_as_of_any_heads(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    first = a.commit("ops", title("draft"))
+    second = a.commit("ops", title("final"))
+    theirs = b.commit("ops", title("bob's", "d2"))
+    a.sync_with(b)
+    assert a.state_at([first.id]).snapshot() == {"Doc/d1": {"title": "draft"}}
+    assert a.state_at([second.id]).snapshot() == {"Doc/d1": {"title": "final"}}
+    assert a.state_at([first.id, theirs.id]).snapshot() == {"Doc/d1": {"title": "draft"}, "Doc/d2": {"title": "bob's"}}
+    assert a.state_at().snapshot() == b.state_at().snapshot() == snapshot(a)
+
+
+def test_undo_writes_a_new_event_and_restores_values(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    a.commit("ops", title("keep me"))
+    counter = {"ops": [op("Doc", "d1", "n", "pncounter", {"inc": 5}), op("Doc", "d1", "tags", "orset", {"add": "x"})]}
+    change = a.commit("ops", {"ops": [op("Doc", "d1", "title", "lww", {"set": "oops"}), *counter["ops"]]})
+    b.commit("ops", {"ops": [op("Doc", "d1", "tags", "orset", {"add": "x"})]})  # concurrent add survives
+    a.sync_with(b)
+    undo = a.undo(change.id)
+    assert undo.payload["undoes"] == change.id and change.id in a.store  # history kept
+    a.sync_with(b)
+    assert snapshot(a) == snapshot(b) == {"Doc/d1": {"title": "keep me", "n": 0, "tags": ["x"]}}
+
+
+def test_undo_leaves_fields_others_changed_since(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    change = a.commit("ops", {"ops": [op("Doc", "d1", "title", "lww", {"set": "a"}), op("Doc", "d1", "body", "lww", {"set": "a"})]})
+    a.sync_with(b)
+    b.commit("ops", title("bob wrote later"))
+    a.sync_with(b)
+    a.undo(change.id)
+    a.sync_with(b)
+    assert snapshot(b) == {"Doc/d1": {"title": "bob wrote later", "body": None}}
+
+
+def test_undo_refuses_someone_elses_event(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    theirs = b.commit("ops", title("bob's"))
+    a.sync_with(b)
+    with pytest.raises(UsageError, match="only undo its own"):
+        a.undo(theirs.id)
+    mine = a.commit("ops", title("alice's"))  # the passing twin
+    assert a.undo(mine.id).payload["undoes"] == mine.id
