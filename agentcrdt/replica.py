@@ -20,10 +20,10 @@ from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.dag import CausalDAG, Node
 from agentcrdt.log.event import Event, create_event, decode_event
 from agentcrdt.log.keys import Identity
-from agentcrdt.state import OPS, DocState
-from agentcrdt.undo import inverse_ops
 from agentcrdt.log.pending import PendingBuffer
+from agentcrdt.state import OPS, DocState
 from agentcrdt.store.base import EventStore, StoredEvent
+from agentcrdt.undo import inverse_ops
 
 __all__ = ["Follower", "IngestReport", "Replica"]
 
@@ -85,7 +85,9 @@ class Replica:
     ) -> None:
         scope = store.get_meta(SCOPE_META)
         if scope is None:
-            raise NotFound("this store holds no scope yet; create one with Replica.create(store, identity, name)")
+            raise NotFound(
+                "this store holds no scope yet; create one with Replica.create(store, identity, name)"
+            )
         self.store = store
         self.scope: str = scope
         self.identity = identity
@@ -287,7 +289,10 @@ class Replica:
         self._note_seq(event.author, event.seq, event.id)
         if prior is not None and prior != event.id:
             # Equivocation: both events stay in the log as proof, neither applies.
-            reason = (QUARANTINED, f"equivocation: {event.author} signed {prior} and {event.id} with seq {event.seq}")
+            reason = (
+                QUARANTINED,
+                f"equivocation: {event.author} signed {prior} and {event.id} with seq {event.seq}",
+            )
             old = verdicts.get(prior) or self.store.verdicts([prior]).get(prior)
             verdicts[prior] = reason
             return reason, old is not None and old[0] == VALID

@@ -54,7 +54,12 @@ def _invert(crdt: str, kop: Any, stamp: Stamp, old: Any, cur: Any) -> list[Any]:
         if cur is None or stamp.tag not in cur.live:
             return []
         previous = t.value(old) if old is not None else []
-        return [{"set": previous[0] if len(previous) == 1 else (previous or None), "seen": [list(x) for x in cur.live]}]
+        return [
+            {
+                "set": previous[0] if len(previous) == 1 else (previous or None),
+                "seen": [list(x) for x in cur.live],
+            }
+        ]
     if crdt == "pncounter":
         assert isinstance(kop, Inc)
         return [{"inc": -kop.amount}]
@@ -71,7 +76,9 @@ def _invert_set(crdt: str, kop: Any, stamp: Stamp, old: Any) -> list[Any]:
         if was_there:
             return []
         # OR-Set: cancel exactly this event's add tag, so a concurrent add of the same element survives.
-        return [{"remove": kop.elem, "seen": [list(stamp.tag)]}] if crdt == "orset" else [{"remove": kop.elem}]
+        return (
+            [{"remove": kop.elem, "seen": [list(stamp.tag)]}] if crdt == "orset" else [{"remove": kop.elem}]
+        )
     assert isinstance(kop, SetRemove)
     return [{"add": kop.elem}] if was_there else []
 

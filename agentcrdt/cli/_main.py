@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", default=None, help="where to put the demo's room files (default: a temp dir)")
     demo.set_defaults(handler=_demo)
 
-    audit = sub.add_parser("audit", help="verify a room's log").add_subparsers(dest="audit_cmd", metavar="ACTION")
+    audit = sub.add_parser("audit", help="verify a room's log").add_subparsers(
+        dest="audit_cmd", metavar="ACTION"
+    )
     verify = audit.add_parser("verify", help="re-derive every id and signature and check the DAG")
     verify.add_argument("path", help="the room's SQLite file")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -62,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print JSON lines")
     show.set_defaults(handler=_log_show)
 
-    schema = sub.add_parser("schema", help="entity schemas").add_subparsers(dest="schema_cmd", metavar="ACTION")
+    schema = sub.add_parser("schema", help="entity schemas").add_subparsers(
+        dest="schema_cmd", metavar="ACTION"
+    )
     export = schema.add_parser("export", help="export an Entity's JSON Schema or SQL DDL")
     export.add_argument("target", help="MODULE:Class or path/to/file.py:Class (an agentcrdt Entity subclass)")
     export.add_argument(

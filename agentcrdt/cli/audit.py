@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 from agentcrdt.errors import NotFound
@@ -47,7 +47,10 @@ def verify_command(path: str, *, as_json: bool) -> int:
         }
         print(json.dumps(out, indent=2))
     elif report.failure is None:
-        print(f"intact: {report.events} events by {len(report.authors)} authors verified in scope {report.scope}")
+        print(
+            f"intact: {report.events} events by {len(report.authors)} authors verified"
+            f" in scope {report.scope}"
+        )
         print("  kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(report.kinds.items())))
         print(f"  heads: {len(report.heads)}")
         for first, second in report.equivocations:
@@ -67,10 +70,24 @@ def show_command(path: str, *, limit: int, as_json: bool) -> int:
         for position, stored in store.since(0, limit=limit):
             event = decode_event(stored.raw, verify_signature=False)
             if as_json:
-                print(json.dumps({"position": position, "id": event.id, "author": event.author,
-                                  "seq": event.seq, "lamport": event.lamport, "kind": event.kind,
-                                  "local": event.local, "deps": list(event.deps), "payload": event.payload}))
+                print(
+                    json.dumps(
+                        {
+                            "position": position,
+                            "id": event.id,
+                            "author": event.author,
+                            "seq": event.seq,
+                            "lamport": event.lamport,
+                            "kind": event.kind,
+                            "local": event.local,
+                            "deps": list(event.deps),
+                            "payload": event.payload,
+                        }
+                    )
+                )
             else:
-                print(f"#{position:<5} {event.id[:19]}… {event.kind:<8} by {event.author[:20]}… "
-                      f"seq {event.seq} lamport {event.lamport} deps {len(event.deps)}")
+                print(
+                    f"#{position:<5} {event.id[:19]}… {event.kind:<8} by {event.author[:20]}… "
+                    f"seq {event.seq} lamport {event.lamport} deps {len(event.deps)}"
+                )
     return 0

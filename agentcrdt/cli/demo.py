@@ -24,7 +24,9 @@ def _say(text: str = "") -> None:
 
 
 def _doc(replica: Replica, follower_db: Any, entity_id: str) -> dict[str, Any]:
-    row = follower_db.execute("SELECT value FROM entities WHERE etype='Document' AND id=?", (entity_id,)).fetchone()
+    row = follower_db.execute(
+        "SELECT value FROM entities WHERE etype='Document' AND id=?", (entity_id,)
+    ).fetchone()
     import json
 
     return dict(json.loads(row[0])) if row else {}
@@ -58,30 +60,53 @@ def demo_command(directory: str | None) -> int:
     _say(f"  scope {a.scope[:23]}…  alice {alice.author[:20]}…  bob {bob.author[:20]}…")
 
     _say("\n1. Alice drafts a document while both are online")
-    a.commit("ops", {"ops": [
-        op("Document", "nda", "title", "lww", {"set": "Mutual NDA"}),
-        op("Document", "nda", "tags", "orset", {"add": "legal"}),
-        op("Document", "nda", "body", "rga", {"insert": list("Term: 2 years."), "after": None}),
-    ]})
+    a.commit(
+        "ops",
+        {
+            "ops": [
+                op("Document", "nda", "title", "lww", {"set": "Mutual NDA"}),
+                op("Document", "nda", "tags", "orset", {"add": "legal"}),
+                op("Document", "nda", "body", "rga", {"insert": list("Term: 2 years."), "after": None}),
+            ]
+        },
+    )
     a.sync_with(b)
 
     _say("2. Offline: both edit the same document concurrently")
-    a.commit("ops", {"ops": [
-        op("Document", "nda", "title", "lww", {"set": "Mutual NDA (Falcon)"}),
-        op("Document", "nda", "reviews", "pncounter", {"inc": 1}),
-        op("Document", "nda", "tags", "orset", {"add": "signed"}),
-    ]})
+    a.commit(
+        "ops",
+        {
+            "ops": [
+                op("Document", "nda", "title", "lww", {"set": "Mutual NDA (Falcon)"}),
+                op("Document", "nda", "reviews", "pncounter", {"inc": 1}),
+                op("Document", "nda", "tags", "orset", {"add": "signed"}),
+            ]
+        },
+    )
     rga = get_type("rga")
     b_body = _state(b, "nda").fields[("body", "rga")]
-    insert_at_end = rga.insert_op(b_body, _probe(), len(rga.value(b_body)), list(" Governed by Delaware law."))  # type: ignore[attr-defined]
+    insert_at_end = rga.insert_op(
+        b_body, _probe(), len(rga.value(b_body)), list(" Governed by Delaware law.")
+    )  # type: ignore[attr-defined]
     orset = get_type("orset")
     b_tags = _state(b, "nda").fields[("tags", "orset")]
-    b.commit("ops", {"ops": [
-        op("Document", "nda", "title", "lww", {"set": "NDA - Project Falcon"}),
-        op("Document", "nda", "reviews", "pncounter", {"inc": 2}),
-        op("Document", "nda", "tags", "orset", orset.encode_op(orset.remove_op(b_tags, _probe(), "legal"))),  # type: ignore[attr-defined]
-        op("Document", "nda", "body", "rga", rga.encode_op(insert_at_end)),
-    ]})
+    b.commit(
+        "ops",
+        {
+            "ops": [
+                op("Document", "nda", "title", "lww", {"set": "NDA - Project Falcon"}),
+                op("Document", "nda", "reviews", "pncounter", {"inc": 2}),
+                op(
+                    "Document",
+                    "nda",
+                    "tags",
+                    "orset",
+                    orset.encode_op(orset.remove_op(b_tags, _probe(), "legal")),
+                ),  # type: ignore[attr-defined]
+                op("Document", "nda", "body", "rga", rga.encode_op(insert_at_end)),
+            ]
+        },
+    )
     _say(f"   alice sees: {_doc(a, a.followers[0].db, 'nda')}")  # type: ignore[attr-defined]
     _say(f"   bob sees:   {_doc(b, b.followers[0].db, 'nda')}")  # type: ignore[attr-defined]
 
@@ -99,8 +124,10 @@ def demo_command(directory: str | None) -> int:
     for name, r in (("alice", a), ("bob", b)):
         report = verify_log(r.store.since(0), stored_heads=r.store.heads())
         ok = ok and report.intact
-        _say(f"   {name}: {'intact' if report.intact else 'TAMPERED'}, {report.events} events, "
-             f"{len(report.authors)} authors")
+        _say(
+            f"   {name}: {'intact' if report.intact else 'TAMPERED'}, {report.events} events, "
+            f"{len(report.authors)} authors"
+        )
     _say(f"\nVerify it yourself: agentcrdt audit verify {alice_path}")
     return 0 if converged and ok else 1
 

@@ -101,7 +101,12 @@ def verify_log(
             if a != b
         ]
         if mismatch:
-            return fail(position, stored.id, "index_mismatch", f"stored columns differ from the signed core: {mismatch}")
+            return fail(
+                position,
+                stored.id,
+                "index_mismatch",
+                f"stored columns differ from the signed core: {mismatch}",
+            )
         if report.scope is None:
             if event.kind != "genesis":
                 return fail(position, event.id, "no_genesis", "the first stored event is not a genesis event")

@@ -59,7 +59,9 @@ def validate_value(value: JSON, *, max_depth: int = MAX_DEPTH) -> None:
         elif kind is float:
             raise EncodingError(f"float {item!r} is not allowed in signed data; encode it as a string")
         else:
-            raise EncodingError(f"{kind.__name__} is not a JSON value (allowed: dict, list, str, int, bool, None)")
+            raise EncodingError(
+                f"{kind.__name__} is not a JSON value (allowed: dict, list, str, int, bool, None)"
+            )
 
 
 def _check_str(s: str) -> None:
@@ -94,7 +96,6 @@ def decode_canonical(data: bytes, *, max_size: int, max_depth: int = MAX_DEPTH) 
     if orjson.dumps(value, option=orjson.OPT_SORT_KEYS) != data:
         raise EncodingError("bytes are valid JSON but not in canonical form (key order, spacing or escapes)")
     return value
-
 
 
 def _check_decoded(value: JSON, budget: int) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from agentcrdt.errors import BadSignature, EncodingError, RejectedEvent, UsageError
@@ -132,8 +133,12 @@ def create_event(
     sig = identity.sign(SIGNING_CONTEXT + event_id.encode("ascii"))
     raw = _WIRE_HEAD + core_bytes + b',"sig":"' + sig.hex().encode("ascii") + b'"}'
     if len(raw) > MAX_EVENT_BYTES:
-        raise UsageError(f"event is {len(raw)} bytes, over the {MAX_EVENT_BYTES}-byte limit; split the change")
-    return Event(event_id, scope, identity.author, seq, dep_tuple, lamport, time_ms, kind, payload, local, sig, raw)
+        raise UsageError(
+            f"event is {len(raw)} bytes, over the {MAX_EVENT_BYTES}-byte limit; split the change"
+        )
+    return Event(
+        event_id, scope, identity.author, seq, dep_tuple, lamport, time_ms, kind, payload, local, sig, raw
+    )
 
 
 def decode_event(raw: bytes, *, expected_id: str | None = None, verify_signature: bool = True) -> Event:
@@ -146,12 +151,16 @@ def decode_event(raw: bytes, *, expected_id: str | None = None, verify_signature
         wire = decode_canonical(raw, max_size=MAX_EVENT_BYTES)
     except EncodingError as e:
         msg = str(e)
-        reason = "oversized" if "exceeds the limit" in msg else (
-            "non_canonical" if "canonical form" in msg else "malformed"
+        reason = (
+            "oversized"
+            if "exceeds the limit" in msg
+            else ("non_canonical" if "canonical form" in msg else "malformed")
         )
         raise RejectedEvent(reason, msg, expected_id) from e
     if type(wire) is not dict or wire.keys() != _WIRE_KEYS:
-        raise RejectedEvent("malformed", "wire form must be an object with exactly 'core' and 'sig'", expected_id)
+        raise RejectedEvent(
+            "malformed", "wire form must be an object with exactly 'core' and 'sig'", expected_id
+        )
     core, sig_hex = wire["core"], wire["sig"]
     try:
         _check_core(core)
@@ -160,8 +169,10 @@ def decode_event(raw: bytes, *, expected_id: str | None = None, verify_signature
         # avoids encoding the core a second time on the ingest hot path.
         event_id = digest(raw[len(_WIRE_HEAD) : -_WIRE_TAIL_LEN])
     except EncodingError as e:
-        reason = "unknown_kind" if isinstance(e, _UnknownKind) else (
-            "bad_payload" if isinstance(e, _BadPayload) else "malformed"
+        reason = (
+            "unknown_kind"
+            if isinstance(e, _UnknownKind)
+            else ("bad_payload" if isinstance(e, _BadPayload) else "malformed")
         )
         raise RejectedEvent(reason, str(e), expected_id) from e
     if expected_id is not None and event_id != expected_id:
@@ -218,7 +229,9 @@ def _check_core(core: JSON) -> None:
         got = sorted(core) if type(core) is dict else type(core).__name__
         raise EncodingError(f"core must have exactly the fields {sorted(_CORE_KEYS)}, got {got}")
     if core["v"] != FORMAT_VERSION:
-        raise EncodingError(f"unsupported event format version {core['v']!r} (this build reads {FORMAT_VERSION})")
+        raise EncodingError(
+            f"unsupported event format version {core['v']!r} (this build reads {FORMAT_VERSION})"
+        )
     parse_author(core["author"])
     _pos_int(core, "seq", 1)
     _pos_int(core, "lamport", 1)
@@ -226,7 +239,7 @@ def _check_core(core: JSON) -> None:
     deps = core["deps"]
     if type(deps) is not list or not all(is_digest(d) for d in deps):
         raise EncodingError("deps must be a list of 'sha256:<hex>' ids")
-    if any(a >= b for a, b in zip(deps, deps[1:], strict=False)):
+    if any(a >= b for a, b in pairwise(deps)):
         raise EncodingError("deps must be sorted and without duplicates")
     if not deps and core["lamport"] != 1:
         raise EncodingError("an event without deps must have lamport 1")

@@ -57,7 +57,9 @@ class Reader:
         """Run read-only SQL; the tables it reads become dependencies."""
         read: set[str] = set()
 
-        def authorize(action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None) -> int:
+        def authorize(
+            action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None
+        ) -> int:
             if action == sqlite3.SQLITE_READ and arg1:
                 read.add(arg1)
             elif action not in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION):

@@ -63,7 +63,9 @@ def random_kernel_op(rng: random.Random, crdt: str, state: Any) -> Any:
     if roll < 0.25:
         return t.encode_op(t.remove_op(s, PROBE, key))  # type: ignore[attr-defined]
     if roll < 0.5:
-        return t.encode_op(t.path_op(PROBE, [key, "inner"], "pncounter", get_type("pncounter").decode_op({"inc": 1}, PROBE)))  # type: ignore[attr-defined]
+        return t.encode_op(
+            t.path_op(PROBE, [key, "inner"], "pncounter", get_type("pncounter").decode_op({"inc": 1}, PROBE))
+        )  # type: ignore[attr-defined]
     return t.encode_op(t.set_op(PROBE, key, rng.choice(VALUES)))  # type: ignore[attr-defined]
 
 
@@ -72,7 +74,8 @@ class Net:
 
     def __init__(self, n: int) -> None:
         self.followers = [
-            SQLiteFollower(sqlite3.connect(":memory:", isolation_level=None), [EntityProjection()]) for _ in range(n)
+            SQLiteFollower(sqlite3.connect(":memory:", isolation_level=None), [EntityProjection()])
+            for _ in range(n)
         ]
         owners = [i.author for i in IDS[1:n]]
         first = Replica.create(MemoryStore(), IDS[0], "room", owners=owners, nonce="x", clock=lambda: 1)
@@ -80,7 +83,9 @@ class Net:
         genesis = first.store.get(first.scope)
         assert genesis is not None
         self.replicas = [first] + [
-            Replica.join(MemoryStore(), genesis.raw, identity=IDS[i], followers=[self.followers[i]], clock=lambda: 2)
+            Replica.join(
+                MemoryStore(), genesis.raw, identity=IDS[i], followers=[self.followers[i]], clock=lambda: 2
+            )
             for i in range(1, n)
         ]
 
@@ -94,7 +99,15 @@ class Net:
                 continue
             crdt = rng.choice(FIELD_TYPES)
             current = EntityProjection().load(f.db, ("Doc", entity)) or EntityState()
-            ops.append(op("Doc", entity, f"f_{crdt}", crdt, random_kernel_op(rng, crdt, current.fields.get((f"f_{crdt}", crdt)))))
+            ops.append(
+                op(
+                    "Doc",
+                    entity,
+                    f"f_{crdt}",
+                    crdt,
+                    random_kernel_op(rng, crdt, current.fields.get((f"f_{crdt}", crdt))),
+                )
+            )
         r.commit("ops", {"ops": ops})
 
     def deliver(self, rng: random.Random, src: int, dst: int) -> None:
@@ -116,7 +129,12 @@ class Net:
         heads = {r.heads for r in self.replicas}
         assert len(heads) == 1, "replicas hold different heads after a full exchange"
         rows = {
-            tuple(f.query("SELECT etype, id, value, deleted, created_at, updated_at FROM entities ORDER BY etype, id"))
+            tuple(
+                f.query(
+                    "SELECT etype, id, value, deleted, created_at, updated_at"
+                    " FROM entities ORDER BY etype, id"
+                )
+            )
             for f in self.followers
         }
         assert len(rows) == 1, "materialized SQL tables differ"

@@ -80,7 +80,9 @@ def test_cursor_and_rows_commit_together(pair: tuple[Replica, Replica]) -> None:
     assert [r[1] for r in rows(follower)] == ["d1", "d2", "d3"] and follower.cursor == a.store.last_position()
 
 
-def test_follower_resumes_from_its_cursor_after_restart(tmp_path: Path, pair: tuple[Replica, Replica]) -> None:
+def test_follower_resumes_from_its_cursor_after_restart(
+    tmp_path: Path, pair: tuple[Replica, Replica]
+) -> None:
     a, _ = pair
     path = tmp_path / "proj.db"
     first = SQLiteFollower(path, [EntityProjection()])
@@ -117,8 +119,12 @@ def test_retroactive_quarantine_rebuilds_rows(pair: tuple[Replica, Replica], bob
     follower = SQLiteFollower(memdb(), [EntityProjection()])
     a.followers.append(follower)
     head = max(a.heads)
-    one = create_event(bob, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=0, kind="ops", payload=title("1"))
-    two = create_event(bob, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=1, kind="ops", payload=title("2"))
+    one = create_event(
+        bob, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=0, kind="ops", payload=title("1")
+    )
+    two = create_event(
+        bob, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=1, kind="ops", payload=title("2")
+    )
     a.ingest([one.raw])
     assert rows(follower) == [("Doc", "d1", '{"title":"1"}', 0)]
     a.ingest([two.raw])
@@ -168,8 +174,7 @@ def test_atom_tracks_dependencies_dynamically(pair: tuple[Replica, Replica]) -> 
     assert seen == ["for d2"]
 
 
-def test_atoms_are_read_only(pair: tuple[Replica, Replica]) -> None:
-    a, _ = pair
+def test_atoms_are_read_only() -> None:
     follower = SQLiteFollower(memdb(), [EntityProjection()])
     with pytest.raises(sqlite3.DatabaseError):
         Atom(follower, lambda r: r.sql("DELETE FROM entities"))

@@ -72,7 +72,14 @@ def test_orphan_flood_does_not_block_valid_events(alice: Identity, bob: Identity
     ghost = "sha256:" + "ab" * 32
     flood = [
         create_event(
-            alice, scope=a.scope, seq=100 + i, deps=[ghost], lamport=2, time_ms=0, kind="ops", payload=title(str(i))
+            alice,
+            scope=a.scope,
+            seq=100 + i,
+            deps=[ghost],
+            lamport=2,
+            time_ms=0,
+            kind="ops",
+            payload=title(str(i)),
         ).raw
         for i in range(500)
     ]
@@ -118,11 +125,17 @@ def test_commit_refuses_when_not_authorized(pair: tuple[Replica, Replica], mallo
         readonly.commit("ops", title("nope"))
 
 
-def test_equivocation_quarantines_both_whatever_the_order(pair: tuple[Replica, Replica], bob: Identity) -> None:
-    a, b = pair
+def test_equivocation_quarantines_both_whatever_the_order(
+    pair: tuple[Replica, Replica], bob: Identity
+) -> None:
+    a, _ = pair
     head = max(a.heads)
-    one = create_event(bob, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=0, kind="ops", payload=title("1"))
-    two = create_event(bob, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=1, kind="ops", payload=title("2"))
+    one = create_event(
+        bob, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=0, kind="ops", payload=title("1")
+    )
+    two = create_event(
+        bob, scope=a.scope, seq=1, deps=[head], lamport=2, time_ms=1, kind="ops", payload=title("2")
+    )
     for first, second in ((one, two), (two, one)):
         r = Replica.join(MemoryStore(), a.store.get(a.scope).raw)  # type: ignore[union-attr]
         r.ingest([first.raw])
@@ -162,7 +175,7 @@ def test_random_delivery_converges(pair: tuple[Replica, Replica]) -> None:
 
 
 def test_open_requires_a_scope() -> None:
-    with pytest.raises(NotFound, match="Replica.create"):
+    with pytest.raises(NotFound, match=r"Replica\.create"):
         Replica.open(MemoryStore())
 
 
@@ -174,14 +187,19 @@ def test_time_travel_shows_the_state_as_of_any_heads(pair: tuple[Replica, Replic
     a.sync_with(b)
     assert a.state_at([first.id]).snapshot() == {"Doc/d1": {"title": "draft"}}
     assert a.state_at([second.id]).snapshot() == {"Doc/d1": {"title": "final"}}
-    assert a.state_at([first.id, theirs.id]).snapshot() == {"Doc/d1": {"title": "draft"}, "Doc/d2": {"title": "bob's"}}
+    assert a.state_at([first.id, theirs.id]).snapshot() == {
+        "Doc/d1": {"title": "draft"},
+        "Doc/d2": {"title": "bob's"},
+    }
     assert a.state_at().snapshot() == b.state_at().snapshot() == snapshot(a)
 
 
 def test_undo_writes_a_new_event_and_restores_values(pair: tuple[Replica, Replica]) -> None:
     a, b = pair
     a.commit("ops", title("keep me"))
-    counter = {"ops": [op("Doc", "d1", "n", "pncounter", {"inc": 5}), op("Doc", "d1", "tags", "orset", {"add": "x"})]}
+    counter = {
+        "ops": [op("Doc", "d1", "n", "pncounter", {"inc": 5}), op("Doc", "d1", "tags", "orset", {"add": "x"})]
+    }
     change = a.commit("ops", {"ops": [op("Doc", "d1", "title", "lww", {"set": "oops"}), *counter["ops"]]})
     b.commit("ops", {"ops": [op("Doc", "d1", "tags", "orset", {"add": "x"})]})  # concurrent add survives
     a.sync_with(b)
@@ -193,7 +211,15 @@ def test_undo_writes_a_new_event_and_restores_values(pair: tuple[Replica, Replic
 
 def test_undo_leaves_fields_others_changed_since(pair: tuple[Replica, Replica]) -> None:
     a, b = pair
-    change = a.commit("ops", {"ops": [op("Doc", "d1", "title", "lww", {"set": "a"}), op("Doc", "d1", "body", "lww", {"set": "a"})]})
+    change = a.commit(
+        "ops",
+        {
+            "ops": [
+                op("Doc", "d1", "title", "lww", {"set": "a"}),
+                op("Doc", "d1", "body", "lww", {"set": "a"}),
+            ]
+        },
+    )
     a.sync_with(b)
     b.commit("ops", title("bob wrote later"))
     a.sync_with(b)
