@@ -1,0 +1,301 @@
+"""SQLite event store: one file per dataroom, WAL mode, safe for several processes.
+
+Writes run under ``BEGIN IMMEDIATE`` (the write lock is taken up front, so two writers never both read
+``max(position)`` and collide) and wait up to ``busy_timeout`` for each other. Readers never block
+writers in WAL mode. ``transaction()`` lets a materializer write its own rows and its cursor in the same
+transaction as the store; calls nested inside it become savepoints.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from agentcrdt.errors import StoreError, UsageError
+from agentcrdt.store.base import (
+    EventStore,
+    Rejection,
+    StoredEvent,
+    check_cursor,
+    check_since,
+    check_verdicts,
+    heads_delta,
+    plan_append,
+)
+from agentcrdt.store.migrations import SQLITE_MIGRATIONS, pending
+
+__all__ = ["SQLiteStore"]
+
+Durability = Literal["normal", "full"]
+
+# Stay under SQLITE_MAX_VARIABLE_NUMBER of old builds (999).
+_CHUNK = 900
+_COLUMNS = "position, id, scope, author, seq, lamport, kind, deps, local, raw"
+
+
+@contextmanager
+def _mapped(what: str) -> Iterator[None]:
+    """Map driver errors to the one exception tree, keeping the cause."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise StoreError(f"sqlite: {what} failed: {e}") from e
+
+
+def _row_event(row: tuple[Any, ...]) -> tuple[int, StoredEvent]:
+    position, id_, scope, author, seq, lamport, kind, deps, local, raw = row
+    return position, StoredEvent(
+        id_, scope, author, seq, lamport, kind, tuple(deps.split()) if deps else (), bool(local), raw
+    )
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+class SQLiteStore(EventStore):
+    """Event store in one SQLite file.
+
+    ``durability="full"`` (default) fsyncs the WAL at every commit: an acknowledged append survives
+    power loss. ``"normal"`` skips that fsync: still atomic and safe against process crashes (SIGKILL),
+    but the last commits may be lost if the OS or machine crashes; appends get several times faster.
+    """
+
+    def __init__(
+        self, path: str | Path, *, durability: Durability = "full", busy_timeout: float = 30.0
+    ) -> None:
+        if durability not in ("normal", "full"):
+            raise UsageError(f"durability must be 'normal' or 'full', got {durability!r}")
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._depth = 0  # transaction nesting depth; > 0 means a BEGIN is open
+        with _mapped(f"opening {self.path}"):
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves (the implicit-transaction mode of
+            # the sqlite3 module would defer the write lock and silently commit on DDL).
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                self._configure(durability, busy_timeout)
+                self._migrate()
+            except BaseException:
+                self._conn.close()
+                raise
+
+    def _configure(self, durability: Durability, busy_timeout: float) -> None:
+        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute(f"PRAGMA synchronous = {durability.upper()}")
+
+    def _migrate(self) -> None:
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        applied = {r[0] for r in self._conn.execute("SELECT name FROM schema_migrations")}
+        for migration in pending(SQLITE_MIGRATIONS, applied, self.path):
+            with self.transaction():
+                # Re-check under the write lock: another process may have migrated meanwhile.
+                done = self._conn.execute(
+                    "SELECT 1 FROM schema_migrations WHERE name = ?", (migration.name,)
+                ).fetchone()
+                if done:
+                    continue
+                for statement in migration.statements:
+                    self._conn.execute(statement)
+                self._conn.execute(
+                    "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                    (migration.name, datetime.now(UTC).isoformat()),
+                )
+
+    # -- transactions -----------------------------------------------------------------------------
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The underlying connection, for materializers writing inside ``transaction()``."""
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run a block atomically (``BEGIN IMMEDIATE``; a savepoint when nested) and yield the connection."""
+        with self._lock:
+            depth = self._depth
+            savepoint = f"agentcrdt_sp{depth}"
+            with _mapped("begin"):
+                self._conn.execute(f"SAVEPOINT {savepoint}" if depth else "BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._depth -= 1
+                self._rollback(savepoint if depth else None)
+                raise
+            self._depth -= 1
+            with _mapped("commit"):
+                try:
+                    self._conn.execute(f"RELEASE {savepoint}" if depth else "COMMIT")
+                except sqlite3.Error:
+                    self._rollback(savepoint if depth else None)
+                    raise
+
+    def _rollback(self, savepoint: str | None) -> None:
+        try:
+            if savepoint is None:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+            else:
+                self._conn.execute(f"ROLLBACK TO {savepoint}")
+                self._conn.execute(f"RELEASE {savepoint}")
+        except sqlite3.Error:
+            pass  # the original exception is what the caller needs to see
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def _present(self, ids: set[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0] for r in self._conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk)
+            )
+        return found
+
+    def append(self, events: Sequence[StoredEvent]) -> list[int]:
+        if not events:
+            return []
+        with self._lock, self.transaction(), _mapped("append"):
+            new = plan_append(events, self._present)
+            if not new:
+                return []
+            start = self.last_position() + 1
+            self._conn.executemany(
+                f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        start + i,
+                        e.id,
+                        e.scope,
+                        e.author,
+                        e.seq,
+                        e.lamport,
+                        e.kind,
+                        " ".join(e.deps),
+                        e.local,
+                        e.raw,
+                    )
+                    for i, e in enumerate(new)
+                ],
+            )
+            added, removed = heads_delta(new)
+            if removed:
+                self._conn.executemany("DELETE FROM heads WHERE id = ?", [(i,) for i in removed])
+            self._conn.executemany("INSERT INTO heads (id) VALUES (?)", [(i,) for i in added])
+            return list(range(start, start + len(new)))
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, StoredEvent]:
+        out: dict[str, StoredEvent] = {}
+        with self._lock, _mapped("get"):
+            for chunk in _chunks(list(set(ids))):
+                marks = ",".join("?" * len(chunk))
+                for row in self._conn.execute(f"SELECT {_COLUMNS} FROM events WHERE id IN ({marks})", chunk):
+                    event = _row_event(row)[1]
+                    out[event.id] = event
+        return out
+
+    def heads(self) -> frozenset[str]:
+        with self._lock, _mapped("heads"):
+            return frozenset(r[0] for r in self._conn.execute("SELECT id FROM heads"))
+
+    def since(self, cursor: int, limit: int | None = None) -> list[tuple[int, StoredEvent]]:
+        check_since(cursor, limit)
+        with self._lock, _mapped("since"):
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (cursor, -1 if limit is None else limit),
+            )
+            return [_row_event(r) for r in rows]
+
+    def by_author_seq(self, author: str, seq: int) -> list[StoredEvent]:
+        with self._lock, _mapped("by_author_seq"):
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE author = ? AND seq = ? ORDER BY position", (author, seq)
+            )
+            return [_row_event(r)[1] for r in rows]
+
+    def last_position(self) -> int:
+        # max() of the rowid is a single b-tree descent, not a scan.
+        with self._lock, _mapped("last_position"):
+            row = self._conn.execute("SELECT max(position) FROM events").fetchone()
+            return int(row[0] or 0)
+
+    # -- cursors, rejections, verdicts, meta ------------------------------------------------------
+
+    def get_cursor(self, name: str) -> int:
+        with self._lock, _mapped("get_cursor"):
+            row = self._conn.execute("SELECT position FROM cursors WHERE name = ?", (name,)).fetchone()
+            return int(row[0]) if row else 0
+
+    def set_cursor(self, name: str, position: int) -> None:
+        check_cursor(name, position)
+        # A single statement is atomic on its own and joins the caller's transaction() when one is open.
+        with self._lock, _mapped("set_cursor"):
+            self._conn.execute(
+                "INSERT INTO cursors (name, position) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                (name, position),
+            )
+
+    def record_rejection(self, raw: bytes, reason: str, detail: str, event_id: str | None) -> None:
+        with self._lock, _mapped("record_rejection"):
+            self._conn.execute(
+                "INSERT INTO rejections (reason, detail, raw, event_id) VALUES (?, ?, ?, ?)",
+                (reason, detail, bytes(raw), event_id),
+            )
+
+    def rejections(self) -> list[Rejection]:
+        with self._lock, _mapped("rejections"):
+            rows = self._conn.execute(
+                "SELECT position, reason, detail, raw, event_id FROM rejections ORDER BY position"
+            )
+            return [Rejection(*r) for r in rows]
+
+    def set_verdicts(self, verdicts: Mapping[str, tuple[str, str]]) -> None:
+        check_verdicts(verdicts)
+        with self._lock, self.transaction(), _mapped("set_verdicts"):
+            self._conn.executemany(
+                "INSERT INTO verdicts (id, verdict, reason) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET verdict = excluded.verdict, reason = excluded.reason",
+                [(k, v, r) for k, (v, r) in verdicts.items()],
+            )
+
+    def verdicts(self, ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        with self._lock, _mapped("verdicts"):
+            if ids is None:
+                rows = list(self._conn.execute("SELECT id, verdict, reason FROM verdicts"))
+            else:
+                rows = []
+                for chunk in _chunks(list(set(ids))):
+                    marks = ",".join("?" * len(chunk))
+                    sql = f"SELECT id, verdict, reason FROM verdicts WHERE id IN ({marks})"
+                    rows.extend(self._conn.execute(sql, chunk))
+            return {i: (v, r) for i, v, r in rows}
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock, _mapped("get_meta"):
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, _mapped("set_meta"):
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
