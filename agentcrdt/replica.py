@@ -202,8 +202,9 @@ class Replica:
         if isinstance(verdict, Denied):
             # Fail before writing: our own store must never hold an event we know to be invalid.
             raise UsageError(f"this replica may not write a {kind!r} event: {verdict.detail}")
-        self.store.append([_stored(event)])
-        self.store.set_verdicts({event.id: (VALID, "")})
+        with self.store.atomic():  # an event is never stored without its verdict
+            self.store.append([_stored(event)])
+            self.store.set_verdicts({event.id: (VALID, "")})
         dag.add(_node(event))
         self._note_seq(event.author, event.seq, event.id)
         self._notify()
@@ -275,8 +276,9 @@ class Replica:
                 report.quarantined.append((event.id, *verdict))
             queue.extend(entry.item for entry in self._pending.release(event.id, self.dag.__contains__))
         if batch:
-            self.store.append([_stored(e) for e in batch])
-            self.store.set_verdicts(verdicts)
+            with self.store.atomic():
+                self.store.append([_stored(e) for e in batch])
+                self.store.set_verdicts(verdicts)
         if retro:
             for follower in self.followers:
                 follower.rebuild(self)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -140,6 +141,16 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     def set_meta(self, key: str, value: str) -> None: ...
+
+    # -- grouping ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Group several writes (events and their verdicts) into one transaction where the backend can.
+
+        The default groups nothing: it suits stores that cannot fail half-way (the in-memory one).
+        """
+        yield
 
     # -- lifecycle --------------------------------------------------------------------------------
 

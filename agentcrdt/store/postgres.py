@@ -119,6 +119,12 @@ class PostgresStore(EventStore):
         return self._conn
 
     @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Group writes into one transaction (see :meth:`EventStore.atomic`)."""
+        with self.transaction():
+            yield
+
+    @contextmanager
     def transaction(self) -> Iterator[Conn]:
         """Run a block atomically (a savepoint when nested) and yield the connection."""
         with self._lock, _mapped("transaction"), self._conn.transaction():

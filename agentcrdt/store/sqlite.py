@@ -119,6 +119,12 @@ class SQLiteStore(EventStore):
         return self._conn
 
     @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Group writes into one transaction (see :meth:`EventStore.atomic`)."""
+        with self.transaction():
+            yield
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run a block atomically (``BEGIN IMMEDIATE``; a savepoint when nested) and yield the connection."""
         with self._lock:
