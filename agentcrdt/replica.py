@@ -96,8 +96,10 @@ class Replica:
         self._clock = clock
         self._pending: PendingBuffer[Event] = pending if pending is not None else PendingBuffer()
         self._dag: CausalDAG | None = None  # loaded on first use: opening a big room must stay cheap
-        self._seqs: dict[tuple[str, int], str] = {}
-        self._max_seq: dict[str, int] = {}
+        # Per-author sequence index over shared events (local-only events count separately: peers never
+        # see them, so they must not leave holes in the author's shared chain).
+        self._seqs: dict[tuple[str, int], list[str]] = {}
+        self._max_seq: dict[tuple[str, bool], int] = {}
         genesis = store.get(scope)
         if genesis is None:
             raise NotFound(f"the store names scope {scope} but does not hold its genesis event")
@@ -162,15 +164,18 @@ class Replica:
             while batch := self.store.since(cursor, limit=10_000):
                 for position, stored in batch:
                     dag.add(_node(stored))
-                    self._note_seq(stored.author, stored.seq, stored.id)
+                    self._note_seq(stored.author, stored.seq, stored.id, stored.local)
                     cursor = position
             self._dag = dag
         return self._dag
 
-    def _note_seq(self, author: str, seq: int, event_id: str) -> None:
-        self._seqs.setdefault((author, seq), event_id)
-        if seq > self._max_seq.get(author, 0):
-            self._max_seq[author] = seq
+    def _note_seq(self, author: str, seq: int, event_id: str, local: bool) -> None:
+        if not local:
+            ids = self._seqs.setdefault((author, seq), [])
+            if event_id not in ids:
+                ids.append(event_id)
+        if seq > self._max_seq.get((author, local), 0):
+            self._max_seq[(author, local)] = seq
 
     @property
     def heads(self) -> frozenset[str]:
@@ -186,7 +191,7 @@ class Replica:
         dag = self.dag
         deps = self.heads
         lamport = 1 + max((dag.lamport(d) for d in deps), default=0)
-        seq = self._max_seq.get(self.identity.author, 0) + 1
+        seq = self._max_seq.get((self.identity.author, local), 0) + 1
         event = create_event(
             self.identity,
             scope=self.scope,
@@ -206,7 +211,7 @@ class Replica:
             self.store.append([_stored(event)])
             self.store.set_verdicts({event.id: (VALID, "")})
         dag.add(_node(event))
-        self._note_seq(event.author, event.seq, event.id)
+        self._note_seq(event.author, event.seq, event.id, event.local)
         self._notify()
         return event
 
@@ -287,9 +292,10 @@ class Replica:
 
     def _judge(self, event: Event, verdicts: dict[str, tuple[str, str]]) -> tuple[tuple[str, str], bool]:
         """Return the verdict for ``event`` and whether an earlier verdict had to change."""
-        prior = self._seqs.get((event.author, event.seq))
-        self._note_seq(event.author, event.seq, event.id)
-        if prior is not None and prior != event.id:
+        others = [i for i in self._seqs.get((event.author, event.seq), ()) if i != event.id]
+        self._note_seq(event.author, event.seq, event.id, event.local)
+        if others:
+            prior = others[0]
             # Equivocation: both events stay in the log as proof, neither applies.
             reason = (
                 QUARANTINED,
@@ -298,10 +304,31 @@ class Replica:
             old = verdicts.get(prior) or self.store.verdicts([prior]).get(prior)
             verdicts[prior] = reason
             return reason, old is not None and old[0] == VALID
+        if not self._follows_own_chain(event):
+            detail = (
+                f"seq {event.seq} of {event.author} does not have its seq {event.seq - 1} in its causal past"
+            )
+            return (QUARANTINED, f"broken_chain: {detail}"), False
         verdict = self._verdict(event)
         if isinstance(verdict, Denied):
             return (QUARANTINED, f"{verdict.reason}: {verdict.detail}"), False
         return (VALID, ""), False
+
+    def _follows_own_chain(self, event: Event) -> bool:
+        """Tell whether the author's previous shared event is in this event's causal past.
+
+        Each author's shared events form a chain (seq 1, 2, 3... each seeing the one before): the kernel's
+        per-author summaries (map removes, counter merges) are exact only under that rule, and a gap or a
+        fork is visible to every replica from the event's own causal past, so the verdict is the same
+        everywhere.
+        """
+        if event.seq == 1 or event.local or event.kind == "genesis":
+            return True
+        dag = self.dag
+        for prev in self._seqs.get((event.author, event.seq - 1), ()):
+            if prev in event.deps or any(dag.is_ancestor(prev, d) for d in event.deps):
+                return True
+        return False
 
     def _verdict(self, event: Event) -> Verdict:
         if event.kind == "genesis":

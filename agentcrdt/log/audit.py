@@ -126,7 +126,8 @@ def verify_log(
             local.add(event.id)
         else:
             children.update(event.deps)
-        prior = seqs.setdefault((event.author, event.seq), event.id)
+        # Local-only events number their own sequence (peers never see them), so only shared ones count.
+        prior = event.id if event.local else seqs.setdefault((event.author, event.seq), event.id)
         if prior != event.id:
             report.equivocations.append((prior, event.id))
         report.events += 1

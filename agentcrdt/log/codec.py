@@ -38,7 +38,7 @@ def validate_value(value: JSON, *, max_depth: int = MAX_DEPTH) -> None:
     stack: list[tuple[JSON, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if depth > max_depth:
+        if depth > max_depth and type(item) in (list, tuple, dict):
             raise EncodingError(f"value nested deeper than {max_depth} levels; flatten the payload")
         if item is None or item is True or item is False:
             continue

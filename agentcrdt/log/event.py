@@ -19,7 +19,7 @@ from itertools import pairwise
 from typing import Any
 
 from agentcrdt.errors import BadSignature, EncodingError, RejectedEvent, UsageError
-from agentcrdt.log.codec import MAX_INT, canonical, decode_canonical
+from agentcrdt.log.codec import MAX_DEPTH, MAX_INT, canonical, decode_canonical
 from agentcrdt.log.keys import Identity, digest, is_digest, parse_author, verify
 
 __all__ = [
@@ -126,7 +126,7 @@ def create_event(
     core = _core(scope, identity.author, seq, dep_tuple, lamport, time_ms, kind, payload, local)
     try:
         _check_core(core)
-        core_bytes = canonical(core)
+        core_bytes = canonical(core, max_depth=MAX_DEPTH - 1)  # the wire adds one level
     except EncodingError as e:
         raise UsageError(f"cannot create {kind!r} event: {e}") from e
     event_id = digest(core_bytes)
@@ -228,7 +228,7 @@ def _check_core(core: JSON) -> None:
     if type(core) is not dict or core.keys() != _CORE_KEYS:
         got = sorted(core) if type(core) is dict else type(core).__name__
         raise EncodingError(f"core must have exactly the fields {sorted(_CORE_KEYS)}, got {got}")
-    if core["v"] != FORMAT_VERSION:
+    if type(core["v"]) is not int or core["v"] != FORMAT_VERSION:
         raise EncodingError(
             f"unsupported event format version {core['v']!r} (this build reads {FORMAT_VERSION})"
         )
@@ -251,8 +251,8 @@ def _check_core(core: JSON) -> None:
         raise _UnknownKind(f"unknown event kind {kind!r}; known kinds: {sorted(_KINDS)}")
     scope = core["scope"]
     if kind == "genesis":
-        if scope is not None or deps or core["seq"] != 1:
-            raise EncodingError("a genesis event has scope null, no deps and seq 1")
+        if scope is not None or deps or core["seq"] != 1 or core["local"]:
+            raise EncodingError("a genesis event has scope null, no deps, seq 1 and is not local")
     elif not is_digest(scope):
         raise EncodingError("scope must be the 'sha256:<hex>' id of the scope's genesis event")
     try:
