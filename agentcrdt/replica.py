@@ -186,34 +186,43 @@ class Replica:
 
     def commit(self, kind: str, payload: Any, *, local: bool = False) -> Event:
         """Sign and append a new event of ours on top of the current heads; apply it."""
+        return self.commit_many([(kind, payload)], local=local)[0]
+
+    def commit_many(self, changes: Sequence[tuple[str, Any]], *, local: bool = False) -> list[Event]:
+        """Sign a chain of events (each on top of the previous) and append them in one transaction."""
         if self.identity is None:
             raise UsageError("this replica has no identity; open it with identity=Identity.load(path)")
         dag = self.dag
-        deps = self.heads
+        deps: Iterable[str] = self.heads
         lamport = 1 + max((dag.lamport(d) for d in deps), default=0)
         seq = self._max_seq.get((self.identity.author, local), 0) + 1
-        event = create_event(
-            self.identity,
-            scope=self.scope,
-            seq=seq,
-            deps=deps,
-            lamport=lamport,
-            time_ms=self._clock(),
-            kind=kind,
-            payload=payload,
-            local=local,
-        )
-        verdict = self._verdict(event)
-        if isinstance(verdict, Denied):
-            # Fail before writing: our own store must never hold an event we know to be invalid.
-            raise UsageError(f"this replica may not write a {kind!r} event: {verdict.detail}")
+        events: list[Event] = []
+        for kind, payload in changes:
+            event = create_event(
+                self.identity,
+                scope=self.scope,
+                seq=seq,
+                deps=deps,
+                lamport=lamport,
+                time_ms=self._clock(),
+                kind=kind,
+                payload=payload,
+                local=local,
+            )
+            verdict = self._verdict(event)
+            if isinstance(verdict, Denied):
+                # Fail before writing: our own store must never hold an event we know to be invalid.
+                raise UsageError(f"this replica may not write a {kind!r} event: {verdict.detail}")
+            events.append(event)
+            deps, lamport, seq = (event.id,), lamport + 1, seq + 1
         with self.store.atomic():  # an event is never stored without its verdict
-            self.store.append([_stored(event)])
-            self.store.set_verdicts({event.id: (VALID, "")})
-        dag.add(_node(event))
-        self._note_seq(event.author, event.seq, event.id, event.local)
+            self.store.append([_stored(e) for e in events])
+            self.store.set_verdicts({e.id: (VALID, "") for e in events})
+        for event in events:
+            dag.add(_node(event))
+            self._note_seq(event.author, event.seq, event.id, event.local)
         self._notify()
-        return event
+        return events
 
     # -- ingest -------------------------------------------------------------------------------------
 

@@ -236,3 +236,36 @@ def test_undo_refuses_someone_elses_event(pair: tuple[Replica, Replica]) -> None
         a.undo(theirs.id)
     mine = a.commit("ops", title("alice's"))  # the passing twin
     assert a.undo(mine.id).payload["undoes"] == mine.id
+
+
+def test_commit_many_chains_events_in_one_append(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    events = a.commit_many([("ops", title(f"v{i}")) for i in range(4)])
+    assert [e.seq for e in events] == [2, 3, 4, 5]
+    assert all(later.deps == (earlier.id,) for earlier, later in zip(events, events[1:], strict=False))
+    assert a.heads == {events[-1].id}
+    assert sorted(b.ingest([e.raw for e in events]).accepted) == sorted(e.id for e in events)
+
+
+def test_an_authors_events_must_form_a_chain(pair: tuple[Replica, Replica], bob: Identity) -> None:
+    a, b = pair
+    genesis = max(a.heads)
+    first = create_event(
+        bob, scope=a.scope, seq=1, deps=[genesis], lamport=2, time_ms=0, kind="ops", payload=title("1")
+    )
+    # seq 2 that does not see seq 1 (a fork of bob's own history): quarantined on every replica.
+    fork = create_event(
+        bob, scope=a.scope, seq=2, deps=[genesis], lamport=2, time_ms=0, kind="ops", payload=title("2")
+    )
+    # The twin: seq 2 on top of seq 1 is fine.
+    chained = create_event(
+        bob, scope=a.scope, seq=2, deps=[first.id], lamport=3, time_ms=0, kind="ops", payload=title("3")
+    )
+    report = a.ingest([first.raw, fork.raw])
+    assert report.accepted == [first.id] and "broken_chain" in a.verdict(fork.id)[1]
+    gap = create_event(
+        bob, scope=a.scope, seq=7, deps=[first.id], lamport=3, time_ms=0, kind="ops", payload=title("7")
+    )
+    assert "broken_chain" in a.ingest([gap.raw]).quarantined[0][2] or "broken_chain" in a.verdict(gap.id)[1]
+    c = Replica.join(MemoryStore(), a.store.get(a.scope).raw)  # type: ignore[union-attr]
+    assert c.ingest([first.raw, chained.raw]).accepted == [first.id, chained.id]
