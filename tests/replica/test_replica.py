@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -242,13 +243,13 @@ def test_commit_many_chains_events_in_one_append(pair: tuple[Replica, Replica]) 
     a, b = pair
     events = a.commit_many([("ops", title(f"v{i}")) for i in range(4)])
     assert [e.seq for e in events] == [2, 3, 4, 5]
-    assert all(later.deps == (earlier.id,) for earlier, later in zip(events, events[1:], strict=False))
+    assert all(later.deps == (earlier.id,) for earlier, later in itertools.pairwise(events))
     assert a.heads == {events[-1].id}
     assert sorted(b.ingest([e.raw for e in events]).accepted) == sorted(e.id for e in events)
 
 
 def test_an_authors_events_must_form_a_chain(pair: tuple[Replica, Replica], bob: Identity) -> None:
-    a, b = pair
+    a, _b = pair
     genesis = max(a.heads)
     first = create_event(
         bob, scope=a.scope, seq=1, deps=[genesis], lamport=2, time_ms=0, kind="ops", payload=title("1")
