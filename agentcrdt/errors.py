@@ -6,7 +6,8 @@ with ``raise ... from e`` so callers catch one tree::
 
     AgentCRDTError
     ├── UsageError                 the caller asked for something malformed; message says how to fix it
-    │   └── SchemaError            an Entity schema or field annotation is invalid
+    │   ├── SchemaError            an Entity schema or field annotation is invalid
+    │   └── InvalidEntityValue     a value does not validate against its Entity field
     ├── EncodingError              bytes or values that are not canonical / not decodable (fail closed)
     ├── IntegrityError             something that was stored or received does not verify
     │   ├── HashMismatch           recomputed id differs from the claimed id
@@ -29,6 +30,7 @@ __all__ = [
     "Equivocation",
     "HashMismatch",
     "IntegrityError",
+    "InvalidEntityValue",
     "MigrationError",
     "NotFound",
     "RejectedEvent",
@@ -48,6 +50,15 @@ class UsageError(AgentCRDTError, ValueError):
 
 class SchemaError(UsageError):
     """An Entity schema or one of its field annotations is invalid."""
+
+
+class InvalidEntityValue(UsageError):
+    """A value does not validate against its Entity field; ``field`` names it (None: the whole entity)."""
+
+    def __init__(self, message: str, entity_type: str, field_name: str | None = None) -> None:
+        super().__init__(message)
+        self.entity_type = entity_type
+        self.field = field_name
 
 
 class EncodingError(AgentCRDTError, ValueError):

@@ -1,11 +1,13 @@
 """The embedded default: one SQLite file holding a scope's log and its projections.
 
 ``open_local(path)`` gives a :class:`Replica` whose store and entity tables live in the same file, so a
-room is one file to copy, back up or audit.
+room is one file to copy, back up or audit. Pass ``entities=`` (Entity classes) to also project them into
+typed tables named after each type.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +16,17 @@ from agentcrdt.log.keys import Identity
 from agentcrdt.materialize.entities import EntityProjection
 from agentcrdt.materialize.follower import Projection, SQLiteFollower
 from agentcrdt.replica import SCOPE_META, Replica
+from agentcrdt.schema import Entity, TypedEntityProjection
 from agentcrdt.store.sqlite import SQLiteStore
 
 __all__ = ["create_local", "open_local"]
 
 
-def _follower(path: Path, projections: tuple[Projection, ...]) -> SQLiteFollower:
-    return SQLiteFollower(path, (EntityProjection(), *projections))
+def _follower(
+    path: Path, entities: Sequence[type[Entity]], projections: tuple[Projection, ...]
+) -> SQLiteFollower:
+    base = TypedEntityProjection(entities) if entities else EntityProjection()
+    return SQLiteFollower(path, (base, *projections))
 
 
 def create_local(
@@ -29,6 +35,7 @@ def create_local(
     name: str,
     *,
     owners: tuple[str, ...] = (),
+    entities: Sequence[type[Entity]] = (),
     projections: tuple[Projection, ...] = (),
     **kwargs: Any,
 ) -> Replica:
@@ -38,7 +45,7 @@ def create_local(
         raise UsageError(f"{p} already exists; open it with open_local({str(p)!r}) or choose another path")
     store = SQLiteStore(p)
     replica = Replica.create(store, identity, name, owners=owners, **kwargs)
-    follower = _follower(p, projections)
+    follower = _follower(p, entities, projections)
     replica.followers.append(follower)
     follower.catch_up(replica)
     return replica
@@ -48,6 +55,7 @@ def open_local(
     path: str | Path,
     *,
     identity: Identity | None = None,
+    entities: Sequence[type[Entity]] = (),
     projections: tuple[Projection, ...] = (),
     **kwargs: Any,
 ) -> Replica:
@@ -59,7 +67,7 @@ def open_local(
     if store.get_meta(SCOPE_META) is None:
         store.close()
         raise NotFound(f"{p} is an SQLite file but holds no agentcrdt scope")
-    follower = _follower(p, projections)
+    follower = _follower(p, entities, projections)
     replica = Replica.open(store, identity=identity, followers=[follower], **kwargs)
     follower.catch_up(replica)
     return replica

@@ -25,7 +25,7 @@ from agentcrdt.state import OPS, DocState
 from agentcrdt.store.base import EventStore, StoredEvent
 from agentcrdt.undo import inverse_ops
 
-__all__ = ["Follower", "IngestReport", "Replica"]
+__all__ = ["Follower", "IngestReport", "Replica", "new_genesis"]
 
 SCOPE_META = "scope"
 VALID, QUARANTINED = "valid", "quarantined"
@@ -56,6 +56,20 @@ class IngestReport:
     def ok(self) -> bool:
         """Tell whether nothing was rejected or quarantined."""
         return not self.rejected and not self.quarantined
+
+
+def new_genesis(
+    identity: Identity, name: str, *, owners: Iterable[str] = (), nonce: str | None = None, time_ms: int = 0
+) -> Event:
+    """Build the genesis event of a new scope; its id is the scope id."""
+    payload = {
+        "name": name,
+        "owners": sorted({identity.author, *owners}),
+        "nonce": os.urandom(8).hex() if nonce is None else nonce,
+    }
+    return create_event(
+        identity, scope=None, seq=1, deps=(), lamport=1, time_ms=time_ms, kind="genesis", payload=payload
+    )
 
 
 def _wall_ms() -> int:
@@ -110,7 +124,7 @@ class Replica:
     @classmethod
     def create(
         cls,
-        store: EventStore,
+        store: EventStore | Callable[[str], EventStore],
         identity: Identity,
         name: str,
         *,
@@ -119,21 +133,14 @@ class Replica:
         clock: Callable[[], int] = _wall_ms,
         **kwargs: Any,
     ) -> Replica:
-        """Write a genesis event naming ``identity`` (and ``owners``) as owners; return the new replica."""
-        if store.get_meta(SCOPE_META) is not None:
-            raise UsageError("this store already holds a scope; open it with Replica.open(store)")
-        payload = {
-            "name": name,
-            "owners": sorted({identity.author, *owners}),
-            "nonce": os.urandom(8).hex() if nonce is None else nonce,
-        }
-        genesis = create_event(
-            identity, scope=None, seq=1, deps=(), lamport=1, time_ms=clock(), kind="genesis", payload=payload
-        )
-        store.append([_stored(genesis)])
-        store.set_verdicts({genesis.id: (VALID, "")})
-        store.set_meta(SCOPE_META, genesis.id)
-        return cls(store, identity=identity, clock=clock, **kwargs)
+        """Write a genesis event naming ``identity`` (and ``owners``) as owners; return the new replica.
+
+        ``store`` may be a factory taking the new scope id, for backends bound to one scope at open
+        (PostgreSQL): ``Replica.create(lambda scope: open_store(url, scope=scope), me, "room")``.
+        """
+        genesis = new_genesis(identity, name, owners=owners, nonce=nonce, time_ms=clock())
+        target = store if isinstance(store, EventStore) else store(genesis.id)
+        return cls.join(target, genesis.raw, identity=identity, clock=clock, **kwargs)
 
     @classmethod
     def open(cls, store: EventStore, **kwargs: Any) -> Replica:
@@ -148,9 +155,12 @@ class Replica:
         genesis = decode_event(genesis_raw)
         if genesis.kind != "genesis":
             raise UsageError(f"expected a genesis event, got a {genesis.kind!r} event")
-        store.append([_stored(genesis)])
-        store.set_verdicts({genesis.id: (VALID, "")})
-        store.set_meta(SCOPE_META, genesis.id)
+        if genesis.author not in genesis.payload["owners"]:
+            raise UsageError("that genesis event is not signed by one of the owners it names; refusing it")
+        with store.atomic():
+            store.append([_stored(genesis)])
+            store.set_verdicts({genesis.id: (VALID, "")})
+            store.set_meta(SCOPE_META, genesis.id)
         return cls(store, **kwargs)
 
     # -- the DAG ------------------------------------------------------------------------------------

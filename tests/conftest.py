@@ -12,6 +12,9 @@ from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
 from agentcrdt.store.memory import MemoryStore
 
+# PostgreSQL fixtures (postgres_url, postgres_schema) for the store and replica tests.
+pytest_plugins = ["tests.postgres_fixtures"]
+
 
 @pytest.fixture
 def alice() -> Identity:

@@ -7,35 +7,46 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from agentcrdt.kernel import get_type
 from agentcrdt.local import create_local, open_local
 from agentcrdt.log.audit import verify_log
 from agentcrdt.log.keys import Identity
-from agentcrdt.materialize.entities import EntityProjection
 from agentcrdt.replica import Replica
-from agentcrdt.state import op
+from agentcrdt.schema import AddWinsSet, Counter, Entity, Text
 from agentcrdt.store.sqlite import SQLiteStore
+
+
+class Document(Entity):
+    """A data-room document as the demo edits it: one field per CRDT flavour."""
+
+    title: str = ""
+    body: Annotated[str, Text()] = ""
+    tags: Annotated[frozenset[str], AddWinsSet()] = frozenset()
+    reviews: Annotated[int, Counter()] = 0
 
 
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def _doc(replica: Replica, follower_db: Any, entity_id: str) -> dict[str, Any]:
-    row = follower_db.execute(
-        "SELECT value FROM entities WHERE etype='Document' AND id=?", (entity_id,)
-    ).fetchone()
-    import json
-
-    return dict(json.loads(row[0])) if row else {}
+def _doc(replica: Replica, doc_id: str) -> Document:
+    return Document.from_state(doc_id, replica.state_at().entities[("Document", doc_id)])
 
 
-def _state(replica: Replica, entity_id: str) -> Any:
-    follower = replica.followers[0]
-    db = follower.db  # type: ignore[attr-defined]
-    return EntityProjection().load(db, ("Document", entity_id))
+def _edit(replica: Replica, doc_id: str, **changes: object) -> None:
+    current = replica.state_at().entities.get(("Document", doc_id))
+    replica.commit("ops", {"ops": Document.update_ops(doc_id, current, **changes)})
+
+
+def _show(who: str, d: Document) -> None:
+    _say(f"   {who:<6} title={d.title!r} tags={sorted(d.tags)} reviews={d.reviews}")
+    _say(f"   {'':<6} body={d.body!r}")
+
+
+def _fresh(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
 
 
 def demo_command(directory: str | None) -> int:
@@ -43,97 +54,72 @@ def demo_command(directory: str | None) -> int:
     workdir = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="agentcrdt-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     alice_path, bob_path = workdir / "alice.db", workdir / "bob.db"
-    for p in (alice_path, bob_path):
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(p) + suffix).unlink(missing_ok=True)
+    _fresh(alice_path)
+    _fresh(bob_path)
     alice, bob = Identity.generate(), Identity.generate()
 
     _say("agentcrdt demo: two peers, one room, no server")
     _say(f"  room files in {workdir}")
-    a = create_local(alice_path, alice, "Project Falcon data room", owners=(bob.author,))
+    a = create_local(alice_path, alice, "Project Falcon data room", owners=(bob.author,), entities=[Document])
     genesis = a.store.get(a.scope)
     assert genesis is not None
-    bob_store = SQLiteStore(bob_path)
-    Replica.join(bob_store, genesis.raw)
-    bob_store.close()
-    b = open_local(bob_path, identity=bob)
-    _say(f"  scope {a.scope[:23]}…  alice {alice.author[:20]}…  bob {bob.author[:20]}…")
+    with SQLiteStore(bob_path) as bob_store:  # bob receives the room's genesis out of band
+        Replica.join(bob_store, genesis.raw)
+    b = open_local(bob_path, identity=bob, entities=[Document])
+    _say(f"  room {a.scope[:23]}…  alice {alice.author[:20]}…  bob {bob.author[:20]}…")
 
-    _say("\n1. Alice drafts a document while both are online")
+    _say("\n1. Alice drafts the NDA while both are online; they sync")
     a.commit(
         "ops",
-        {
-            "ops": [
-                op("Document", "nda", "title", "lww", {"set": "Mutual NDA"}),
-                op("Document", "nda", "tags", "orset", {"add": "legal"}),
-                op("Document", "nda", "body", "rga", {"insert": list("Term: 2 years."), "after": None}),
-            ]
-        },
+        {"ops": Document.create_ops(id="nda", title="Mutual NDA", body="Term: 2 years.", tags={"legal"})},
     )
     a.sync_with(b)
 
-    _say("2. Offline: both edit the same document concurrently")
-    a.commit(
-        "ops",
-        {
-            "ops": [
-                op("Document", "nda", "title", "lww", {"set": "Mutual NDA (Falcon)"}),
-                op("Document", "nda", "reviews", "pncounter", {"inc": 1}),
-                op("Document", "nda", "tags", "orset", {"add": "signed"}),
-            ]
-        },
+    _say("2. Offline, both edit the same document concurrently")
+    _edit(a, "nda", title="Mutual NDA (Falcon)", tags={"legal", "signed"}, reviews=1)
+    _edit(
+        b,
+        "nda",
+        title="NDA - Project Falcon",
+        tags=set(),
+        reviews=2,
+        body="Term: 2 years. Governed by Delaware law.",
     )
-    rga = get_type("rga")
-    b_body = _state(b, "nda").fields[("body", "rga")]
-    insert_at_end = rga.insert_op(
-        b_body, _probe(), len(rga.value(b_body)), list(" Governed by Delaware law.")
-    )  # type: ignore[attr-defined]
-    orset = get_type("orset")
-    b_tags = _state(b, "nda").fields[("tags", "orset")]
-    b.commit(
-        "ops",
-        {
-            "ops": [
-                op("Document", "nda", "title", "lww", {"set": "NDA - Project Falcon"}),
-                op("Document", "nda", "reviews", "pncounter", {"inc": 2}),
-                op(
-                    "Document",
-                    "nda",
-                    "tags",
-                    "orset",
-                    orset.encode_op(orset.remove_op(b_tags, _probe(), "legal")),
-                ),  # type: ignore[attr-defined]
-                op("Document", "nda", "body", "rga", rga.encode_op(insert_at_end)),
-            ]
-        },
-    )
-    _say(f"   alice sees: {_doc(a, a.followers[0].db, 'nda')}")  # type: ignore[attr-defined]
-    _say(f"   bob sees:   {_doc(b, b.followers[0].db, 'nda')}")  # type: ignore[attr-defined]
+    _edit(a, "nda", body="Term: 3 years.")
+    _show("alice", _doc(a, "nda"))
+    _show("bob", _doc(b, "nda"))
 
-    _say("3. They reconnect and exchange what the other lacks")
+    _say("3. They reconnect and exchange exactly what the other lacks")
     to_b, to_a = a.sync_with(b)
     _say(f"   bob accepted {len(to_b.accepted)} event(s), alice accepted {len(to_a.accepted)}")
-    va, vb = _doc(a, a.followers[0].db, "nda"), _doc(b, b.followers[0].db, "nda")  # type: ignore[attr-defined]
-    _say(f"   alice: {va}")
-    _say(f"   bob:   {vb}")
-    converged = va == vb and a.heads == b.heads
-    _say("   converged: " + ("yes, same heads and same rows" if converged else "NO"))
+    da, db = _doc(a, "nda"), _doc(b, "nda")
+    _show("alice", da)
+    _show("bob", db)
+    rows_a = a.followers[0].query("SELECT id, title, reviews, tags FROM document")  # type: ignore[attr-defined]
+    rows_b = b.followers[0].query("SELECT id, title, reviews, tags FROM document")  # type: ignore[attr-defined]
+    converged = da == db and a.heads == b.heads and rows_a == rows_b
+    _say("   converged: " + ("yes: same heads, same values, same SQL rows" if converged else "NO"))
+    _say("   why: the title is last-writer-wins (Lamport clock, then author); the counters add up;")
+    _say(
+        "        bob removed 'legal' (he had seen it) while alice's concurrent 'signed' survives (add-wins);"
+    )
+    _say("        text edits merge by position")
 
-    _say("4. Audit: re-derive every id and signature, check the DAG")
+    _say("4. Time travel and undo")
+    for head in sorted(a.heads):
+        past = Document.from_state("nda", a.state_at([head]).entities[("Document", "nda")])
+        _say(f"   as of head {head[7:19]}…: title={past.title!r} reviews={past.reviews}")
+    mine = [e for e in a.events() if e.author == alice.author and e.kind == "ops"][-1]
+    a.undo(mine.id)
+    a.sync_with(b)
+    _say(f"   alice undid her last edit (a new event, history kept): body={_doc(b, 'nda').body!r}")
+
+    _say("5. Audit: re-derive every id and signature, check the DAG")
     ok = True
     for name, r in (("alice", a), ("bob", b)):
         report = verify_log(r.store.since(0), stored_heads=r.store.heads())
         ok = ok and report.intact
-        _say(
-            f"   {name}: {'intact' if report.intact else 'TAMPERED'}, {report.events} events, "
-            f"{len(report.authors)} authors"
-        )
-    _say(f"\nVerify it yourself: agentcrdt audit verify {alice_path}")
+        state = "intact" if report.intact else "TAMPERED"
+        _say(f"   {name}: {state}, {report.events} events by {len(report.authors)} authors")
+    _say(f"\nCheck it yourself:\n  agentcrdt audit verify {alice_path}\n  agentcrdt log show {bob_path}")
     return 0 if converged and ok else 1
-
-
-def _probe() -> Any:
-    from agentcrdt.kernel import Stamp
-
-    # Builders need a stamp only to shape the op; the JSON never carries it (the event supplies it).
-    return Stamp(0, "", "", 0)
