@@ -7,7 +7,8 @@ with ``raise ... from e`` so callers catch one tree::
     AgentCRDTError
     ├── UsageError                 the caller asked for something malformed; message says how to fix it
     │   ├── SchemaError            an Entity schema or field annotation is invalid
-    │   └── InvalidEntityValue     a value does not validate against its Entity field
+    │   ├── InvalidEntityValue     a value does not validate against its Entity field
+    │   └── MissingAPIKey          a model needs an API key that is not in the environment
     ├── EncodingError              bytes or values that are not canonical / not decodable (fail closed)
     ├── IntegrityError             something that was stored or received does not verify
     │   ├── HashMismatch           recomputed id differs from the claimed id
@@ -16,7 +17,9 @@ with ``raise ... from e`` so callers catch one tree::
     ├── RejectedEvent              an event was refused on ingest (carries the reason)
     ├── StoreError                 a backend failed (I/O, locking, connection)
     │   └── MigrationError         the schema migrations could not be applied
-    └── NotFound                   a named event / entity / room does not exist
+    ├── NotFound                   a named event / entity / room does not exist
+    └── ModelError                 a model call failed (carries provider and HTTP status)
+        └── ModelOutputError       the model's output failed validation after the allowed re-asks
 
 The kernel raises only :class:`UsageError` (for ops that do not fit a type).
 """
@@ -32,6 +35,9 @@ __all__ = [
     "IntegrityError",
     "InvalidEntityValue",
     "MigrationError",
+    "MissingAPIKey",
+    "ModelError",
+    "ModelOutputError",
     "NotFound",
     "RejectedEvent",
     "SchemaError",
@@ -106,3 +112,35 @@ class MigrationError(StoreError):
 
 class NotFound(AgentCRDTError, LookupError):
     """A named event, entity or room does not exist."""
+
+
+class MissingAPIKey(UsageError):
+    """A model provider needs an API key; the message names the variable and the offline alternative."""
+
+    def __init__(self, provider: str, env_var: str) -> None:
+        super().__init__(
+            f"{provider} models need an API key: set the {env_var} environment variable, "
+            f'or run without a network model with --model offline (model string "offline")'
+        )
+        self.provider = provider
+        self.env_var = env_var
+
+
+class ModelError(AgentCRDTError):
+    """A model call failed; ``provider`` and ``status`` (HTTP status, if any) say where."""
+
+    def __init__(self, message: str, *, provider: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+
+
+class ModelOutputError(ModelError):
+    """The model's output failed validation after the allowed re-asks; nothing was returned."""
+
+    def __init__(
+        self, message: str, *, validation_error: str, raw_text: str, provider: str | None = None
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.validation_error = validation_error
+        self.raw_text = raw_text

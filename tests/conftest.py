@@ -12,8 +12,8 @@ from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
 from agentcrdt.store.memory import MemoryStore
 
-# PostgreSQL fixtures (postgres_url, postgres_schema) for the store and replica tests.
-pytest_plugins = ["tests.postgres_fixtures"]
+# PostgreSQL fixtures for the store and replica tests; a guard that fails any non-loopback connection.
+pytest_plugins = ["tests.postgres_fixtures", "tests.network_guard"]
 
 
 @pytest.fixture

@@ -1,0 +1,187 @@
+"""Provider-neutral retries for model calls (tenacity underneath).
+
+Adapters translate their SDK's exceptions into two shapes before anything reaches this module:
+:class:`TransientError` (worth retrying: 429, 408/409, 5xx, timeouts, connection errors) and
+:class:`~agentcrdt.errors.ModelError` (not worth it: 400/401/403/404/422, refusals). So the policy below
+never needs to know which provider it is retrying.
+
+Time is injected through a :class:`Clock` so tests record the waits instead of sleeping them.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
+
+import anyio
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from agentcrdt.errors import ModelError
+
+__all__ = [
+    "Clock",
+    "SystemClock",
+    "TransientError",
+    "classify_status",
+    "parse_retry_after",
+    "with_retries",
+]
+
+T = TypeVar("T")
+
+# Statuses the providers' own SDKs retry (OpenAI and Anthropic agree on this set; 529 is "overloaded").
+_TRANSIENT_STATUSES = frozenset({408, 409, 429})
+
+
+class TransientError(Exception):
+    """A failure worth retrying; ``retry_after`` is the server's requested wait in seconds, if it gave one.
+
+    Internal currency between adapters and the retry loop: it never escapes ``Model.request`` (an exhausted
+    budget becomes a :class:`ModelError`). Scripted fakes may raise it to simulate flaky providers.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        provider: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.provider = provider
+        self.status = status
+
+
+class Clock(Protocol):
+    """Monotonic time and sleep, injectable so tests never sleep for real."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock: ``time.monotonic`` and ``anyio.sleep``."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Return the wait a server asked for, in seconds, from ``retry-after-ms`` or ``Retry-After``.
+
+    ``Retry-After`` may be delta-seconds or an HTTP-date (RFC 9110 §10.2.3). Unparseable values give None
+    (the caller falls back to exponential backoff); waits in the past give 0.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    ms = lowered.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+def classify_status(
+    status: int, message: str, *, provider: str, headers: Mapping[str, str] | None = None
+) -> TransientError | ModelError:
+    """Map an HTTP error status to the retry policy's two shapes (the caller raises the result)."""
+    if status in _TRANSIENT_STATUSES or status >= 500:
+        retry_after = parse_retry_after(headers) if headers is not None else None
+        return TransientError(
+            f"{provider} HTTP {status}: {message}", retry_after=retry_after, provider=provider, status=status
+        )
+    return ModelError(f"{provider} HTTP {status}: {message}", provider=provider, status=status)
+
+
+class _Stop:
+    """Stop on attempts, or when the next wait would overrun the total budget (by the injected clock)."""
+
+    def __init__(self, max_attempts: int, budget_s: float, clock: Clock) -> None:
+        self.max_attempts = max_attempts
+        self.deadline = clock.now() + budget_s
+        self.clock = clock
+
+    def __call__(self, state: RetryCallState) -> bool:
+        if state.attempt_number >= self.max_attempts:
+            return True
+        return self.clock.now() + state.upcoming_sleep > self.deadline
+
+
+class _Wait:
+    """Honour the server's Retry-After (capped); otherwise exponential backoff with full jitter."""
+
+    def __init__(self, base_s: float, max_backoff_s: float, retry_after_cap_s: float) -> None:
+        self.base_s = base_s
+        self.max_backoff_s = max_backoff_s
+        self.retry_after_cap_s = retry_after_cap_s
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, TransientError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.retry_after_cap_s)
+        ceiling = min(self.base_s * 2 ** (state.attempt_number - 1), self.max_backoff_s)
+        # Full jitter (AWS architecture blog): spreads retries of many workers hit by one 5xx burst.
+        return random.uniform(0, ceiling)
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    *,
+    max_attempts: int,
+    budget_s: float,
+    clock: Clock,
+    base_backoff_s: float = 0.5,
+    max_backoff_s: float = 20.0,
+    retry_after_cap_s: float = 60.0,
+) -> tuple[T, int]:
+    """Run ``call`` until it succeeds; return its result and the number of attempts made.
+
+    Retries only :class:`TransientError`; any other exception (notably :class:`ModelError`) surfaces at
+    once. When attempts or the time budget run out, raises :class:`ModelError` from the last failure.
+    """
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(TransientError),
+        stop=_Stop(max_attempts, budget_s, clock),
+        wait=_Wait(base_backoff_s, max_backoff_s, retry_after_cap_s),
+        sleep=clock.sleep,
+        reraise=True,
+    )
+    attempts = 0
+    try:
+        async for attempt in retrying:
+            with attempt:
+                attempts += 1
+                result = await call()
+    except TransientError as e:
+        raise ModelError(
+            f"model call failed after {attempts} attempt(s) (retry budget {budget_s:g}s, "
+            f"max {max_attempts} attempts): {e}",
+            provider=e.provider,
+            status=e.status,
+        ) from e
+    return result, attempts

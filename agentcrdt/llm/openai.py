@@ -1,0 +1,182 @@
+"""OpenAI chat-completions adapter with strict JSON-schema structured output.
+
+Reached through the registry (``openai:<name>``); imports the ``openai`` SDK only when a model is built.
+The SDK's own retries are off (``max_retries=0``): :mod:`agentcrdt.llm._retry` owns the policy.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from agentcrdt.errors import MissingAPIKey, ModelError
+from agentcrdt.llm._retry import Clock, TransientError, classify_status
+from agentcrdt.llm.base import Completion, Message, Model, ModelSettings, Usage, cost_usd
+
+__all__ = ["DEFAULT_MODEL", "PRICES_PER_MTOK", "OpenAIModel", "strict_json_schema"]
+
+# The cheapest current (not marked deprecated) model of the newest family in the installed SDK's
+# ``openai.types.ChatModel`` literal (openai 3.57); see docs/models.md.
+DEFAULT_MODEL = "gpt-6-luna"
+ENV_KEY = "OPENAI_API_KEY"
+
+# USD per million tokens (input, output), copied from litellm 1.110's bundled price table; dated
+# snapshots ("gpt-4.1-mini-2025-04-14") are priced as their base name. Unknown models cost None.
+PRICES_PER_MTOK: dict[str, tuple[Decimal, Decimal]] = {
+    "gpt-6-luna": (Decimal("0.10"), Decimal("0.50")),
+    "gpt-6-sol": (Decimal("2.00"), Decimal("10.00")),
+    "gpt-5.4-mini": (Decimal("0.75"), Decimal("4.50")),
+    "gpt-5.4": (Decimal("2.50"), Decimal("15.00")),
+    "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
+}
+
+
+def strict_json_schema(schema: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Return ``schema`` made acceptable to OpenAI's strict mode, and whether strict mode is possible.
+
+    Strict mode needs every object closed (``additionalProperties: false``) with all properties required
+    and no ``default``. Optional pydantic fields become required (the model must then write them; their
+    types already allow the default). Free-form maps (``dict[str, X]``) cannot be closed: then the schema
+    is sent with ``strict: false`` and pydantic validation (with re-asks) does the enforcing.
+    """
+    out = copy.deepcopy(dict(schema))
+    possible = True
+
+    def visit(node: Any) -> None:
+        nonlocal possible
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+            return
+        if not isinstance(node, dict):
+            return
+        node.pop("default", None)
+        if node.get("type") == "object" or "properties" in node:
+            extra = node.get("additionalProperties")
+            if isinstance(extra, dict) or extra is True:
+                possible = False
+            else:
+                node["additionalProperties"] = False
+                node["required"] = list(node.get("properties", {}))
+        for key, value in node.items():
+            if key in ("properties", "$defs"):
+                for sub in value.values():
+                    visit(sub)
+            elif isinstance(value, dict | list):
+                visit(value)
+
+    defs: dict[str, Any] = out.get("$defs", {})
+
+    def inline_ref_with_siblings(node: dict[str, Any]) -> None:
+        # Strict mode rejects "$ref" next to other keywords (pydantic adds "description" there).
+        target = defs.get(str(node["$ref"]).rsplit("/", 1)[-1])
+        if target is not None:
+            del node["$ref"]
+            node.update({k: copy.deepcopy(v) for k, v in target.items() if k not in node})
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            if "$ref" in node and len(node) > 1:
+                inline_ref_with_siblings(node)
+            for value in node.values():
+                walk(value)
+
+    walk(out)
+    visit(out)
+    return out, possible
+
+
+def _headers(response: Any) -> dict[str, str]:
+    return dict(response.headers) if response is not None else {}
+
+
+class OpenAIModel(Model):
+    """An OpenAI chat model; ``client`` (an ``openai.AsyncOpenAI``) may be injected, e.g. for tests."""
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        name: str = DEFAULT_MODEL,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        client: Any = None,
+        http_client: Any = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(f"openai:{name}", clock=clock)
+        self.name = name
+        self._owns_client = client is None and http_client is None
+        if client is None:
+            key = api_key or os.environ.get(ENV_KEY)
+            if not key:
+                raise MissingAPIKey("OpenAI", ENV_KEY)
+            import openai
+
+            client = openai.AsyncOpenAI(
+                api_key=key, base_url=base_url, max_retries=0, http_client=http_client
+            )
+        self._client = client
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.close()
+
+    async def complete(
+        self, messages: list[Message], schema: dict[str, Any], schema_name: str, settings: ModelSettings
+    ) -> Completion:
+        import openai
+
+        strict_schema, strict = strict_json_schema(schema)
+        kwargs: dict[str, Any] = {
+            "model": self.name,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": schema_name, "schema": strict_schema, "strict": strict},
+            },
+            "timeout": settings.timeout_s,
+        }
+        if settings.temperature is not None:
+            kwargs["temperature"] = settings.temperature
+        if settings.max_tokens is not None:
+            kwargs["max_completion_tokens"] = settings.max_tokens
+        if settings.seed is not None:
+            kwargs["seed"] = settings.seed
+        try:
+            response = await self._client.chat.completions.create(**kwargs)
+        except openai.APIStatusError as e:
+            body = e.body if isinstance(e.body, dict) else {}
+            message = str(body.get("message") or e.message)
+            raise classify_status(
+                e.status_code, message, provider=self.provider, headers=_headers(e.response)
+            ) from e
+        except openai.APIConnectionError as e:  # includes APITimeoutError
+            raise TransientError(f"openai: {e}", provider=self.provider) from e
+        return self._completion(response)
+
+    def _completion(self, response: Any) -> Completion:
+        if not response.choices:
+            raise TransientError("openai: response has no choices", provider=self.provider)
+        message = response.choices[0].message
+        if getattr(message, "refusal", None):
+            raise ModelError(f"openai: the model refused: {message.refusal}", provider=self.provider)
+        version = str(response.model or self.name)
+        usage = response.usage
+        tin = int(usage.prompt_tokens) if usage is not None else 0
+        tout = int(usage.completion_tokens) if usage is not None else 0
+        return Completion(
+            output=message.content or "",
+            usage=Usage(
+                input_tokens=tin, output_tokens=tout, cost_usd=cost_usd(PRICES_PER_MTOK, version, tin, tout)
+            ),
+            model_version=version,
+        )
