@@ -14,14 +14,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agentcrdt.capabilities.check import Authorizer, Denied, OwnersPolicy, Verdict
+from agentcrdt.authority import AUTHORITY_KINDS, INDEXED_KINDS, Authority
+from agentcrdt.capabilities.check import Allowed, Authorizer, CapabilityPolicy, Denied, Verdict
 from agentcrdt.errors import NotFound, RejectedEvent, UsageError
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.dag import CausalDAG, Node
 from agentcrdt.log.event import Event, create_event, decode_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.log.pending import PendingBuffer
-from agentcrdt.state import OPS, DocState
+from agentcrdt.proposals import kinds as _proposal_kinds  # noqa: F401  (registers proposal, review)
+from agentcrdt.state import OPS, DecodedOp, DocState
 from agentcrdt.store.base import EventStore, StoredEvent
 from agentcrdt.undo import inverse_ops
 
@@ -72,6 +74,14 @@ def new_genesis(
     )
 
 
+def _grant_reason(grant: str | None) -> str:
+    return "" if grant is None else f"grant:{grant}"
+
+
+def _grant_of(reason: str) -> str | None:
+    return reason[6:] if reason.startswith("grant:") else None
+
+
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -105,7 +115,7 @@ class Replica:
         self.store = store
         self.scope: str = scope
         self.identity = identity
-        self.authorizer: Authorizer = authorizer or OwnersPolicy()
+        self.authorizer: Authorizer = authorizer or CapabilityPolicy()
         self.followers: list[Follower] = list(followers)
         self._clock = clock
         self._pending: PendingBuffer[Event] = pending if pending is not None else PendingBuffer()
@@ -114,10 +124,14 @@ class Replica:
         # see them, so they must not leave holes in the author's shared chain).
         self._seqs: dict[tuple[str, int], list[str]] = {}
         self._max_seq: dict[tuple[str, bool], int] = {}
+        # Perf: the events just stored by commit/ingest, handed to followers during _notify so they
+        # need not decode (and re-check) the bytes we built or verified a moment ago.
+        self._fresh: dict[str, Event] = {}
         genesis = store.get(scope)
         if genesis is None:
             raise NotFound(f"the store names scope {scope} but does not hold its genesis event")
         self.genesis = decode_event(genesis.raw, expected_id=scope)
+        self.authority = Authority(self.genesis, lambda: self.dag, self._fetch)
 
     # -- construction -------------------------------------------------------------------------------
 
@@ -170,14 +184,26 @@ class Replica:
         """Return the causal DAG, loading it from the store on first use."""
         if self._dag is None:
             dag = CausalDAG()
+            indexed: list[StoredEvent] = []
             cursor = 0
             while batch := self.store.since(cursor, limit=10_000):
                 for position, stored in batch:
                     dag.add(_node(stored))
                     self._note_seq(stored.author, stored.seq, stored.id, stored.local)
+                    if stored.kind in INDEXED_KINDS:
+                        indexed.append(stored)
                     cursor = position
             self._dag = dag
+            verdicts = self.store.verdicts([s.id for s in indexed])
+            for stored in indexed:  # store order is causal order, as the index expects
+                verdict, reason = verdicts.get(stored.id, ("", ""))
+                if verdict == VALID:
+                    self.authority.note_valid(self.decoded(stored), _grant_of(reason))
         return self._dag
+
+    def _fetch(self, event_id: str) -> Event | None:
+        stored = self.store.get(event_id)
+        return None if stored is None else self.decoded(stored)
 
     def _note_seq(self, author: str, seq: int, event_id: str, local: bool) -> None:
         if not local:
@@ -207,6 +233,7 @@ class Replica:
         lamport = 1 + max((dag.lamport(d) for d in deps), default=0)
         seq = self._max_seq.get((self.identity.author, local), 0) + 1
         events: list[Event] = []
+        grants: list[str | None] = []
         for kind, payload in changes:
             event = create_event(
                 self.identity,
@@ -224,14 +251,21 @@ class Replica:
                 # Fail before writing: our own store must never hold an event we know to be invalid.
                 raise UsageError(f"this replica may not write a {kind!r} event: {verdict.detail}")
             events.append(event)
+            grants.append(verdict.grant)
             deps, lamport, seq = (event.id,), lamport + 1, seq + 1
         with self.store.atomic():  # an event is never stored without its verdict
             self.store.append([_stored(e) for e in events])
-            self.store.set_verdicts({e.id: (VALID, "") for e in events})
-        for event in events:
+            self.store.set_verdicts(
+                {e.id: (VALID, _grant_reason(g)) for e, g in zip(events, grants, strict=True)}
+            )
+        retro = False
+        for event, grant in zip(events, grants, strict=True):
             dag.add(_node(event))
             self._note_seq(event.author, event.seq, event.id, event.local)
-        self._notify()
+            retro = self._index_valid(event, grant) or retro
+        if retro:
+            self.recompute()
+        self._notify(events)
         return events
 
     # -- ingest -------------------------------------------------------------------------------------
@@ -240,16 +274,22 @@ class Replica:
         """Verify and apply a peer's events, in any order; orphans wait in the pending buffer."""
         report = IngestReport()
         ready: list[Event] = []
+        # Events admitted earlier in this call count as present: a causally ordered batch (what
+        # missing_for sends) is then ready as it arrives instead of queueing in the bounded pending
+        # buffer, which cost time per event and evicted the tail of a batch over a source's quota.
+        ready_ids: set[str] = set()
+        dag = self.dag
         for raw in raws:
             event = self._admit(raw, report)
             if event is None:
                 continue
-            if all(d in self.dag for d in event.deps):
+            if all(d in dag or d in ready_ids for d in event.deps):
                 ready.append(event)
+                ready_ids.add(event.id)
             else:
                 report.evicted += len(self._pending.add(event.id, event.deps, event, len(event.raw), source))
                 report.pending += 1
-        self._apply_batch(ready, report)
+        self._apply_batch(ready, report, source)
         return report
 
     def _admit(self, raw: bytes, report: IngestReport) -> Event | None:
@@ -273,7 +313,7 @@ class Replica:
             return None
         return event
 
-    def _apply_batch(self, ready: list[Event], report: IngestReport) -> None:
+    def _apply_batch(self, ready: list[Event], report: IngestReport, source: str) -> None:
         # Release orphans whose deps arrive in this batch, then store everything in one atomic append.
         batch: list[Event] = []
         verdicts: dict[str, tuple[str, str]] = {}
@@ -283,6 +323,11 @@ class Replica:
             event = queue.pop(0)
             if event.id in self.dag:
                 report.duplicates += 1
+                continue
+            if not all(d in self.dag for d in event.deps):
+                # A dep admitted earlier in this batch was rejected: wait for it, as any orphan does.
+                report.evicted += len(self._pending.add(event.id, event.deps, event, len(event.raw), source))
+                report.pending += 1
                 continue
             try:
                 self.dag.add(_node(event))
@@ -295,6 +340,8 @@ class Replica:
             retro = retro or retro_one
             verdicts[event.id] = verdict
             if verdict[0] == VALID:
+                retro = self._index_valid(event, _grant_of(verdict[1])) or retro
+            if verdict[0] == VALID:
                 report.accepted.append(event.id)
             else:
                 report.quarantined.append((event.id, *verdict))
@@ -304,10 +351,9 @@ class Replica:
                 self.store.append([_stored(e) for e in batch])
                 self.store.set_verdicts(verdicts)
         if retro:
-            for follower in self.followers:
-                follower.rebuild(self)
+            self.recompute()
         if batch:
-            self._notify()
+            self._notify(batch)
 
     def _judge(self, event: Event, verdicts: dict[str, tuple[str, str]]) -> tuple[tuple[str, str], bool]:
         """Return the verdict for ``event`` and whether an earlier verdict had to change."""
@@ -331,7 +377,7 @@ class Replica:
         verdict = self._verdict(event)
         if isinstance(verdict, Denied):
             return (QUARANTINED, f"{verdict.reason}: {verdict.detail}"), False
-        return (VALID, ""), False
+        return (VALID, _grant_reason(verdict.grant)), False
 
     def _follows_own_chain(self, event: Event) -> bool:
         """Tell whether the author's previous shared event is in this event's causal past.
@@ -352,11 +398,105 @@ class Replica:
     def _verdict(self, event: Event) -> Verdict:
         if event.kind == "genesis":
             return Denied("second_genesis", "a scope has exactly one genesis event")
-        return self.authorizer.authorize(self.genesis, event)
+        return self.authorizer.authorize(self.authority, event)
 
-    def _notify(self) -> None:
+    def _index_valid(self, event: Event, grant: str | None) -> bool:
+        """Index a valid event; return True when earlier verdicts or effects may have to change.
+
+        A revocation can invalidate events concurrent with it that were already applied, and a review
+        can displace a concurrent decision already applied: both call for :meth:`recompute`.
+        """
+        before = None
+        if event.kind == "review":
+            before = self.authority.decisive(event.payload["proposal"])
+        self.authority.note_valid(event, grant)
+        if event.kind == "revoke":
+            return True
+        if event.kind == "review":
+            after = self.authority.decisive(event.payload["proposal"])
+            return before is not None and after is not None and before.id != after.id
+        return False
+
+    def recompute(self) -> None:
+        """Re-derive every verdict from the whole log and rebuild the projections if any changed.
+
+        Verdicts are a pure function of the set of events; this computes that function from scratch
+        (rare: revocations, equivocations, displaced reviews), so any arrival order ends the same.
+        """
+        dag = self.dag
+        order = dag.topo_order()
+        stored = self.store.get_many(order)
+        events = {i: self.decoded(stored[i]) for i in order}
+        equivocated = {i for ids in self._seqs.values() if len(ids) > 1 for i in ids}
+
+        def static(e: Event) -> tuple[str, str] | None:
+            if e.id == self.scope:
+                return (VALID, "")
+            if e.id in equivocated:
+                return (QUARANTINED, f"equivocation: {e.author} signed two events with seq {e.seq}")
+            if not self._follows_own_chain(e):
+                return (QUARANTINED, f"broken_chain: seq {e.seq} of {e.author} does not see seq {e.seq - 1}")
+            return None
+
+        # Grants and revocations first, to a fixpoint: their validity can hinge on revocations that sort
+        # after them (concurrent ones). The iteration is deterministic, so every replica lands alike.
+        authority_events = [events[i] for i in order if events[i].kind in AUTHORITY_KINDS]
+        valid_auth: dict[str, str | None] = {e.id: None for e in authority_events if static(e) is None}
+        for _ in range(8):
+            self.authority.reset()
+            for e in authority_events:
+                if e.id in valid_auth:
+                    self.authority.note_valid(e, valid_auth[e.id])
+            judged = {e.id: self._verdict(e) for e in authority_events if static(e) is None}
+            now = {i: v.grant for i, v in judged.items() if isinstance(v, Allowed)}
+            if now == valid_auth:
+                break
+            valid_auth = now
+        self.authority.reset()
+        verdicts: dict[str, tuple[str, str]] = {}
+        for event_id in order:
+            e = events[event_id]
+            fixed = static(e)
+            if fixed is not None:
+                verdicts[event_id] = fixed
+                if fixed[0] == VALID:
+                    self.authority.note_valid(e, None)
+                continue
+            if e.kind in AUTHORITY_KINDS:
+                v: Verdict = Allowed(valid_auth[e.id]) if e.id in valid_auth else self._verdict(e)
+            else:
+                v = self._verdict(e)
+            if isinstance(v, Allowed):
+                verdicts[event_id] = (VALID, _grant_reason(v.grant))
+                self.authority.note_valid(e, v.grant)
+            else:
+                verdicts[event_id] = (QUARANTINED, f"{v.reason}: {v.detail}")
+        old = self.store.verdicts(order)
+        changed = {i: v for i, v in verdicts.items() if old.get(i) != v}
+        if changed:
+            self.store.set_verdicts(changed)
         for follower in self.followers:
-            follower.catch_up(self)
+            follower.rebuild(self)
+
+    def effects(self, event: Event) -> list[DecodedOp]:
+        """Return the ops a valid event applies (own ops, auto-accepted or accepted proposals)."""
+        return self.authority.effects(event)
+
+    def _notify(self, fresh: Sequence[Event] = ()) -> None:
+        self._fresh = {e.id: e for e in fresh}
+        try:
+            for follower in self.followers:
+                follower.catch_up(self)
+        finally:
+            self._fresh = {}
+
+    def decoded(self, stored: StoredEvent) -> Event:
+        """Return the event a stored record holds, decoded without re-verifying its signature.
+
+        Events this replica has just stored are returned as built or verified, without decoding again.
+        """
+        event = self._fresh.get(stored.id)
+        return event if event is not None else decode_event(stored.raw, verify_signature=False)
 
     # -- reading and sync ---------------------------------------------------------------------------
 
@@ -400,7 +540,8 @@ class Replica:
         doc = DocState()
         for event_id in order:
             if verdicts.get(event_id, ("", ""))[0] == VALID:
-                doc.apply(decode_event(stored[event_id].raw, verify_signature=False))
+                event = self.decoded(stored[event_id])
+                doc.apply_ops(self.effects(event), event.time)
         return doc
 
     def undo(self, event_id: str) -> Event:

@@ -27,10 +27,12 @@ from agentcrdt.log.keys import is_digest
 __all__ = [
     "DELETED",
     "OPS",
+    "DecodedOp",
     "DocState",
     "EntityKey",
     "EntityState",
     "check_ops_payload",
+    "decode_ops",
     "entity_ops",
     "op",
 ]
@@ -82,13 +84,26 @@ def check_ops_payload(payload: Any) -> None:
 register_kind(OPS, check_ops_payload)
 
 
-def entity_ops(event: Event) -> Iterator[tuple[EntityKey, str, str, Any, Stamp]]:
+DecodedOp = tuple[EntityKey, str, str, Any, Stamp]  # (entity key, field, crdt name, kernel op, stamp)
+
+
+def decode_ops(ops: list[dict[str, Any]], lamport: int, author: str, event_id: str) -> list[DecodedOp]:
+    """Decode payload ops, stamping them as if carried by the event ``(lamport, author, event_id)``.
+
+    Accepted proposals apply at their review's causal position: the review's coordinates stamp them.
+    """
+    out = []
+    for index, o in enumerate(ops):
+        stamp = Stamp(lamport, author, event_id, index)
+        out.append(((o["e"], o["id"]), o["f"], o["t"], get_type(o["t"]).decode_op(o["op"], stamp), stamp))
+    return out
+
+
+def entity_ops(event: Event) -> Iterator[DecodedOp]:
     """Yield ``((type, id), field, crdt name, decoded op, stamp)`` for each op of an ``ops`` event."""
     if event.kind != OPS:
         return
-    for index, o in enumerate(event.payload["ops"]):
-        stamp = Stamp(event.lamport, event.author, event.id, index)
-        yield (o["e"], o["id"]), o["f"], o["t"], get_type(o["t"]).decode_op(o["op"], stamp), stamp
+    yield from decode_ops(event.payload["ops"], event.lamport, event.author, event.id)
 
 
 @dataclass
@@ -164,15 +179,28 @@ class DocState:
         self.entities: dict[EntityKey, EntityState] = {}
 
     def apply(self, event: Event) -> set[EntityKey]:
-        """Apply an event's ops; return the entities it touched."""
+        """Apply an ``ops`` event's ops; return the entities it touched."""
+        return self.apply_ops(entity_ops(event), event.time)
+
+    def apply_ops(self, ops: Iterable[DecodedOp], time_ms: int) -> set[EntityKey]:
+        """Apply decoded ops (see :func:`decode_ops`); return the entities they touched."""
         touched: set[EntityKey] = set()
-        for key, f, t, kop, stamp in entity_ops(event):
+        for key, f, t, kop, stamp in ops:
             st = self.entities.get(key)
             if st is None:
                 st = self.entities[key] = EntityState()
-            st.apply(f, t, kop, stamp, event.time)
+            st.apply(f, t, kop, stamp, time_ms)
             touched.add(key)
         return touched
+
+    def copy(self) -> DocState:
+        """Return an independent copy (kernel states are copied through their types)."""
+        doc = DocState()
+        for key, st in self.entities.items():
+            clone = EntityState(first=st.first, last=st.last)
+            clone.fields = {(f, t): get_type(t).copy(s) for (f, t), s in st.fields.items()}
+            doc.entities[key] = clone
+        return doc
 
     @classmethod
     def fold(cls, events: Iterable[Event]) -> DocState:

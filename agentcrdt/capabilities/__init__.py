@@ -1,7 +1,33 @@
-"""Authorization as a pure function of an event's causal past."""
+"""Authorization as a pure function of an event's causal past: capability slots, grants, revocations."""
 
 from __future__ import annotations
 
-from agentcrdt.capabilities.check import Allowed, Authorizer, Denied, OwnersPolicy, Verdict
+from agentcrdt.capabilities import kinds as _kinds  # registers grant / revoke
+from agentcrdt.capabilities.check import (
+    Allowed,
+    Authorizer,
+    CapabilityPolicy,
+    Denied,
+    GrantRecord,
+    PolicyView,
+    Verdict,
+)
+from agentcrdt.capabilities.kinds import grant_payload, revoke_payload
+from agentcrdt.capabilities.spec import AutoAccept, Capability, Limits
 
-__all__ = ["Allowed", "Authorizer", "Denied", "OwnersPolicy", "Verdict"]
+del _kinds
+
+__all__ = [
+    "Allowed",
+    "Authorizer",
+    "AutoAccept",
+    "Capability",
+    "CapabilityPolicy",
+    "Denied",
+    "GrantRecord",
+    "Limits",
+    "PolicyView",
+    "Verdict",
+    "grant_payload",
+    "revoke_payload",
+]

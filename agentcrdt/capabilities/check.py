@@ -1,23 +1,49 @@
-"""Verdicts on events, computed from the scope's genesis and the event's causal past.
+"""Verdicts on events as a pure function of the scope's genesis and each event's causal past.
 
-The foundation ships one policy, :class:`OwnersPolicy`: the owners named in the genesis event may write
-anything. Capability slots (grants and revocations as events) extend this seam; whatever the policy,
-it must be a pure function of (scope root, causal past, event) so every replica reaches the same verdict.
+Rules (the same on every replica, see ARCHITECTURE §3):
+
+* The genesis owners may do anything. Everyone else needs an *active* grant: a valid ``grant`` event
+  naming them that is in the event's causal past, with no valid ``revoke`` of it in the event's causal
+  past **or concurrent with it** (so a revoked peer cannot backdate writes by choosing old deps).
+* ``ops`` need a ``direct`` slot covering every op's ``Type.field``; ``proposal`` events need the named
+  slot (either mode), ops within it, and its limits (ops per proposal, proposals per hour by the events'
+  own clocks, token budget from the proposals' provenance) counted over the author's earlier events —
+  which the per-author chain rule puts in the causal past; ``review`` needs review rights over the
+  proposal's slot and the proposal in the causal past.
+* ``grant`` needs ownership or an active grant with ``can_grant`` holding at least what it passes on, so a
+  peer can never grant more than it holds (itself included); ``revoke`` needs ownership or being the
+  revoked grant's granter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from decimal import Decimal
+from typing import Any, Protocol
 
+from agentcrdt.capabilities.spec import Capability
 from agentcrdt.log.event import Event
 
-__all__ = ["Allowed", "Authorizer", "Denied", "OwnersPolicy", "Verdict"]
+__all__ = [
+    "ALLOWED",
+    "Allowed",
+    "Authorizer",
+    "CapabilityPolicy",
+    "Denied",
+    "GrantRecord",
+    "PolicyView",
+    "Verdict",
+]
+
+HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
 class Allowed:
-    """The event may apply."""
+    """The event may apply; ``grant`` names the grant that allowed it (None for owners)."""
+
+    grant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,23 +58,177 @@ Verdict = Allowed | Denied
 ALLOWED = Allowed()
 
 
-class Authorizer(Protocol):
-    """Decide whether an event may apply, given the genesis of its scope."""
+@dataclass(frozen=True, slots=True)
+class GrantRecord:
+    """A valid grant event, decoded."""
 
-    def authorize(self, genesis: Event, event: Event) -> Verdict:
-        """Return the verdict for ``event``; must be deterministic."""
+    event: Event
+    grantee: str
+    capability: Capability
+
+
+class PolicyView(Protocol):
+    """What the policy may ask of a replica: all of it is a function of the stored events."""
+
+    @property
+    def genesis(self) -> Event: ...
+
+    def is_ancestor(self, a: str, b: str) -> bool:
+        """Tell whether event ``a`` is in the causal past of event ``b`` (or is ``b``)."""
+        ...
+
+    def grants_to(self, author: str) -> Sequence[GrantRecord]:
+        """Return the valid grants naming ``author`` (wherever they sit causally)."""
+        ...
+
+    def revocations_of(self, grant_id: str) -> Sequence[Event]:
+        """Return the valid revoke events of a grant."""
+        ...
+
+    def get(self, event_id: str) -> Event | None:
+        """Return a stored event."""
+        ...
+
+    def earlier_proposals(self, author: str, seq: int, slot: str) -> Sequence[Event]:
+        """Return ``author``'s valid proposals under ``slot`` with a sequence number below ``seq``."""
         ...
 
 
-class OwnersPolicy:
-    """Let the genesis owners write; deny everyone else."""
+class Authorizer(Protocol):
+    """Decide whether an event may apply; must be deterministic."""
 
-    def authorize(self, genesis: Event, event: Event) -> Verdict:
-        if event.id == genesis.id:
-            owners = genesis.payload["owners"]
-            if event.author not in owners:
-                return Denied("genesis_not_owner", "the genesis event must be signed by one of its owners")
+    def authorize(self, view: PolicyView, event: Event) -> Verdict:
+        """Return the verdict for ``event``."""
+        ...
+
+
+class CapabilityPolicy:
+    """The default policy: genesis owners plus capability grants, as described in the module docstring."""
+
+    def authorize(self, view: PolicyView, event: Event) -> Verdict:
+        owners: list[str] = view.genesis.payload["owners"]
+        if event.kind == "genesis":
+            return ALLOWED if event.author in owners else Denied("genesis_not_owner", "signed by a non-owner")
+        if event.author in owners:
             return ALLOWED
-        if event.author in genesis.payload["owners"]:
-            return ALLOWED
-        return Denied("not_authorized", f"{event.author} is not an owner of this scope and holds no grant")
+        active = _active(view, event)
+        if not active:
+            return Denied("not_authorized", f"{event.author} holds no active grant in this scope")
+        check = _CHECKS.get(event.kind)
+        if check is None:
+            return Denied("not_authorized", f"only owners may write {event.kind!r} events")
+        return check(view, event, active)
+
+
+def _active(view: PolicyView, event: Event) -> list[GrantRecord]:
+    out = []
+    for g in view.grants_to(event.author):
+        if g.event.id == event.id or not view.is_ancestor(g.event.id, event.id):
+            continue
+        revoked = any(
+            view.is_ancestor(r.id, event.id) or not view.is_ancestor(event.id, r.id)
+            for r in view.revocations_of(g.event.id)
+        )
+        if not revoked:
+            out.append(g)
+    return out
+
+
+def _targets(ops: list[dict[str, Any]]) -> list[str]:
+    return [f"{o['e']}.{o['f']}" for o in ops]
+
+
+def _check_ops(view: PolicyView, event: Event, active: list[GrantRecord]) -> Verdict:
+    direct = [g for g in active if g.capability.mode == "direct"]
+    for o in event.payload["ops"]:
+        granted = next((g for g in direct if g.capability.may_write(o["e"], o["f"])), None)
+        if granted is None:
+            how = "its slot only proposes: emit a proposal" if active else "no slot covers it"
+            return Denied("outside_slot", f"write to {o['e']}.{o['f']} is not allowed ({how})")
+    return Allowed(direct[0].event.id if direct else None)
+
+
+def _check_proposal(view: PolicyView, event: Event, active: list[GrantRecord]) -> Verdict:
+    p = event.payload
+    slot_grants = [g for g in active if g.capability.slot == p["slot"]]
+    if not slot_grants:
+        return Denied("outside_slot", f"{event.author} holds no active grant for slot {p['slot']!r}")
+    reasons = []
+    for g in slot_grants:
+        why = _proposal_fits(view, event, g.capability)
+        if why is None:
+            return Allowed(g.event.id)
+        reasons.append(why)
+    return Denied("outside_slot", reasons[0])
+
+
+def _proposal_fits(view: PolicyView, event: Event, cap: Capability) -> str | None:
+    p = event.payload
+    ops = p["ops"]
+    outside = [t for t in _targets(ops) if not cap.may_write(*t.split(".", 1))]
+    if outside:
+        return f"proposal writes {outside[0]}, outside slot {cap.slot!r}"
+    if cap.proposal_kinds and p["kind"] not in cap.proposal_kinds:
+        return f"proposal kind {p['kind']!r} is not one of {list(cap.proposal_kinds)}"
+    if len(ops) > cap.limits.max_ops_per_proposal:
+        return f"{len(ops)} ops exceed the slot's limit of {cap.limits.max_ops_per_proposal} per proposal"
+    earlier = view.earlier_proposals(event.author, event.seq, cap.slot)
+    hourly = cap.limits.max_proposals_per_hour
+    if hourly is not None:
+        recent = sum(1 for e in earlier if e.time > event.time - HOUR_MS)
+        if recent + 1 > hourly:
+            return f"more than {hourly} proposals within an hour for slot {cap.slot!r}"
+    budget = cap.limits.token_budget
+    if budget is not None:
+        spent = sum(_tokens(e.payload) for e in earlier) + _tokens(p)
+        if spent > budget:
+            return f"token budget of {budget} exhausted for slot {cap.slot!r} ({spent} used)"
+    return None
+
+
+def _tokens(payload: dict[str, Any]) -> int:
+    usage = payload["provenance"]["usage"]
+    return int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
+
+
+def _check_review(view: PolicyView, event: Event, active: list[GrantRecord]) -> Verdict:
+    proposal = view.get(event.payload["proposal"])
+    if proposal is None or proposal.kind != "proposal" or not view.is_ancestor(proposal.id, event.id):
+        return Denied("bad_review", "a review must follow the proposal it decides in the causal past")
+    slot = proposal.payload["slot"]
+    granted = next((g for g in active if g.capability.may_review(slot)), None)
+    if granted is None:
+        return Denied("not_reviewer", f"{event.author} may not review proposals of slot {slot!r}")
+    return Allowed(granted.event.id)
+
+
+def _check_grant(view: PolicyView, event: Event, active: list[GrantRecord]) -> Verdict:
+    wanted = Capability.from_json(event.payload["capability"])
+    for g in active:
+        if g.capability.can_grant and wanted.within(g.capability):
+            return Allowed(g.event.id)
+    return Denied("grant_exceeds_holding", f"{event.author} cannot grant slot {wanted.slot!r}: it holds less")
+
+
+def _check_revoke(view: PolicyView, event: Event, active: list[GrantRecord]) -> Verdict:
+    target = view.get(event.payload["grant"])
+    if target is None or target.kind != "grant" or not view.is_ancestor(target.id, event.id):
+        return Denied("bad_revoke", "a revoke must follow the grant it revokes in the causal past")
+    if target.author != event.author:
+        return Denied("not_granter", "only an owner or the granter may revoke a grant")
+    return ALLOWED
+
+
+_CHECKS = {
+    "ops": _check_ops,
+    "proposal": _check_proposal,
+    "review": _check_review,
+    "grant": _check_grant,
+    "revoke": _check_revoke,
+}
+
+
+def confidence(payload: dict[str, Any]) -> Decimal:
+    """Return a proposal payload's confidence."""
+    return Decimal(payload["confidence"])
+

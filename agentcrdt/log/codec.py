@@ -34,6 +34,11 @@ JSON = Any
 
 def validate_value(value: JSON, *, max_depth: int = MAX_DEPTH) -> None:
     """Raise :class:`EncodingError` unless ``value`` is in the canonical value domain."""
+    if max_depth <= _RECURSION_SAFE_DEPTH:
+        # Perf: the recursive walk is ~2x faster on the signing hot path (create_event); the depth
+        # budget bounds its recursion. It reports the same first error as the iterative walk below.
+        _walk(value, max_depth, max_depth)
+        return
     # Iterative walk: a hostile payload must not be able to blow the Python stack.
     stack: list[tuple[JSON, int]] = [(value, 1)]
     while stack:
@@ -62,6 +67,51 @@ def validate_value(value: JSON, *, max_depth: int = MAX_DEPTH) -> None:
             raise EncodingError(
                 f"{kind.__name__} is not a JSON value (allowed: dict, list, str, int, bool, None)"
             )
+
+
+_RECURSION_SAFE_DEPTH = 200  # well under Python's recursion limit
+
+
+def _walk(item: JSON, budget: int, max_depth: int) -> None:
+    # Same checks and the same visiting order as validate_value's stack walk (keys first, then values
+    # last to first), so a value with several defects reports the same one. Valid scalars inside a
+    # container are accepted inline, without a call; ASCII strings cannot hold a lone surrogate.
+    kind = type(item)
+    if kind is dict:
+        if budget <= 0:
+            raise EncodingError(f"value nested deeper than {max_depth} levels; flatten the payload")
+        for k in item:
+            if type(k) is not str:
+                raise EncodingError(f"object key {k!r} is not a string")
+            if not k.isascii():
+                _check_str(k)
+        children: Any = reversed(item.values())
+    elif kind is list or kind is tuple:
+        if budget <= 0:
+            raise EncodingError(f"value nested deeper than {max_depth} levels; flatten the payload")
+        children = reversed(item)
+    elif kind is str:
+        _check_str(item)
+        return
+    elif kind is int:
+        if not -MAX_INT <= item <= MAX_INT:
+            raise EncodingError(f"integer {item} is outside ±(2**53-1); encode it as a string")
+        return
+    elif item is None or item is True or item is False:
+        return
+    elif kind is float:
+        raise EncodingError(f"float {item!r} is not allowed in signed data; encode it as a string")
+    else:
+        raise EncodingError(
+            f"{kind.__name__} is not a JSON value (allowed: dict, list, str, int, bool, None)"
+        )
+    for v in children:
+        t = type(v)
+        if (t is str and v.isascii()) or v is None or v is True or v is False:
+            continue
+        if t is int and -MAX_INT <= v <= MAX_INT:
+            continue
+        _walk(v, budget - 1, max_depth)
 
 
 def _check_str(s: str) -> None:
@@ -106,14 +156,17 @@ def _check_decoded(value: JSON, budget: int) -> None:
         if budget <= 0:
             raise EncodingError("value nested deeper than the depth limit")
         for v in value.values():
-            if type(v) in _SCALARS:
+            tv = type(v)
+            # Perf: in-range ints (seq, lamport, time...) are accepted inline, without a call.
+            if tv in _SCALARS or (tv is int and -MAX_INT <= v <= MAX_INT):
                 continue
             _check_decoded(v, budget - 1)
     elif t is list:
         if budget <= 0:
             raise EncodingError("value nested deeper than the depth limit")
         for v in value:
-            if type(v) in _SCALARS:
+            tv = type(v)
+            if tv in _SCALARS or (tv is int and -MAX_INT <= v <= MAX_INT):
                 continue
             _check_decoded(v, budget - 1)
     elif t is int:

@@ -14,7 +14,7 @@ import orjson
 
 from agentcrdt.log.event import Event
 from agentcrdt.materialize.follower import Projection, Touched
-from agentcrdt.state import EntityKey, EntityState, entity_ops
+from agentcrdt.state import DecodedOp, EntityKey, EntityState
 
 __all__ = ["EntityProjection", "RowHook"]
 
@@ -51,9 +51,9 @@ class EntityProjection(Projection):
         row = db.execute("SELECT state FROM entities WHERE etype = ? AND id = ?", key).fetchone()
         return None if row is None else EntityState.decode(orjson.loads(row[0]))
 
-    def process(self, db: sqlite3.Connection, event: Event) -> Touched:
+    def process(self, db: sqlite3.Connection, event: Event, effects: list[DecodedOp]) -> Touched:
         states: dict[EntityKey, EntityState] = {}
-        for key, f, t, kop, stamp in entity_ops(event):
+        for key, f, t, kop, stamp in effects:
             st = states.get(key)
             if st is None:
                 st = states[key] = self.load(db, key) or EntityState()

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentcrdt.errors import StoreError, UsageError
-from agentcrdt.log.event import Event, decode_event
+from agentcrdt.log.event import Event
+from agentcrdt.state import DecodedOp
 
 if TYPE_CHECKING:
     from agentcrdt.replica import Replica
@@ -42,8 +43,12 @@ class Projection(ABC):
         """Drop every row and table this projection owns."""
 
     @abstractmethod
-    def process(self, db: sqlite3.Connection, event: Event) -> Touched:
-        """Write the rows for one valid event; return what it touched."""
+    def process(self, db: sqlite3.Connection, event: Event, effects: list[DecodedOp]) -> Touched:
+        """Write the rows for one valid event; return what it touched.
+
+        ``effects`` are the entity ops the event applies: its own ops, or an accepted proposal's ops
+        stamped at the accepting review (see :meth:`agentcrdt.replica.Replica.effects`).
+        """
 
 
 class SQLiteFollower:
@@ -113,9 +118,10 @@ class SQLiteFollower:
                 for _, stored in batch:
                     if verdicts.get(stored.id, ("pending", ""))[0] != "valid":
                         continue
-                    event = decode_event(stored.raw, verify_signature=False)  # verified on ingest
+                    event = replica.decoded(stored)  # verified on ingest; reused if just written
+                    effects = replica.effects(event)
                     for p in self.projections:
-                        touched |= p.process(self.db, event)
+                        touched |= p.process(self.db, event, effects)
                 self.db.execute("UPDATE _followers SET cursor = ? WHERE name = ?", (batch[-1][0], self.name))
         if touched:
             for listener in self.listeners:

@@ -368,7 +368,7 @@ REASON_CASES: list[tuple[str, Any]] = [
     ),
     ("non_canonical", lambda: VALID.raw + b"\n"),
     ("oversized", _oversized),
-    ("unknown_kind", lambda: patched(kind="grant")),
+    ("unknown_kind", lambda: patched(kind="frobnicate")),
     ("unknown_kind", lambda: patched(kind="agentcrdt.state.op")),
     ("bad_payload", lambda: patched(payload={"ops": []})),
     ("bad_payload", lambda: patched(payload={"ops": [op("Doc", "d1", "title", "nosuch", {"set": 1})]})),

@@ -13,7 +13,7 @@ from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize import Atom, EntityProjection, Projection, Reader, SQLiteFollower, Touched
 from agentcrdt.replica import Replica
-from agentcrdt.state import op
+from agentcrdt.state import DecodedOp, op
 
 
 def title(value: str, entity_id: str = "d1") -> dict[str, object]:
@@ -55,7 +55,7 @@ class Exploding(Projection):
     def reset(self, db: sqlite3.Connection) -> None:
         pass
 
-    def process(self, db: sqlite3.Connection, event: Event) -> Touched:
+    def process(self, db: sqlite3.Connection, event: Event, effects: list[DecodedOp]) -> Touched:
         if self.armed and event.kind == "ops" and event.payload["ops"][0]["op"]["set"] == "boom":
             raise StoreError("simulated crash in the middle of a batch")
         return set()
