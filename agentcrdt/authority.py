@@ -50,8 +50,9 @@ class Authority:
     # -- PolicyView -------------------------------------------------------------------------------
 
     def is_ancestor(self, a: str, b: str) -> bool:
-        """Tell whether ``a`` is in the causal past of ``b`` (or is ``b``)."""
-        return self._dag().is_ancestor(a, b)
+        """Tell whether ``a`` is in the causal past of ``b`` (or is ``b``); unknown ids are in no past."""
+        dag = self._dag()
+        return a in dag and b in dag and dag.is_ancestor(a, b)
 
     def grants_to(self, author: str) -> Sequence[GrantRecord]:
         """Return the valid grants naming ``author``."""

@@ -120,13 +120,18 @@ class CapabilityPolicy:
         return check(view, event, active)
 
 
+def _in_past(view: PolicyView, a: str, event: Event) -> bool:
+    # Through the deps, so it also works for an event not yet added to the DAG (our own, being signed).
+    return a in event.deps or any(view.is_ancestor(a, d) for d in event.deps)
+
+
 def _active(view: PolicyView, event: Event) -> list[GrantRecord]:
     out = []
     for g in view.grants_to(event.author):
-        if g.event.id == event.id or not view.is_ancestor(g.event.id, event.id):
+        if g.event.id == event.id or not _in_past(view, g.event.id, event):
             continue
         revoked = any(
-            view.is_ancestor(r.id, event.id) or not view.is_ancestor(event.id, r.id)
+            _in_past(view, r.id, event) or not view.is_ancestor(event.id, r.id)
             for r in view.revocations_of(g.event.id)
         )
         if not revoked:
@@ -193,7 +198,7 @@ def _tokens(payload: dict[str, Any]) -> int:
 
 def _check_review(view: PolicyView, event: Event, active: list[GrantRecord]) -> Verdict:
     proposal = view.get(event.payload["proposal"])
-    if proposal is None or proposal.kind != "proposal" or not view.is_ancestor(proposal.id, event.id):
+    if proposal is None or proposal.kind != "proposal" or not _in_past(view, proposal.id, event):
         return Denied("bad_review", "a review must follow the proposal it decides in the causal past")
     slot = proposal.payload["slot"]
     granted = next((g for g in active if g.capability.may_review(slot)), None)
@@ -212,7 +217,7 @@ def _check_grant(view: PolicyView, event: Event, active: list[GrantRecord]) -> V
 
 def _check_revoke(view: PolicyView, event: Event, active: list[GrantRecord]) -> Verdict:
     target = view.get(event.payload["grant"])
-    if target is None or target.kind != "grant" or not view.is_ancestor(target.id, event.id):
+    if target is None or target.kind != "grant" or not _in_past(view, target.id, event):
         return Denied("bad_revoke", "a revoke must follow the grant it revokes in the causal past")
     if target.author != event.author:
         return Denied("not_granter", "only an owner or the granter may revoke a grant")
@@ -231,4 +236,3 @@ _CHECKS = {
 def confidence(payload: dict[str, Any]) -> Decimal:
     """Return a proposal payload's confidence."""
     return Decimal(payload["confidence"])
-
