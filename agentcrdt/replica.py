@@ -120,6 +120,7 @@ class Replica:
         self._clock = clock
         self._pending: PendingBuffer[Event] = pending if pending is not None else PendingBuffer()
         self._dag: CausalDAG | None = None  # loaded on first use: opening a big room must stay cheap
+        self._loaded = 0  # store position up to which the DAG and indexes are loaded
         # Per-author sequence index over shared events (local-only events count separately: peers never
         # see them, so they must not leave holes in the author's shared chain).
         self._seqs: dict[tuple[str, int], list[str]] = {}
@@ -183,23 +184,43 @@ class Replica:
     def dag(self) -> CausalDAG:
         """Return the causal DAG, loading it from the store on first use."""
         if self._dag is None:
-            dag = CausalDAG()
-            indexed: list[StoredEvent] = []
-            cursor = 0
-            while batch := self.store.since(cursor, limit=10_000):
-                for position, stored in batch:
+            self._dag = CausalDAG()
+            self.refresh()
+        return self._dag
+
+    def refresh(self) -> int:
+        """Take in events other processes appended to the same store since we last looked.
+
+        Several workers may share one SQLite file, each with its own replica: their events are already
+        verified and judged (by the same rules), so they are indexed from the store as they are.
+        Returns how many new events were found.
+        """
+        dag = self._dag
+        if dag is None:
+            return 0
+        indexed: list[StoredEvent] = []
+        found = 0
+        while batch := self.store.since(self._loaded, limit=10_000):
+            for position, stored in batch:
+                if stored.id not in dag:
                     dag.add(_node(stored))
                     self._note_seq(stored.author, stored.seq, stored.id, stored.local)
+                    found += 1
                     if stored.kind in INDEXED_KINDS:
                         indexed.append(stored)
-                    cursor = position
-            self._dag = dag
+                self._loaded = position
+        if indexed:
             verdicts = self.store.verdicts([s.id for s in indexed])
             for stored in indexed:  # store order is causal order, as the index expects
                 verdict, reason = verdicts.get(stored.id, ("", ""))
                 if verdict == VALID:
                     self.authority.note_valid(self.decoded(stored), _grant_of(reason))
-        return self._dag
+        return found
+
+    def _advance(self, positions: list[int]) -> None:
+        # Our own appends need no re-reading, unless another process slipped events in between.
+        if positions and positions[0] == self._loaded + 1:
+            self._loaded = positions[-1]
 
     def _fetch(self, event_id: str) -> Event | None:
         stored = self.store.get(event_id)
@@ -229,6 +250,7 @@ class Replica:
         if self.identity is None:
             raise UsageError("this replica has no identity; open it with identity=Identity.load(path)")
         dag = self.dag
+        self.refresh()
         deps: Iterable[str] = self.heads
         lamport = 1 + max((dag.lamport(d) for d in deps), default=0)
         seq = self._max_seq.get((self.identity.author, local), 0) + 1
@@ -254,7 +276,7 @@ class Replica:
             grants.append(verdict.grant)
             deps, lamport, seq = (event.id,), lamport + 1, seq + 1
         with self.store.atomic():  # an event is never stored without its verdict
-            self.store.append([_stored(e) for e in events])
+            self._advance(self.store.append([_stored(e) for e in events]))
             self.store.set_verdicts(
                 {e.id: (VALID, _grant_reason(g)) for e, g in zip(events, grants, strict=True)}
             )
@@ -273,6 +295,8 @@ class Replica:
     def ingest(self, raws: Iterable[bytes], *, source: str = "") -> IngestReport:
         """Verify and apply a peer's events, in any order; orphans wait in the pending buffer."""
         report = IngestReport()
+        self.dag  # noqa: B018  (load, then take in what other processes appended)
+        self.refresh()
         ready: list[Event] = []
         # Events admitted earlier in this call count as present: a causally ordered batch (what
         # missing_for sends) is then ready as it arrives instead of queueing in the bounded pending
@@ -348,7 +372,7 @@ class Replica:
             queue.extend(entry.item for entry in self._pending.release(event.id, self.dag.__contains__))
         if batch:
             with self.store.atomic():
-                self.store.append([_stored(e) for e in batch])
+                self._advance(self.store.append([_stored(e) for e in batch]))
                 self.store.set_verdicts(verdicts)
         if retro:
             self.recompute()

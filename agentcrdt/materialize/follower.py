@@ -110,11 +110,13 @@ class SQLiteFollower:
         """Process everything stored since the cursor; notify listeners of what changed."""
         touched: Touched = set()
         while True:
-            batch = replica.store.since(self.cursor, limit=BATCH)
-            if not batch:
-                break
-            verdicts = replica.store.verdicts([s.id for _, s in batch])
             with self._tx():
+                # The cursor is read inside the write transaction: another process projecting into the
+                # same file may have moved it, and nothing must be applied twice.
+                batch = replica.store.since(self.cursor, limit=BATCH)
+                if not batch:
+                    break
+                verdicts = replica.store.verdicts([s.id for _, s in batch])
                 for _, stored in batch:
                     if verdicts.get(stored.id, ("pending", ""))[0] != "valid":
                         continue
