@@ -30,6 +30,36 @@ def _schema_export(args: argparse.Namespace) -> int:
     return export_command(args.target, fmt=args.format)
 
 
+def _proposals(args: argparse.Namespace) -> int:
+    from agentcrdt.cli import proposals as p
+
+    if args.proposals_cmd == "list":
+        return p.list_command(args.room, status=args.status, as_json=args.json)
+    if args.proposals_cmd == "show":
+        return p.show_command(args.room, args.id, as_json=args.json)
+    return p.decide_command(
+        args.room, args.id, args.proposals_cmd, note=args.note, key=args.key, as_json=args.json
+    )
+
+
+def _grant(args: argparse.Namespace) -> int:
+    from agentcrdt.cli.proposals import grant_command
+
+    return grant_command(args.room, args.grantee, args.capability, key=args.key)
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from agentcrdt.cli.proposals import revoke_command
+
+    return revoke_command(args.room, args.grant, reason=args.reason, key=args.key)
+
+
+def _key_new(args: argparse.Namespace) -> int:
+    from agentcrdt.cli.proposals import key_new_command
+
+    return key_new_command(args.path)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from agentcrdt.cli.demo import demo_command
 
@@ -63,6 +93,48 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--limit", type=int, default=50, help="how many events to list (default 50)")
     show.add_argument("--json", action="store_true", help="print JSON lines")
     show.set_defaults(handler=_log_show)
+
+    proposals = sub.add_parser("proposals", help="review agents' merge proposals").add_subparsers(
+        dest="proposals_cmd", metavar="ACTION"
+    )
+    for action, text in (
+        ("list", "list proposals, oldest first"),
+        ("show", "show one proposal: evidence, ops, base / proposed / current"),
+        ("accept", "accept a pending proposal (its ops apply at your review)"),
+        ("reject", "reject a pending proposal"),
+    ):
+        cmd = proposals.add_parser(action, help=text)
+        if action != "list":
+            cmd.add_argument("id", help="proposal id (an unambiguous prefix is enough)")
+        else:
+            cmd.add_argument(
+                "--status", choices=("pending", "accepted", "auto_accepted", "rejected", "quarantined")
+            )
+        cmd.add_argument("--room", required=True, help="the room's SQLite file")
+        cmd.add_argument("--json", action="store_true", help="machine-readable output")
+        if action in ("accept", "reject"):
+            cmd.add_argument("--note", default="", help="a note recorded with the review")
+            cmd.add_argument("--key", help="reviewer's key file (default: $AGENTCRDT_KEY)")
+        cmd.set_defaults(handler=_proposals)
+
+    grant = sub.add_parser("grant", help="grant a capability slot to a peer (an agent's key)")
+    grant.add_argument("grantee", help="'ed25519:…' author or the grantee's key file")
+    grant.add_argument("capability", help="agents/<file>.py[:Name] defining the capability")
+    grant.add_argument("--room", required=True, help="the room's SQLite file")
+    grant.add_argument("--key", help="granter's key file (default: $AGENTCRDT_KEY)")
+    grant.set_defaults(handler=_grant)
+
+    revoke = sub.add_parser("revoke", help="revoke a grant (wins over the grantee's concurrent writes)")
+    revoke.add_argument("grant", help="the grant event id")
+    revoke.add_argument("--room", required=True, help="the room's SQLite file")
+    revoke.add_argument("--reason", default="", help="why")
+    revoke.add_argument("--key", help="revoker's key file (default: $AGENTCRDT_KEY)")
+    revoke.set_defaults(handler=_revoke)
+
+    key = sub.add_parser("key", help="signing keys").add_subparsers(dest="key_cmd", metavar="ACTION")
+    new = key.add_parser("new", help="create a new Ed25519 key file (owner-only permissions)")
+    new.add_argument("path")
+    new.set_defaults(handler=_key_new)
 
     schema = sub.add_parser("schema", help="entity schemas").add_subparsers(
         dest="schema_cmd", metavar="ACTION"
