@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
@@ -30,7 +32,9 @@ __all__ = [
     "Usage",
     "cost_usd",
     "output_schema",
+    "request_context",
     "schema_name_for",
+    "using_context",
 ]
 
 T = TypeVar("T", bound=BaseModel)
@@ -106,6 +110,26 @@ class ModelResponse(Generic[T]):
     raw_text: str
     cached: bool = False
     attempts: int = 1
+
+
+# Structured task inputs of the request being served (see Model.request's ``context``). A contextvar, not a
+# parameter of ``complete``, so adapters and wrappers that never read it need no change.
+_REQUEST_CONTEXT: ContextVar[Mapping[str, Any] | None] = ContextVar("agentcrdt_llm_context", default=None)
+
+
+def request_context() -> Mapping[str, Any] | None:
+    """Return the ``context`` of the request being served (None when the caller gave none)."""
+    return _REQUEST_CONTEXT.get()
+
+
+@contextmanager
+def using_context(context: Mapping[str, Any] | None) -> Iterator[None]:
+    """Serve every request made inside the block with ``context`` (for wrappers without a context kwarg)."""
+    token = _REQUEST_CONTEXT.set(context)
+    try:
+        yield
+    finally:
+        _REQUEST_CONTEXT.reset(token)
 
 
 _DATED = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
@@ -194,13 +218,29 @@ class Model(ABC):
         """Make one provider call asking for JSON that matches ``schema``."""
 
     async def request(
-        self, messages: Sequence[Message], output_type: type[T], settings: ModelSettings | None = None
+        self,
+        messages: Sequence[Message],
+        output_type: type[T],
+        settings: ModelSettings | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
     ) -> ModelResponse[T]:
         """Return a validated ``output_type`` from the model, re-asking on invalid output.
 
-        Raises :class:`~agentcrdt.errors.ModelOutputError` after ``max_validation_retries`` re-asks, and
+        ``context`` carries the task's inputs in structured form (the same information the messages
+        render); ``complete`` reads it with :func:`request_context`. Real adapters ignore it, the offline
+        model needs it. It is not part of the response-cache key. Raises
+        :class:`~agentcrdt.errors.ModelOutputError` after ``max_validation_retries`` re-asks, and
         :class:`~agentcrdt.errors.ModelError` when the provider fails beyond the retry policy.
         """
+        if context is None:
+            return await self._request(messages, output_type, settings)
+        with using_context(context):
+            return await self._request(messages, output_type, settings)
+
+    async def _request(
+        self, messages: Sequence[Message], output_type: type[T], settings: ModelSettings | None
+    ) -> ModelResponse[T]:
         settings = settings or ModelSettings()
         schema = output_schema(output_type)
         name = schema_name_for(output_type)

@@ -21,7 +21,7 @@ import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -207,8 +207,14 @@ class CachedModel(Model):
         return await self.inner.complete(messages, schema, schema_name, settings)
 
     async def request(
-        self, messages: Sequence[Message], output_type: type[T], settings: ModelSettings | None = None
+        self,
+        messages: Sequence[Message],
+        output_type: type[T],
+        settings: ModelSettings | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
     ) -> ModelResponse[T]:
+        # ``context`` repeats what the messages say (for the offline model), so it is not in the key.
         settings = settings or ModelSettings()
         key = cache_key(
             self.model_id,
@@ -228,7 +234,7 @@ class CachedModel(Model):
                     "record it first with cache mode 'record' or 'read_write'",
                     provider=self.model_id.split(":", 1)[0],
                 )
-        response = await self.inner.request(messages, output_type, settings)
+        response = await self.inner.request(messages, output_type, settings, context=context)
         entry = CacheEntry(
             raw_text=response.raw_text, model_version=response.model_version, usage=response.usage
         )

@@ -1,0 +1,335 @@
+"""Field extraction: rules and patterns per known field, embedding-ranked sentences for the rest.
+
+Every value is read from one sentence and quoted exactly (the sentence, or a window of it around the
+value when it is long). Known field names (case and separators ignored) and their aliases are in
+:data:`ALIASES`; any other field is answered with the sentence closest to its description, if close enough.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from agentcrdt.llm.offline.encoder import Encoder
+from agentcrdt.llm.offline.normalize import find_dates, find_durations, find_money, jurisdiction
+from agentcrdt.llm.offline.text import Span, quote, sentences
+from agentcrdt.llm.tasks import DocumentInput, ExtractedField, Extraction, FieldSpec
+
+__all__ = ["ALIASES", "Candidate", "extract"]
+
+ALIASES = {
+    "parties": ("parties", "party", "counterparties"),
+    "agreement_date": ("agreement_date", "date", "signing_date", "execution_date", "dated"),
+    "effective_date": ("effective_date", "commencement_date", "start_date"),
+    "expiration_date": ("expiration_date", "expiry_date", "end_date", "termination_date"),
+    "governing_law": ("governing_law", "law", "jurisdiction", "choice_of_law"),
+    "term": ("term", "initial_term", "duration", "term_length"),
+    "renewal_term": ("renewal_term", "renewal", "auto_renewal"),
+    "notice_period": ("notice_period", "termination_notice", "notice_period_to_terminate_renewal"),
+    "payment_terms": ("payment_terms", "payment_term", "payment_due"),
+    "amount": ("amount", "contract_value", "total_value", "price", "fees", "fee", "purchase_price"),
+}
+_CANONICAL = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A value read from one sentence: ``start``/``end`` locate the value inside the document."""
+
+    value: str
+    sentence: Span
+    start: int
+    end: int
+    score: float  # rule strength (ranks candidates)
+    confidence: float
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _has(pattern: str, text: str) -> bool:
+    return re.search(pattern, text, re.I) is not None
+
+
+# -- rules ------------------------------------------------------------------------------------------------
+
+
+def _governing_law(sents: list[Span]) -> list[Candidate]:
+    out = []
+    for s in sents:
+        t = s.text
+        if not _has(r"\blaws?\b", t) or not _has(r"govern|constru|interpret|enforce|subject to", t):
+            continue
+        places = jurisdiction(t)
+        if not places:
+            continue
+        anchor = re.search(r"\blaws?\s+(?:in\s+force\s+in\s+|of\s+)", t, re.I)
+        after = [p for p in places if anchor and p[1] >= anchor.end()] or places
+        name, a, b = after[0]
+        score = 1.0 + _has(r"governed\s+by", t) + 0.5 * _has(r"constru", t) + 0.5 * bool(anchor)
+        score -= 0.5 * _has(r"\b(courts?|venue|arbitration|jurisdiction of)\b", t[: a - 0])
+        conf = 0.9 if score >= 2.5 else 0.75 if score >= 2 else 0.55
+        out.append(Candidate(name, s, s.start + a, s.start + b, score, conf))
+    return out
+
+
+_PREAMBLE_CUE = r"\b(dated|as of|made|entered into|effective|this agreement|agreement date)\b"
+_NEAR_CUE = r"(dated|as of|made|entered into|effective|executed|on|this|date:?)\W{0,3}(\w+\W+){0,3}$"
+_FILING_STAMP = r"\b(8-K|10-K\w*|10-Q|S-1\w*|20-F|10SB\w*|S-4)\b|^source:"
+
+
+def _agreement_date(sents: list[Span]) -> list[Candidate]:
+    out = []
+    for s in sents:
+        if s.start > 12000:
+            break
+        cue = _has(_PREAMBLE_CUE, s.text)
+        if (s.start > 4000 and not cue) or _has(_FILING_STAMP, s.text):
+            continue
+        for iso, a, b in find_dates(s.text):
+            near = _has(_NEAR_CUE, s.text[max(0, a - 60) : a]) or _has(r"^\W*day\s+of", s.text[b - 12 : b])
+            # "amends the Agreement dated ...": the date of another document
+            refers = _has(r"\b(amends?|amended|amending)\b|\bpursuant to\b|\bunder (the|that)\b", s.text)
+            score = 1.0 + cue + 2 * (cue and near) - refers - min(1.0, s.index * 0.02)
+            out.append(
+                Candidate(iso, s, s.start + a, s.start + b, score, 0.85 if near else 0.6 if cue else 0.45)
+            )
+            break
+    return out
+
+
+def _effective_date(sents: list[Span]) -> list[Candidate]:
+    out = []
+    for s in sents:
+        if not _has(r"\beffective\b|\bcommence", s.text):
+            continue
+        for iso, a, b in find_dates(s.text):
+            if _has(r"(until|through|expir\w*|end\w*|terminat\w*)\s+(on\s+)?(\w+\s+){0,2}$", s.text[:a]):
+                continue
+            strong = _has(r"effective\s+date\W{0,3}\s+(means|shall be|is)|effective\s+(as\s+of|on)", s.text)
+            out.append(Candidate(iso, s, s.start + a, s.start + b, 3.0 + strong, 0.85 if strong else 0.7))
+            break
+    if not out:  # most contracts take effect on the date they are dated
+        out = [
+            Candidate(c.value, c.sentence, c.start, c.end, c.score - 2, round(c.confidence * 0.6, 3))
+            for c in _agreement_date(sents)
+        ]
+    return out
+
+
+def _add(d: date, iso: str) -> date | None:
+    n, unit = int(iso[1:-1]), iso[-1]
+    if unit == "D":
+        return date.fromordinal(d.toordinal() + n)
+    if unit == "W":
+        return date.fromordinal(d.toordinal() + 7 * n)
+    months = n * 12 if unit == "Y" else n
+    y, m = divmod(d.month - 1 + months, 12)
+    try:
+        return d.replace(year=d.year + y, month=m + 1)
+    except ValueError:
+        return None
+
+
+def _expiration_date(sents: list[Span]) -> list[Candidate]:
+    out = []
+    for s in sents:
+        if _has(r"\b(expire|expiration|terminate|until|through|ending|end on)\b", s.text):
+            for iso, a, b in find_dates(s.text):
+                before = s.text[max(0, a - 60) : a]
+                if _has(r"(expire|until|through|ending|end|terminate)\w*\s+(on\s+)?(\w+\s+){0,2}$", before):
+                    out.append(Candidate(iso, s, s.start + a, s.start + b, 3.0, 0.8))
+    if out:
+        return out
+    start = next(iter(sorted(_effective_date(sents), key=lambda c: -c.score)), None)
+    term = next(iter(sorted(_term(sents), key=lambda c: -c.score)), None)
+    if start and term and _has(r"effective date|date (first )?(above|hereof)|commenc", term.sentence.text):
+        end = _add(date.fromisoformat(start.value), term.value)
+        if end is not None:
+            return [Candidate(end.isoformat(), term.sentence, term.start, term.end, 1.0, 0.5)]
+    return []
+
+
+def _durations_in(sents: list[Span], cue: str, units: str, base: float, conf: float) -> list[Candidate]:
+    out = []
+    for s in sents:
+        if not _has(cue, s.text):
+            continue
+        for iso, a, b in find_durations(s.text):
+            if iso[-1] in units:
+                near = s.text[max(0, a - 80) : b + 40]
+                bonus = 1.0 if _has(cue, near) else 0.0
+                out.append(Candidate(iso, s, s.start + a, s.start + b, base + bonus, conf + 0.1 * bonus))
+                break
+    return out
+
+
+def _term(sents: list[Span]) -> list[Candidate]:
+    cue = (
+        r"\b(initial term|term of (this|the) agreement|the term|for a (period|term) of"
+        r"|continue (in effect )?for)"
+    )
+    found = _durations_in([s for s in sents if not _has(r"renew", s.text)], cue, "YM", 2.0, 0.7)
+    return found or _durations_in(sents, cue, "YM", 1.0, 0.5)
+
+
+def _renewal_term(sents: list[Span]) -> list[Candidate]:
+    cue = r"\b(renew\w*|extend\w*|successive|additional)\b"
+    return [c for c in _durations_in(sents, cue, "YM", 2.0, 0.65) if _has(r"renew|extend", c.sentence.text)]
+
+
+def _notice_period(sents: list[Span]) -> list[Candidate]:
+    cue = r"\bnotice\b"
+    found = _durations_in(sents, cue, "DMW", 1.0, 0.6)
+    return [
+        Candidate(
+            c.value,
+            c.sentence,
+            c.start,
+            c.end,
+            c.score + _has(r"terminat|renew", c.sentence.text),
+            c.confidence,
+        )
+        for c in found
+    ]
+
+
+def _payment_terms(sents: list[Span]) -> list[Candidate]:
+    out = []
+    for s in sents:
+        m = re.search(r"\bnet\s+(\d{1,3})\b", s.text, re.I)
+        if m and _has(r"invoice|payment|pay", s.text):
+            out.append(Candidate(f"P{m.group(1)}D", s, s.start + m.start(), s.start + m.end(), 3.0, 0.8))
+            continue
+        if _has(r"invoice", s.text) and _has(r"\bpa(y|id|yment)", s.text):
+            for iso, a, b in find_durations(s.text):
+                if iso.endswith("D"):
+                    out.append(Candidate(iso, s, s.start + a, s.start + b, 2.0, 0.75))
+                    break
+    return out
+
+
+def _amount(sents: list[Span]) -> list[Candidate]:
+    out = []
+    for s in sents:
+        if not _has(r"\b(fee|price|pay|purchase|consideration|amount|value)", s.text):
+            continue
+        for value, a, b in find_money(s.text):
+            out.append(
+                Candidate(value, s, s.start + a, s.start + b, 1.0 + _has(r"total|aggregate", s.text), 0.6)
+            )
+            break
+    return out
+
+
+_ENTITY_END = re.compile(
+    r",\s+(?:an?\s|having|with|whose|located|organized|incorporated)|\s*\(|\s*,?\s*$", re.I
+)
+
+
+def _parties(sents: list[Span]) -> list[Candidate]:
+    for s in sents[:15]:
+        m = re.search(r"\b(?:by\s+and\s+)?(?:between|among)\s+(.+)", s.text, re.I | re.S)
+        if not m:
+            continue
+        rest = re.sub(r"\([^)]*\)|“[^”]*”|\"[^\"]*\"", lambda x: " " * len(x.group()), m.group(1))
+        names = []
+        for part in re.split(r"[,;]?\s+and\s+(?=[A-Z])", rest)[:4]:
+            end = _ENTITY_END.search(part)
+            name = " ".join(part[: end.start() if end else len(part)].split()).strip(" ,.;:")
+            if 2 <= len(name) <= 120 and name[0].isupper():
+                names.append(name)
+        if len(names) >= 2:
+            a = s.start + m.start(1)
+            return [Candidate("; ".join(names), s, a, s.end, 2.0, 0.7)]
+    return []
+
+
+RULES: dict[str, Callable[[list[Span]], list[Candidate]]] = {
+    "parties": _parties,
+    "agreement_date": _agreement_date,
+    "effective_date": _effective_date,
+    "expiration_date": _expiration_date,
+    "governing_law": _governing_law,
+    "term": _term,
+    "renewal_term": _renewal_term,
+    "notice_period": _notice_period,
+    "payment_terms": _payment_terms,
+    "amount": _amount,
+}
+
+# -- ranking and quoting -------------------------------------------------------------------------------
+
+
+def _quote_window(doc: str, c: Candidate, width: int = 300) -> tuple[int, int]:
+    s = c.sentence
+    if s.end - s.start <= width:
+        return s.start, s.end
+    lo = max(s.start, min(c.start, c.end - width // 2) - width // 2)
+    hi = min(s.end, max(c.end, lo + width))
+    while lo > s.start and not doc[lo - 1].isspace():
+        lo -= 1
+    while hi < s.end and not doc[hi].isspace():
+        hi += 1
+    return lo, hi
+
+
+def _best(cands: list[Candidate], spec: FieldSpec, enc: Encoder) -> tuple[Candidate, float] | None:
+    if not cands:
+        return None
+    if len({c.sentence.index for c in cands}) > 1:  # ambiguous: let meaning break ties between sentences
+        query = f"{spec.name.replace('_', ' ')}: {spec.description}".strip(": ")
+        sims = enc([query, *(c.sentence.text for c in cands)])
+        sim = sims[1:] @ sims[0]
+        cands = [
+            Candidate(c.value, c.sentence, c.start, c.end, c.score + 0.3 * float(x), c.confidence)
+            for c, x in zip(cands, sim, strict=True)
+        ]
+    ranked = sorted(cands, key=lambda c: (-c.score, c.sentence.index, c.start))
+    top = ranked[0]
+    rivals = {c.value for c in ranked[1:] if c.score >= top.score - 1.0} - {top.value}
+    conf = top.confidence * (0.8 if rivals else 1.0)  # a competing value nearly as strong lowers confidence
+    return top, round(min(1.0, max(0.0, conf)), 3)
+
+
+def _by_meaning(
+    doc: DocumentInput, sents: list[Span], spec: FieldSpec, enc: Encoder
+) -> ExtractedField | None:
+    if not sents or not spec.description:
+        return None
+    vecs = enc([f"{spec.name.replace('_', ' ')}: {spec.description}", *(s.text for s in sents)])
+    sims = vecs[1:] @ vecs[0]
+    i = int(sims.argmax())
+    sim = float(sims[i])
+    if sim < enc.calibration.field:
+        return None
+    s = sents[i]
+    conf = round(min(0.6, 0.3 + (sim - enc.calibration.field)), 3)
+    return ExtractedField(
+        name=spec.name, value=s.text[:300], quote=quote(doc.text, s.start, s.end), confidence=conf
+    )
+
+
+def extract(doc: DocumentInput, fields: list[FieldSpec], enc: Encoder) -> Extraction:
+    """Extract ``fields`` from ``doc`` (omitting those it does not state)."""
+    sents = sentences(doc.text)
+    out: list[ExtractedField] = []
+    for spec in fields:
+        rule = RULES.get(_CANONICAL.get(_key(spec.name), ""))
+        if rule is None:
+            found = _by_meaning(doc, sents, spec, enc)
+            if found is not None:
+                out.append(found)
+            continue
+        best = _best(rule(sents), spec, enc)
+        if best is None:
+            continue
+        cand, conf = best
+        lo, hi = _quote_window(doc.text, cand)
+        out.append(
+            ExtractedField(name=spec.name, value=cand.value, quote=quote(doc.text, lo, hi), confidence=conf)
+        )
+    return Extraction(fields=out)

@@ -1,0 +1,282 @@
+"""The task vocabulary: typed outputs every model (real or offline) produces for the dataroom agents.
+
+Each output type names its task in ``task`` (``classify``, ``extract``, ``summarize``, ``link``,
+``compare``) and has a matching input type (``ClassifyContext``…) holding the same inputs the rendered
+prompt shows a real model, in structured form. The runtime passes that input as
+``model.request(messages, OutputType, context=ctx.model_dump())``: real adapters read the prompt and
+ignore it, the offline model reads only it. Docstrings and field descriptions here end up in the JSON
+schema sent to real models, so they are written as instructions.
+
+Evidence is always a :class:`Quote`: an exact substring of one document with its offsets. Use
+:func:`check_quote` to verify or repair one before it goes into a proposal.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "TASKS",
+    "Classification",
+    "ClassifyContext",
+    "CompareContext",
+    "ContradictionFinding",
+    "Contradictions",
+    "DocumentInput",
+    "ExtractContext",
+    "ExtractedField",
+    "Extraction",
+    "Fact",
+    "FieldSpec",
+    "LabelSpec",
+    "Link",
+    "LinkContext",
+    "Links",
+    "Quote",
+    "SummarizeContext",
+    "Summary",
+    "TaskContext",
+    "TaskOutput",
+    "check_quote",
+    "task_of",
+]
+
+Confidence = float
+_CONF = "How sure you are, from 0 (a guess) to 1 (stated verbatim, unambiguous)."
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Quote(_Out):
+    """An exact quotation from the document: ``text`` copied character for character, with its offsets."""
+
+    text: str = Field(min_length=1, description="An EXACT substring of the document; do not paraphrase.")
+    start: int = Field(ge=0, description="Character offset where the quote starts in the document.")
+    end: int = Field(ge=0, description="Character offset just after the quote (document[start:end] == text).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Quote:
+        if self.end < self.start:
+            raise ValueError("end must be >= start")
+        return self
+
+
+def check_quote(document: str, quote: Quote) -> Quote | None:
+    """Return ``quote`` if ``document[start:end] == text``, a copy with repaired offsets if the exact text
+    occurs elsewhere (the occurrence nearest the claimed start), or None if the text is not in the document.
+    """
+    if document[quote.start : quote.end] == quote.text:
+        return quote
+    hits: list[int] = []
+    i = document.find(quote.text)
+    while i >= 0 and len(hits) < 1000:
+        hits.append(i)
+        i = document.find(quote.text, i + 1)
+    if not hits:
+        return None
+    best = min(hits, key=lambda h: (abs(h - quote.start), h))
+    return Quote(text=quote.text, start=best, end=best + len(quote.text))
+
+
+# -- outputs ------------------------------------------------------------------------------------------
+
+
+class Classification(_Out):
+    """Classify the document: choose its kind from the given kinds and every clause-type tag that applies.
+
+    Only use labels from the lists you are given. Support the choice with exact quotes from the document.
+    """
+
+    task: ClassVar[str] = "classify"
+
+    kind: str = Field(description="Exactly one of the given document kinds.")
+    tags: list[str] = Field(
+        default_factory=list, description="The given clause-type tags the document contains (may be empty)."
+    )
+    confidence: Confidence = Field(ge=0, le=1, description=_CONF)
+    rationale: str = Field(description="One or two sentences: why this kind and these tags.")
+    evidence: list[Quote] = Field(default_factory=list, description="Exact quotes that support the labels.")
+
+
+class ExtractedField(_Out):
+    """One field value found in the document, normalized, with the exact quote it comes from."""
+
+    name: str = Field(description="The field's name, exactly as given in the field list.")
+    value: str = Field(
+        description=(
+            "The normalized value: dates as ISO YYYY-MM-DD; durations as ISO 8601 (P2Y, P6M, P30D); money as "
+            "'<ISO currency> <amount>' without separators (USD 1000000); governing law as the jurisdiction "
+            "name (Delaware, New York, England and Wales); parties as names separated by '; '."
+        )
+    )
+    quote: Quote = Field(description="The exact passage that states the value.")
+    confidence: Confidence = Field(ge=0, le=1, description=_CONF)
+
+
+class Extraction(_Out):
+    """Extract the requested fields from the document. Omit a field the document does not state."""
+
+    task: ClassVar[str] = "extract"
+
+    fields: list[ExtractedField] = Field(default_factory=list)
+
+
+class Summary(_Out):
+    """Summarize the document in a few sentences for a due-diligence reviewer, grounded in quotes."""
+
+    task: ClassVar[str] = "summarize"
+
+    summary: str = Field(description="A short summary (at most about five sentences).")
+    key_points: list[str] = Field(
+        default_factory=list, description="The main obligations, dates and amounts."
+    )
+    confidence: Confidence = Field(ge=0, le=1, description=_CONF)
+    evidence: list[Quote] = Field(default_factory=list, description="Exact quotes the summary rests on.")
+
+
+Relation = Literal["amends", "references", "duplicates", "related"]
+
+
+class Link(_Out):
+    """A typed relation from the document to one candidate document."""
+
+    target_id: str = Field(description="The id of the candidate document, exactly as given.")
+    relation: Relation = Field(
+        description=(
+            "amends: the document amends, supplements or modifies the target; references: it names the "
+            "target; duplicates: the same text (near-identical); related: same subject or parties."
+        )
+    )
+    confidence: Confidence = Field(ge=0, le=1, description=_CONF)
+    rationale: str = Field(description="One sentence: why the relation holds.")
+    evidence: list[Quote] = Field(default_factory=list, description="Exact quotes from the document.")
+
+
+class Links(_Out):
+    """Link the document to the candidate documents it relates to; leave out unrelated candidates."""
+
+    task: ClassVar[str] = "link"
+
+    links: list[Link] = Field(default_factory=list)
+
+
+class ContradictionFinding(_Out):
+    """The same field or claim stated with different values in two documents (or two versions)."""
+
+    field_or_claim: str = Field(description="The field name or a short statement of the claim.")
+    value_a: str = Field(description="The (normalized) value stated in doc_a.")
+    value_b: str = Field(description="The (normalized) value stated in doc_b.")
+    doc_a: str = Field(description="Id of the first document.")
+    doc_b: str = Field(description="Id of the second document.")
+    quote_a: Quote = Field(description="Exact quote from doc_a stating value_a.")
+    quote_b: Quote = Field(description="Exact quote from doc_b stating value_b.")
+    severity: Literal["low", "medium", "high"] = Field(
+        description="high: money, governing law, parties or term; medium: dates and notice; low: the rest."
+    )
+    confidence: Confidence = Field(ge=0, le=1, description=_CONF)
+    rationale: str = Field(description="One sentence: why these values conflict.")
+
+
+class Contradictions(_Out):
+    """Report every field or claim stated differently across the given documents; none if they agree."""
+
+    task: ClassVar[str] = "compare"
+
+    findings: list[ContradictionFinding] = Field(default_factory=list)
+
+
+TaskOutput = Classification | Extraction | Summary | Links | Contradictions
+
+# -- inputs ---------------------------------------------------------------------------------------------
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DocumentInput(_In):
+    """A document (one version) as the task sees it: offsets in quotes refer to ``text``."""
+
+    id: str
+    text: str
+    title: str = ""
+
+
+class LabelSpec(_In):
+    """A label the classifier may choose; ``keywords`` are phrases that signal it (case-insensitive)."""
+
+    name: str
+    description: str = ""
+    keywords: list[str] = Field(default_factory=list)
+
+
+class FieldSpec(_In):
+    """A field to extract. Known names (see the offline model's docs) get dedicated rules."""
+
+    name: str
+    description: str = ""
+
+
+class Fact(_In):
+    """An extracted value of one field in one document (the contradiction finder's input)."""
+
+    doc_id: str
+    field: str
+    value: str
+    quote: Quote
+    confidence: float = Field(default=1.0, ge=0, le=1)
+
+
+class ClassifyContext(_In):
+    task: ClassVar[str] = "classify"
+    document: DocumentInput
+    kinds: list[LabelSpec] = Field(min_length=1)
+    tags: list[LabelSpec] = Field(default_factory=list)
+
+
+class ExtractContext(_In):
+    task: ClassVar[str] = "extract"
+    document: DocumentInput
+    fields: list[FieldSpec] = Field(min_length=1)
+
+
+class SummarizeContext(_In):
+    task: ClassVar[str] = "summarize"
+    document: DocumentInput
+    max_sentences: int = Field(default=3, ge=1, le=20)
+
+
+class LinkContext(_In):
+    task: ClassVar[str] = "link"
+    document: DocumentInput
+    candidates: list[DocumentInput] = Field(default_factory=list)
+
+
+class CompareContext(_In):
+    """Facts to compare; ``documents`` (optional) lets quotes be re-checked against their texts."""
+
+    task: ClassVar[str] = "compare"
+    facts: list[Fact] = Field(default_factory=list)
+    documents: list[DocumentInput] = Field(default_factory=list)
+
+
+TaskContext = ClassifyContext | ExtractContext | SummarizeContext | LinkContext | CompareContext
+
+TASKS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
+    "classify": (Classification, ClassifyContext),
+    "extract": (Extraction, ExtractContext),
+    "summarize": (Summary, SummarizeContext),
+    "link": (Links, LinkContext),
+    "compare": (Contradictions, CompareContext),
+}
+"""Task name -> (output type, input type)."""
+
+
+def task_of(output_type: type[BaseModel]) -> str | None:
+    """Return the task an output type declares (its ``task`` ClassVar), or None."""
+    task: Any = getattr(output_type, "task", None)
+    return task if isinstance(task, str) else None
