@@ -109,6 +109,8 @@ class CapabilityPolicy:
         owners: list[str] = view.genesis.payload["owners"]
         if event.kind == "genesis":
             return ALLOWED if event.author in owners else Denied("genesis_not_owner", "signed by a non-owner")
+        if event.kind == "access" and not event.local:
+            return Denied("access_not_local", "a read is recorded as a local-only event, never synced")
         if event.author in owners:
             return ALLOWED
         active = _active(view, event)
@@ -224,7 +226,12 @@ def _check_revoke(view: PolicyView, event: Event, active: list[GrantRecord]) -> 
     return ALLOWED
 
 
+def _check_access(view: PolicyView, event: Event, active: list[GrantRecord]) -> Verdict:
+    return Allowed(active[0].event.id)  # any holder of an active grant may log its own reads
+
+
 _CHECKS = {
+    "access": _check_access,
     "ops": _check_ops,
     "proposal": _check_proposal,
     "review": _check_review,

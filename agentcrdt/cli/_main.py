@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from agentcrdt import __version__
+from agentcrdt.cli import room
 from agentcrdt.errors import AgentCRDTError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"agentcrdt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    room.register(sub)
 
     demo = sub.add_parser("demo", help="run the end-to-end demo on the embedded defaults")
     demo.add_argument("--dir", default=None, help="where to put the demo's room files (default: a temp dir)")

@@ -2,6 +2,7 @@
 
 A scope (a dataroom, a channel) is created by a genesis event; the scope id is that event's id, so the
 scope's name, owners and nonce are fixed by content and every right in the scope traces back to it.
+``access`` records one read of a document version; it is always local-only (never synced).
 Other layers register their own kinds (``ops`` in :mod:`agentcrdt.state`) with
 :func:`agentcrdt.log.event.register_kind`.
 """
@@ -12,11 +13,13 @@ from typing import Any
 
 from agentcrdt.errors import EncodingError
 from agentcrdt.log.event import register_kind
-from agentcrdt.log.keys import parse_author
+from agentcrdt.log.keys import is_digest, parse_author
 
-__all__ = ["GENESIS", "check_genesis"]
+__all__ = ["ACCESS", "GENESIS", "check_access_payload", "check_genesis"]
 
 GENESIS = "genesis"
+ACCESS = "access"
+_ACCESS_KEYS = frozenset({"document", "version", "content_hash", "via"})
 _GENESIS_KEYS = frozenset({"name", "owners", "nonce"})
 MAX_OWNERS = 64
 
@@ -38,4 +41,23 @@ def check_genesis(payload: Any) -> None:
         raise EncodingError("genesis owners must be sorted and unique")
 
 
+def check_access_payload(payload: Any) -> None:
+    """Validate an ``access`` payload: one logged read of a document version (a local-only event).
+
+    It lives here, in the log layer, so every process can decode a room whose owner logged reads.
+    """
+    if type(payload) is not dict or payload.keys() != _ACCESS_KEYS:
+        raise EncodingError(f"an access payload has exactly the keys {sorted(_ACCESS_KEYS)}")
+    for key in ("document", "version"):
+        value = payload[key]
+        if type(value) is not str or not 0 < len(value) <= 200:
+            raise EncodingError(f"access {key} must be a non-empty string of at most 200 characters")
+    if not is_digest(payload["content_hash"]):
+        raise EncodingError("access content_hash must be a 'sha256:<hex>' digest")
+    via = payload["via"]
+    if type(via) is not str or len(via) > 64:
+        raise EncodingError("access via must be a string of at most 64 characters")
+
+
 register_kind(GENESIS, check_genesis)
+register_kind(ACCESS, check_access_payload)

@@ -408,3 +408,15 @@ def _forge(r: Replica, who: Identity, kind: str, payload: dict[str, object]) -> 
     return create_event(
         who, scope=r.scope, seq=seq, deps=heads, lamport=lamport, time_ms=0, kind=kind, payload=payload
     )
+
+
+def test_reads_are_logged_locally_by_any_grant_holder(room: Room) -> None:
+    read = {"document": "d1", "version": "d1@1", "content_hash": digest(b"text"), "via": "test"}
+    with pytest.raises(UsageError, match="not_authorized|no active grant"):
+        room.agent.commit("access", read, local=True)
+    grant(room.owner, AGENT.author, TAGGER)
+    room.sync()
+    logged = room.agent.commit("access", read, local=True)
+    assert room.agent.verdict(logged.id)[0] == "valid" and logged.id not in room.agent.heads
+    with pytest.raises(UsageError, match="local-only"):
+        room.owner.commit("access", read)  # the twin: a shared access event is refused, even for owners
