@@ -256,39 +256,53 @@ class Replica:
         seq = self._max_seq.get((self.identity.author, local), 0) + 1
         events: list[Event] = []
         grants: list[str | None] = []
-        for kind, payload in changes:
-            event = create_event(
-                self.identity,
-                scope=self.scope,
-                seq=seq,
-                deps=deps,
-                lamport=lamport,
-                time_ms=self._clock(),
-                kind=kind,
-                payload=payload,
-                local=local,
-            )
-            verdict = self._verdict(event)
-            if isinstance(verdict, Denied):
-                # Fail before writing: our own store must never hold an event we know to be invalid.
-                raise UsageError(f"this replica may not write a {kind!r} event: {verdict.detail}")
-            events.append(event)
-            grants.append(verdict.grant)
-            deps, lamport, seq = (event.id,), lamport + 1, seq + 1
-        with self.store.atomic():  # an event is never stored without its verdict
-            self._advance(self.store.append([_stored(e) for e in events]))
-            self.store.set_verdicts(
-                {e.id: (VALID, _grant_reason(g)) for e, g in zip(events, grants, strict=True)}
-            )
         retro = False
-        for event, grant in zip(events, grants, strict=True):
-            dag.add(_node(event))
-            self._note_seq(event.author, event.seq, event.id, event.local)
-            retro = self._index_valid(event, grant) or retro
+        try:
+            for kind, payload in changes:
+                event = create_event(
+                    self.identity,
+                    scope=self.scope,
+                    seq=seq,
+                    deps=deps,
+                    lamport=lamport,
+                    time_ms=self._clock(),
+                    kind=kind,
+                    payload=payload,
+                    local=local,
+                )
+                verdict = self._verdict(event)
+                if isinstance(verdict, Denied):
+                    # Fail before writing: our own store must never hold an event we know to be invalid.
+                    raise UsageError(f"this replica may not write a {kind!r} event: {verdict.detail}")
+                # Placed and indexed at once, so the next event of the chain is judged with this one in
+                # its causal past (a grant it uses, a proposal counted against its limits).
+                dag.add(_node(event))
+                self._note_seq(event.author, event.seq, event.id, event.local)
+                retro = self._index_valid(event, verdict.grant) or retro
+                events.append(event)
+                grants.append(verdict.grant)
+                deps, lamport, seq = (event.id,), lamport + 1, seq + 1
+            with self.store.atomic():  # an event is never stored without its verdict
+                self._advance(self.store.append([_stored(e) for e in events]))
+                self.store.set_verdicts(
+                    {e.id: (VALID, _grant_reason(g)) for e, g in zip(events, grants, strict=True)}
+                )
+        except BaseException:
+            if events:
+                self._reload()  # forget the unwritten chain: the store is the truth
+            raise
         if retro:
             self.recompute()
         self._notify(events)
         return events
+
+    def _reload(self) -> None:
+        """Drop the in-memory DAG and indexes; they are rebuilt from the store on next use."""
+        self._dag = None
+        self._loaded = 0
+        self._seqs.clear()
+        self._max_seq.clear()
+        self.authority.reset()
 
     # -- ingest -------------------------------------------------------------------------------------
 

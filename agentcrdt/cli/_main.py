@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from agentcrdt import __version__
 from agentcrdt.cli import room
+from agentcrdt.cli.worker import add_worker_arguments
 from agentcrdt.errors import AgentCRDTError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -61,6 +62,12 @@ def _key_new(args: argparse.Namespace) -> int:
     return key_new_command(args.path)
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from agentcrdt.cli.worker import worker_command
+
+    return worker_command(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from agentcrdt.cli.demo import demo_command
 
@@ -95,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--limit", type=int, default=50, help="how many events to list (default 50)")
     show.add_argument("--json", action="store_true", help="print JSON lines")
     show.set_defaults(handler=_log_show)
+
+    worker = sub.add_parser("worker", help="run agent workers").add_subparsers(
+        dest="worker_cmd", metavar="ACTION"
+    )
+    run_worker = worker.add_parser("run", help="follow the log, run an agent, append its proposals")
+    add_worker_arguments(run_worker)
+    run_worker.set_defaults(handler=_worker)
 
     proposals = sub.add_parser("proposals", help="review agents' merge proposals").add_subparsers(
         dest="proposals_cmd", metavar="ACTION"

@@ -412,7 +412,7 @@ def _forge(r: Replica, who: Identity, kind: str, payload: dict[str, object]) -> 
 
 def test_reads_are_logged_locally_by_any_grant_holder(room: Room) -> None:
     read = {"document": "d1", "version": "d1@1", "content_hash": digest(b"text"), "via": "test"}
-    with pytest.raises(UsageError, match="not_authorized|no active grant"):
+    with pytest.raises(UsageError, match=r"not_authorized|no active grant"):
         room.agent.commit("access", read, local=True)
     grant(room.owner, AGENT.author, TAGGER)
     room.sync()
@@ -420,3 +420,20 @@ def test_reads_are_logged_locally_by_any_grant_holder(room: Room) -> None:
     assert room.agent.verdict(logged.id)[0] == "valid" and logged.id not in room.agent.heads
     with pytest.raises(UsageError, match="local-only"):
         room.owner.commit("access", read)  # the twin: a shared access event is refused, even for owners
+
+
+def test_a_grantee_can_commit_a_chain_and_a_refused_chain_writes_nothing(room: Room) -> None:
+    grant(room.owner, AGENT.author, Capability("tagger", writes=("Document.tags",), mode="direct"))
+    room.sync()
+    chain = room.agent.commit_many([("ops", {"ops": tags(f"d{i}", "t")}) for i in range(3)])
+    assert [room.agent.verdict(e.id)[0] for e in chain] == ["valid"] * 3
+    before = (room.agent.store.count(), room.agent.heads)
+    bad = [
+        ("ops", {"ops": tags("d9", "t")}),
+        ("ops", {"ops": [op("Document", "d9", "title", "lww", {"set": "x"})]}),
+    ]
+    with pytest.raises(UsageError, match=r"outside_slot|not allowed"):
+        room.agent.commit_many(bad)
+    assert (room.agent.store.count(), room.agent.heads) == before
+    again = room.agent.commit("ops", {"ops": tags("d9", "t")})  # the replica still works after the refusal
+    assert room.agent.verdict(again.id)[0] == "valid" and again.seq == chain[-1].seq + 1
