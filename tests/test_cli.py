@@ -24,7 +24,7 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
 
 
 def test_demo_converges_and_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--dir", str(tmp_path)]) == 0
+    assert main(["demo", "--kernel", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "converged: yes" in out and "alice: intact" in out and "bob: intact" in out
     assert main(["audit", "verify", str(tmp_path / "alice.db")]) == 0

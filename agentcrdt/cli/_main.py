@@ -71,7 +71,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from agentcrdt.cli.demo import demo_command
 
-    return demo_command(args.dir)
+    return demo_command(args.dir, model=args.model, kernel=args.kernel)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     room.register(sub)
 
     demo = sub.add_parser("demo", help="run the end-to-end demo on the embedded defaults")
-    demo.add_argument("--dir", default=None, help="where to put the demo's room files (default: a temp dir)")
+    demo.add_argument("--dir", default=None, help="where to put the demo's files (default: ./demo-room)")
+    demo.add_argument(
+        "--model", default=None, help="model for the agents (default: $AGENTCRDT_MODEL, else offline)"
+    )
+    demo.add_argument("--kernel", action="store_true", help="run the two-peer kernel demo instead")
     demo.set_defaults(handler=_demo)
 
     audit = sub.add_parser("audit", help="verify a room's log").add_subparsers(

@@ -1,125 +1,118 @@
-"""``agentcrdt demo``: two peers edit one room offline, sync, converge, and the audit chain verifies.
+"""``agentcrdt demo``: the main job on its embedded defaults.
 
-Runs entirely on the embedded defaults (SQLite files, no network, no API key).
+Creates a dataroom from the bundled Project Falcon sample, grants the five agents in ``agents/`` their
+slots, runs their workers (the offline model unless ``--model``/``$AGENTCRDT_MODEL`` names another), and
+prints a report: documents, tags, extracted fields, auto-accepted changes, proposals awaiting review with
+their evidence, the audit chain, and how to review. Embeddings are cached in ``<dir>/embeddings.db``,
+which survives re-runs (the room itself is rebuilt each time). ``--kernel`` runs the two-peer kernel demo.
 """
 
 from __future__ import annotations
 
-import tempfile
+import os
+import sys
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-from agentcrdt.local import create_local, open_local
-from agentcrdt.log.audit import verify_log
-from agentcrdt.log.keys import Identity
-from agentcrdt.replica import Replica
-from agentcrdt.schema import AddWinsSet, Counter, Entity, Text
-from agentcrdt.store.sqlite import SQLiteStore
+from agentcrdt.errors import UsageError
+
+AGENTS = ("tagger", "extractor", "summarizer", "linker", "contradictions")
+FIRST_PHASE = AGENTS[:4]  # the contradiction finder compares what the extractor wrote
+MODEL_ENV = "AGENTCRDT_MODEL"
 
 
-class Document(Entity):
-    """A data-room document as the demo edits it: one field per CRDT flavour."""
-
-    title: str = ""
-    body: Annotated[str, Text()] = ""
-    tags: Annotated[frozenset[str], AddWinsSet()] = frozenset()
-    reviews: Annotated[int, Counter()] = 0
+def _repo_root() -> Path:
+    """Return the checkout holding ``agents/`` and ``examples/`` (the demo runs from a checkout)."""
+    here = Path(__file__).resolve()
+    for parent in (Path.cwd(), *here.parents):
+        if (parent / "agents").is_dir() and (parent / "examples" / "falcon").is_dir():
+            return parent
+    raise UsageError(
+        "the demo needs the repository checkout (agents/ and examples/falcon/); run it from there"
+    )
 
 
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def _doc(replica: Replica, doc_id: str) -> Document:
-    return Document.from_state(doc_id, replica.state_at().entities[("Document", doc_id)])
+def demo_command(directory: str | None, *, model: str | None = None, kernel: bool = False) -> int:
+    """Run the demo; return 0 when the workers ran and the audit chain verifies."""
+    if kernel:
+        from agentcrdt.cli.demo_kernel import demo_command as kernel_demo
+
+        return kernel_demo(directory)
+    import anyio
+
+    root = _repo_root()
+    workdir = Path(directory) if directory else root / "demo-room"
+    spec = model or os.environ.get(MODEL_ENV) or "offline"
+    return anyio.run(_demo, root, workdir, spec)
 
 
-def _edit(replica: Replica, doc_id: str, **changes: object) -> None:
-    current = replica.state_at().entities.get(("Document", doc_id))
-    replica.commit("ops", {"ops": Document.update_ops(doc_id, current, **changes)})
+async def _demo(root: Path, workdir: Path, spec: str) -> int:
+    from agentcrdt.cli.report import print_report
+    from agentcrdt.dataroom import Dataroom
+    from agentcrdt.log.keys import Identity
+    from agentcrdt.retrieval import CachedEmbedder, EmbeddingCache, get_embedder
+    from agentcrdt.runtime import ProgressPrinter, Worker, build_model, load_agent
+    from agentcrdt.workflow import grant
 
-
-def _show(who: str, d: Document) -> None:
-    _say(f"   {who:<6} title={d.title!r} tags={sorted(d.tags)} reviews={d.reviews}")
-    _say(f"   {'':<6} body={d.body!r}")
-
-
-def _fresh(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-
-
-def demo_command(directory: str | None) -> int:
-    """Run the demo; return 0 when both replicas converge and both audits pass."""
-    workdir = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="agentcrdt-demo-"))
+    started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
-    alice_path, bob_path = workdir / "alice.db", workdir / "bob.db"
-    _fresh(alice_path)
-    _fresh(bob_path)
-    alice, bob = Identity.generate(), Identity.generate()
+    room_path = workdir / "falcon.db"
+    for old in workdir.glob("falcon.*"):
+        old.unlink()
+    _say("agentcrdt demo: agents as CRDT peers on a due-diligence data room")
+    _say(f"  model {spec}; room {room_path}")
 
-    _say("agentcrdt demo: two peers, one room, no server")
-    _say(f"  room files in {workdir}")
-    a = create_local(alice_path, alice, "Project Falcon data room", owners=(bob.author,), entities=[Document])
-    genesis = a.store.get(a.scope)
-    assert genesis is not None
-    with SQLiteStore(bob_path) as bob_store:  # bob receives the room's genesis out of band
-        Replica.join(bob_store, genesis.raw)
-    b = open_local(bob_path, identity=bob, entities=[Document])
-    _say(f"  room {a.scope[:23]}…  alice {alice.author[:20]}…  bob {bob.author[:20]}…")
+    owner = Identity.generate()
+    owner.save(workdir / "falcon.db.key")
+    room = Dataroom.create(room_path, owner, name="Project Falcon")
+    documents = sorted((root / "examples" / "falcon" / "documents").iterdir())
+    room.add(documents)
+    _say(f"\n1. Ingested {len(documents)} documents (every version hashed, signed, in the log)")
 
-    _say("\n1. Alice drafts the NDA while both are online; they sync")
-    a.commit(
-        "ops",
-        {"ops": Document.create_ops(id="nda", title="Mutual NDA", body="Term: 2 years.", tags={"legal"})},
-    )
-    a.sync_with(b)
+    cache = EmbeddingCache(workdir / "embeddings.db")
+    embedder = CachedEmbedder(get_embedder("minilm"), cache)
+    workers: dict[str, Any] = {}
+    for name in AGENTS:
+        agent = load_agent(str(root / "agents" / f"{name}.py"))
+        key = Identity.generate()
+        key.save(workdir / f"falcon.{name}.key")
+        grant(room.replica, key.author, agent.capability)
+        workers[name] = Worker(
+            room_path,
+            agent,
+            build_model(spec, embedder),
+            identity=key,
+            embedder=embedder,
+            on_progress=ProgressPrinter(sys.stdout, interval=2.0),
+        )
+        auto = agent.capability.auto_accept
+        policy = f"auto-accept at confidence >= {auto.min_confidence}" if auto else "human review"
+        _say(f"   granted slot {agent.capability.slot!r} to its own key ({policy})")
+    room.close()
 
-    _say("2. Offline, both edit the same document concurrently")
-    _edit(a, "nda", title="Mutual NDA (Falcon)", tags={"legal", "signed"}, reviews=1)
-    _edit(
-        b,
-        "nda",
-        title="NDA - Project Falcon",
-        tags=set(),
-        reviews=2,
-        body="Term: 2 years. Governed by Delaware law.",
-    )
-    _edit(a, "nda", body="Term: 3 years.")
-    _show("alice", _doc(a, "nda"))
-    _show("bob", _doc(b, "nda"))
+    _say("\n2. Workers run (each a peer with its own key and slot)")
+    async with anyio_group() as tg:
+        for name in FIRST_PHASE:
+            tg.start_soon(workers[name].run_once)
+    await workers["contradictions"].run_once()
+    for name in AGENTS:
+        _say(f"   {workers[name].progress.line()}")
+    stats = cache.stats
+    _say(f"   embeddings: {stats.embedded} computed, {stats.hits} reused from {workdir / 'embeddings.db'}")
 
-    _say("3. They reconnect and exchange exactly what the other lacks")
-    to_b, to_a = a.sync_with(b)
-    _say(f"   bob accepted {len(to_b.accepted)} event(s), alice accepted {len(to_a.accepted)}")
-    da, db = _doc(a, "nda"), _doc(b, "nda")
-    _show("alice", da)
-    _show("bob", db)
-    rows_a = a.followers[0].query("SELECT id, title, reviews, tags FROM document")  # type: ignore[attr-defined]
-    rows_b = b.followers[0].query("SELECT id, title, reviews, tags FROM document")  # type: ignore[attr-defined]
-    converged = da == db and a.heads == b.heads and rows_a == rows_b
-    _say("   converged: " + ("yes: same heads, same values, same SQL rows" if converged else "NO"))
-    _say("   why: the title is last-writer-wins (Lamport clock, then author); the counters add up;")
-    _say(
-        "        bob removed 'legal' (he had seen it) while alice's concurrent 'signed' survives (add-wins);"
-    )
-    _say("        text edits merge by position")
+    _say("\n3. Report")
+    ok = print_report(room_path, root, workdir)
+    _say(f"\nFinished in {time.monotonic() - started:.0f} s.")
+    return 0 if ok else 1
 
-    _say("4. Time travel and undo")
-    for head in sorted(a.heads):
-        past = Document.from_state("nda", a.state_at([head]).entities[("Document", "nda")])
-        _say(f"   as of head {head[7:19]}…: title={past.title!r} reviews={past.reviews}")
-    mine = [e for e in a.events() if e.author == alice.author and e.kind == "ops"][-1]
-    a.undo(mine.id)
-    a.sync_with(b)
-    _say(f"   alice undid her last edit (a new event, history kept): body={_doc(b, 'nda').body!r}")
 
-    _say("5. Audit: re-derive every id and signature, check the DAG")
-    ok = True
-    for name, r in (("alice", a), ("bob", b)):
-        report = verify_log(r.store.since(0), stored_heads=r.store.heads())
-        ok = ok and report.intact
-        state = "intact" if report.intact else "TAMPERED"
-        _say(f"   {name}: {state}, {report.events} events by {len(report.authors)} authors")
-    _say(f"\nCheck it yourself:\n  agentcrdt audit verify {alice_path}\n  agentcrdt log show {bob_path}")
-    return 0 if converged and ok else 1
+def anyio_group() -> Any:
+    """Return an anyio task group (imported lazily with the rest of the demo)."""
+    import anyio
+
+    return anyio.create_task_group()

@@ -133,3 +133,21 @@ class EmbeddingCache:
         """Close the connection if this cache opened it."""
         if self._owned:
             self.db.close()
+
+
+class CachedEmbedder:
+    """An :class:`Embedder` whose ``embed`` goes through an :class:`EmbeddingCache`.
+
+    Hand it to everything that embeds (the retrieval index, the offline model) so a text is embedded
+    once per model version, across processes and runs that share the cache file.
+    """
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Return the vectors of ``texts``, embedding only those the cache lacks."""
+        return self.cache.embed(self.inner, texts)

@@ -1,0 +1,117 @@
+"""The demo's closing report: what the agents did to the room, what awaits review, and the audit."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from agentcrdt.dataroom import Dataroom
+from agentcrdt.log.audit import verify_log
+from agentcrdt.proposals.status import ProposalInfo
+from agentcrdt.workflow import list_proposals
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _clip(text: str, n: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= n else flat[: n - 1] + "…"
+
+
+def _short(event_id: str) -> str:
+    return event_id.removeprefix("sha256:")[:12]
+
+
+def print_report(room_path: Path, root: Path, workdir: Path) -> bool:
+    """Print the report; return whether the audit chain verified."""
+    room = Dataroom.open(room_path)
+    try:
+        _documents(room)
+        proposals = list_proposals(room.replica)
+        _auto_accepted(proposals)
+        _pending(proposals)
+        intact = _audit(room)
+    finally:
+        room.close()
+    _evaluation(room_path, root)
+    _how_to_review(room_path, workdir)
+    return intact
+
+
+def _documents(room: Dataroom) -> None:
+    _say("Documents (kind, tags and extracted fields as accepted into the room)")
+    for doc in room.documents():
+        tags = ", ".join(sorted(doc.tags)) or "-"
+        _say(f"  {doc.id:<34} {doc.kind or '-':<14} {_clip(tags, 60)}")
+        for name, fv in sorted(doc.fields.items()):
+            _say(f'      {name:<16} {fv.value:<26} "{_clip(fv.quote, 60)}"')
+        if doc.summary:
+            _say(f"      summary          {_clip(doc.summary, 90)}")
+
+
+def _auto_accepted(proposals: list[ProposalInfo]) -> None:
+    auto = [p for p in proposals if p.status == "auto_accepted"]
+    by_slot = Counter(p.event.payload["slot"] for p in auto)
+    _say(
+        f"\nAuto-accepted changes: {len(auto)} ({', '.join(f'{n} {s}' for s, n in sorted(by_slot.items()))})"
+    )
+    statuses = Counter(p.status for p in proposals)
+    _say("All proposals: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+
+
+def _pending(proposals: list[ProposalInfo]) -> None:
+    pending = [p for p in proposals if p.status == "pending"]
+    _say(f"\nAwaiting human review: {len(pending)} proposal(s)")
+    for p in pending[:25]:
+        payload = p.event.payload
+        _say(
+            f"  {_short(p.id)}  {payload['slot']:<14} conf {payload['confidence']:<6}"
+            f" {_clip(payload['rationale'], 80)}"
+        )
+        for ev in payload["evidence"][:2]:
+            _say(f'      evidence {ev["id"]}: "{_clip(ev["quote"], 90)}"')
+    if len(pending) > 25:
+        _say(f"  … and {len(pending) - 25} more (agentcrdt proposals list --status pending)")
+
+
+def _audit(room: Dataroom) -> bool:
+    store = room.replica.store
+    report = verify_log(store.since(0), stored_heads=store.heads())
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.kinds.items()))
+    if report.intact:
+        _say(f"\nAudit chain: intact — {report.events} events by {len(report.authors)} peers ({kinds})")
+    else:
+        f = report.failure
+        assert f is not None
+        _say(f"\nAudit chain: TAMPERED at event #{f.position} {f.event_id}: {f.reason}: {f.detail}")
+    return report.intact
+
+
+def _evaluation(room_path: Path, root: Path) -> None:
+    script = root / "evals" / "dataroom.py"
+    expected = root / "examples" / "falcon" / "expected.json"
+    if not script.is_file() or not expected.is_file():
+        return
+    spec = importlib.util.spec_from_file_location("_agentcrdt_eval_dataroom", script)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    score: dict[str, Any] = module.score(room_path, expected)
+    _say("\nAgainst the sample's ground truth (evals/dataroom.py):")
+    _say("  " + json.dumps(score, sort_keys=True, default=str)[:600])
+
+
+def _how_to_review(room_path: Path, workdir: Path) -> None:
+    key = workdir / "falcon.db.key"
+    _say("\nReview as the room's owner:")
+    _say(f"  agentcrdt proposals list --room {room_path} --status pending")
+    _say(f"  agentcrdt proposals show ID --room {room_path}")
+    _say(f"  agentcrdt proposals accept ID --room {room_path} --key {key}")
+    _say(f"  agentcrdt proposals reject ID --room {room_path} --key {key} --note 'why'")
+    _say(f"  agentcrdt room show {room_path} DOCUMENT   |   agentcrdt audit verify {room_path}")
