@@ -23,6 +23,7 @@ from agentcrdt.replica import Replica
 __all__ = [
     "Evidence",
     "Provenance",
+    "check_evidence",
     "grant",
     "list_proposals",
     "proposal",
@@ -163,6 +164,30 @@ def proposal(replica: Replica, proposal_id: str) -> ProposalInfo:
     assert stored is not None
     replica.dag  # noqa: B018
     return replica.authority.status(replica.decoded(stored), replica.verdict(full))
+
+
+def check_evidence(replica: Replica, proposal_id: str) -> list[tuple[dict[str, Any], bool]]:
+    """Re-check each evidence span against the text the agent read (the state as of its base).
+
+    Workers only propose verified spans; this lets a reviewer (or a replica's tooling) confirm that a
+    proposal from any peer quotes its sources exactly.
+    """
+    info = proposal(replica, proposal_id)
+    base = replica.state_at(info.event.payload["base"])
+    out = []
+    for ev in info.event.payload["evidence"]:
+        state = base.entities.get((ev["entity"], ev["id"]))
+        text = _text_of(state.values().get(ev["field"]) if state is not None else None)
+        out.append((ev, text is not None and text[ev["start"] : ev["end"]] == ev["quote"]))
+    return out
+
+
+def _text_of(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(c, str) for c in value):
+        return "".join(value)  # RGA text
+    return None
 
 
 def three_way_view(replica: Replica, proposal_id: str) -> list[FieldView]:

@@ -68,7 +68,7 @@ def list_command(room: str, *, status: str | None, as_json: bool) -> int:
 
 def show_command(room: str, proposal_id: str, *, as_json: bool) -> int:
     """Show one proposal with its evidence and the three-way view of the fields it touches."""
-    from agentcrdt.workflow import proposal, three_way_view
+    from agentcrdt.workflow import check_evidence, proposal, three_way_view
 
     replica = open_local(room)
     info = proposal(replica, proposal_id)
@@ -99,10 +99,10 @@ def show_command(room: str, proposal_id: str, *, as_json: bool) -> int:
     if info.reviewer:
         print(f"reviewer   {info.reviewer}")
     print(f"rationale  {p['rationale']}")
-    for ev in p["evidence"]:
-        print(
-            f'evidence   {ev["entity"]}/{ev["id"]}.{ev["field"]}[{ev["start"]}:{ev["end"]}] "{ev["quote"]}"'
-        )
+    for ev, ok in check_evidence(replica, info.id):
+        mark = "verified" if ok else "NOT FOUND in the text the agent read"
+        print(f"evidence   {ev['entity']}/{ev['id']}.{ev['field']}[{ev['start']}:{ev['end']}] ({mark})")
+        print(f'           "{ev["quote"]}"')
     print("ops")
     for op in p["ops"]:
         print(f"  {_ops_line(op)}")

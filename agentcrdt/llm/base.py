@@ -8,6 +8,8 @@ error back to the model. ``request`` either returns a valid object or raises; it
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 from abc import ABC, abstractmethod
@@ -156,6 +158,13 @@ def schema_name_for(output_type: type[BaseModel]) -> str:
 
 def output_schema(output_type: type[BaseModel]) -> dict[str, Any]:
     """Return the JSON schema the model is asked to follow (pydantic's validation-mode schema)."""
+    # Generating a schema costs ~0.4 ms per request; a copy of a cached one is far cheaper, and a copy
+    # keeps adapters free to rewrite it (strict-mode conversion) without touching the cache.
+    return copy.deepcopy(_schema(output_type))
+
+
+@functools.lru_cache(maxsize=256)
+def _schema(output_type: type[BaseModel]) -> dict[str, Any]:
     return output_type.model_json_schema(mode="validation")
 
 

@@ -437,3 +437,27 @@ def test_a_grantee_can_commit_a_chain_and_a_refused_chain_writes_nothing(room: R
     assert (room.agent.store.count(), room.agent.heads) == before
     again = room.agent.commit("ops", {"ops": tags("d9", "t")})  # the replica still works after the refusal
     assert room.agent.verdict(again.id)[0] == "valid" and again.seq == chain[-1].seq + 1
+
+
+def test_evidence_is_rechecked_against_what_the_agent_read(room: Room) -> None:
+    from agentcrdt.workflow import Evidence, check_evidence
+
+    grant(room.owner, AGENT.author, TAGGER)
+    room.owner.commit(
+        "ops", {"ops": [op("DocumentVersion", "v1", "text", "lww", {"set": "Governed by Delaware law."})]}
+    )
+    room.sync()
+    good = Evidence("DocumentVersion", "v1", "text", 12, 20, "Delaware")
+    fake = Evidence("DocumentVersion", "v1", "text", 12, 20, "New York")
+    p = propose(
+        room.agent,
+        slot="tagger",
+        kind="tag",
+        ops=tags("d1", "x"),
+        rationale="r",
+        confidence="0.3",
+        provenance=PROV,
+        evidence=[good, fake],
+    )
+    room.sync()
+    assert [ok for _, ok in check_evidence(room.human, p.id)] == [True, False]
