@@ -6,7 +6,7 @@ sqlite-vec when an index is first opened. See ``docs/retrieval.md``.
 
 from __future__ import annotations
 
-from agentcrdt.retrieval.cache import CacheStats, CachedEmbedder, EmbeddingCache, normalize, text_hash
+from agentcrdt.retrieval.cache import CachedEmbedder, CacheStats, EmbeddingCache, normalize, text_hash
 from agentcrdt.retrieval.chunking import Chunk, chunk_text
 from agentcrdt.retrieval.embedder import (
     Embedder,
