@@ -75,6 +75,9 @@ class IngestError(UsageError):
         super().__init__(f"nothing added, {n} file{'s' if n != 1 else ''} refused: {detail}")
 
 
+MAX_TITLE = 200
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """A file read, checked and turned into normalized text."""
@@ -89,7 +92,11 @@ class SourceFile:
 
     @property
     def title(self) -> str:
-        """Return the title a new document gets: the file name without its extension."""
+        """Return the title a new document gets: its first line of text, else the file name."""
+        for line in self.text.splitlines()[:20]:
+            heading = line.strip().lstrip("#").strip().strip("*_").strip()
+            if len(heading) >= 3 and any(c.isalpha() for c in heading):
+                return heading[:MAX_TITLE]
         return self.path.stem.strip() or self.path.name
 
 

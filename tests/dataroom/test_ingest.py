@@ -49,7 +49,11 @@ def test_txt_is_normalized_and_hashed(room: Dataroom, write: Callable[..., Path]
     )  # type: ignore[union-attr]
     assert _text(room, "side-letter") == text
     doc = room.document("Side Letter.txt")
-    assert (doc.title, doc.current_version, doc.status) == ("Side Letter", v.id, "active")
+    assert (doc.title, doc.current_version, doc.status) == (
+        "Line one",
+        v.id,
+        "active",
+    )  # the first line titles it
 
 
 def test_markdown(room: Dataroom, write: Callable[..., Path]) -> None:
@@ -324,3 +328,13 @@ def test_entities_read_back_typed(room: Dataroom, write: Callable[..., Path]) ->
     assert isinstance(room.version("a"), DocumentVersion)
     rows = room.replica.followers[0].query("SELECT id, number FROM documentversion")  # type: ignore[attr-defined]
     assert rows == [(doc.current_version, 1)]
+
+
+def test_title_comes_from_the_first_heading_or_the_file_name(
+    room: Dataroom, write: Callable[..., Path]
+) -> None:
+    room.add(
+        [write("msa.md", "\n\n# Master Services Agreement\n\nBody."), write("numbers.txt", "12345\n---\n")]
+    )
+    assert room.document("msa").title == "Master Services Agreement"
+    assert room.document("numbers").title == "numbers"  # no line with letters: the file name
