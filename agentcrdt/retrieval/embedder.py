@@ -215,11 +215,20 @@ class SentenceTransformerEmbedder:
     def model(self) -> SentenceTransformer:
         """Return the loaded model (imports torch and sentence-transformers on first use)."""
         if self._model is None:
+            # Loading is a library detail: no progress bars or load reports on the user's terminal.
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as e:
                 raise UsageError(f"sentence-transformers is not installed; {INSTALL_HINT}") from e
             source = str(self._path) if self._path is not None else self._name
+            try:
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+            except ImportError:  # an older transformers without the switch: the bar is cosmetic
+                pass
             self._model = SentenceTransformer(source, device=self.device)
             if self._path is None:
                 self._path = _hub_path(self._name)
