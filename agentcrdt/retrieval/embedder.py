@@ -226,7 +226,7 @@ class SentenceTransformerEmbedder:
             try:
                 from transformers.utils import logging as hf_logging
 
-                hf_logging.disable_progress_bar()
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             except ImportError:  # an older transformers without the switch: the bar is cosmetic
                 pass
             self._model = SentenceTransformer(source, device=self.device)
