@@ -475,6 +475,10 @@ class Worker:
             except ModelError as e:
                 self._failed(item, input_id, f"model error: {e}", done)
                 return
+            except Exception as e:  # a bug in a model or adapter: one item fails, the worker goes on
+                log.exception("%s: %s: unexpected model failure", self.agent.name, item.key)
+                self._failed(item, input_id, f"unexpected model failure: {e!r}", done)
+                return
         self._account(response.usage)
         try:
             drafts = self.agent.proposals(item, response.output)

@@ -202,3 +202,17 @@ def test_progress_line_formats_tokens_and_cost() -> None:
     p.cost_usd = None
     p.note_error("boom")
     assert p.line().endswith("3,210 tokens, cost unknown, 1 errors")
+
+
+
+async def test_a_model_that_raises_anything_fails_one_item_not_the_worker(
+    make_worker: Callable[..., Worker], open_room: Callable[..., Replica], tagger_key: Identity
+) -> None:
+    def buggy(messages: Any, schema: Any) -> dict[str, Any]:
+        raise RuntimeError("bug in a user's model function")
+
+    w = make_worker("Tagger", FunctionModel(buggy), tagger_key)
+    progress = await w.run_once()
+    assert (progress.items_total, progress.errors, progress.proposals) == (3, 3, 0)
+    assert "unexpected model failure" in progress.last_errors[-1]
+    assert proposals_by(open_room(), tagger_key.author) == []
