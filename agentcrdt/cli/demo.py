@@ -99,16 +99,37 @@ async def _demo(root: Path, workdir: Path, spec: str) -> int:
     async with anyio_group() as tg:
         for name in FIRST_PHASE:
             tg.start_soon(workers[name].run_once)
+
+    _say("\n3. The owner reviews: accepts the extractor's remaining fields and the linker's links")
+    accepted = _review_as_owner(room_path, owner, ("extractor", "linker"))
+    _say(f"   accepted {accepted} proposal(s) (each a signed review event; their ops apply at the review)")
+
+    _say("\n4. The contradiction finder compares the accepted fields across related documents")
     await workers["contradictions"].run_once()
     for name in AGENTS:
         _say(f"   {workers[name].progress.line()}")
     stats = cache.stats
     _say(f"   embeddings: {stats.embedded} computed, {stats.hits} reused from {workdir / 'embeddings.db'}")
 
-    _say("\n3. Report")
+    _say("\n5. Report")
     ok = print_report(room_path, root, workdir)
     _say(f"\nFinished in {time.monotonic() - started:.0f} s.")
     return 0 if ok else 1
+
+
+def _review_as_owner(room_path: Path, owner: Any, slots: tuple[str, ...]) -> int:
+    """Accept every pending proposal of ``slots``, as a reviewer who checked the evidence would."""
+    from agentcrdt.local import open_local
+    from agentcrdt.workflow import list_proposals, review
+
+    replica = open_local(room_path, identity=owner)
+    try:
+        pending = [p for p in list_proposals(replica, "pending") if p.event.payload["slot"] in slots]
+        for p in pending:
+            review(replica, p.id, "accept", "demo reviewer: evidence checked")
+        return len(pending)
+    finally:
+        replica.store.close()
 
 
 def anyio_group() -> Any:

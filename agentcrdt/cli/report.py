@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,7 @@ def _documents(room: Dataroom) -> None:
         tags = ", ".join(sorted(doc.tags)) or "-"
         _say(f"  {doc.id:<34} {doc.kind or '-':<14} {_clip(tags, 60)}")
         for name, fv in sorted(doc.fields.items()):
-            _say(f'      {name:<16} {fv.value:<26} "{_clip(fv.quote, 60)}"')
+            _say(f'      {name:<16} {_clip(fv.value, 40):<40} "{_clip(fv.quote, 48)}"')
         if doc.summary:
             _say(f"      summary          {_clip(doc.summary, 90)}")
 
@@ -66,17 +65,30 @@ def _auto_accepted(proposals: list[ProposalInfo]) -> None:
 
 def _pending(proposals: list[ProposalInfo]) -> None:
     pending = [p for p in proposals if p.status == "pending"]
-    _say(f"\nAwaiting human review: {len(pending)} proposal(s)")
-    for p in pending[:25]:
-        payload = p.event.payload
-        _say(
-            f"  {_short(p.id)}  {payload['slot']:<14} conf {payload['confidence']:<6}"
-            f" {_clip(payload['rationale'], 80)}"
-        )
-        for ev in payload["evidence"][:2]:
-            _say(f'      evidence {ev["id"]}: "{_clip(ev["quote"], 90)}"')
-    if len(pending) > 25:
-        _say(f"  … and {len(pending) - 25} more (agentcrdt proposals list --status pending)")
+    by_slot = ", ".join(
+        f"{n} {s}" for s, n in sorted(Counter(p.event.payload["slot"] for p in pending).items())
+    )
+    _say(f"\nAwaiting human review: {len(pending)} proposal(s) ({by_slot})")
+    findings = [p for p in pending if p.event.payload["slot"] == "contradictions"]
+    _say(f"\nFindings proposed by the contradiction finder: {len(findings)}")
+    for p in findings:
+        _show(p)
+    others = [p for p in pending if p.event.payload["slot"] != "contradictions"]
+    _say(f"\nOther proposals awaiting review (first {min(len(others), 12)} of {len(others)})")
+    for p in others[:12]:
+        _show(p)
+    if len(others) > 12:
+        _say(f"  … and {len(others) - 12} more (agentcrdt proposals list --status pending)")
+
+
+def _show(p: ProposalInfo) -> None:
+    payload = p.event.payload
+    _say(
+        f"  {_short(p.id)}  {payload['slot']:<14} conf {payload['confidence']:<6}"
+        f" {_clip(payload['rationale'], 80)}"
+    )
+    for ev in payload["evidence"][:2]:
+        _say(f'      {ev["id"][:44]}: "{_clip(ev["quote"], 76)}"')
 
 
 def _audit(room: Dataroom) -> bool:
@@ -103,8 +115,10 @@ def _evaluation(room_path: Path, root: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     score: dict[str, Any] = module.score(room_path, expected)
-    _say("\nAgainst the sample's ground truth (evals/dataroom.py):")
-    _say("  " + json.dumps(score, sort_keys=True, default=str)[:600])
+    _say("\nAgainst the sample's ground truth (evals/dataroom.py)")
+    _say("  applied = what the room holds; proposed = also counting proposals still pending")
+    for line in module._table(score).splitlines():
+        _say("  " + line)
 
 
 def _how_to_review(room_path: Path, workdir: Path) -> None:
