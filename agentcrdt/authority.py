@@ -36,6 +36,9 @@ class Authority:
         self.genesis = genesis
         self._dag = dag
         self._fetch = fetch
+        # Authors seen signing two events with one seq: their chains fork, so "an earlier event of the
+        # author saw it" no longer implies "this event saw it". Monotone: never cleared.
+        self._forked: set[str] = set()
         self.reset()
 
     def reset(self) -> None:
@@ -46,6 +49,7 @@ class Authority:
         self._reviews: dict[str, list[Event]] = {}
         self._allowed_by: dict[str, str] = {}  # valid event id -> the grant that allowed it
         self._events: dict[str, Event] = {}  # indexed events by id (grants, proposals, reviews...)
+        self._seen: dict[tuple[str, str], int] = {}  # (author, event id) -> seq known to follow it
 
     # -- PolicyView -------------------------------------------------------------------------------
 
@@ -65,6 +69,22 @@ class Authority:
     def get(self, event_id: str) -> Event | None:
         """Return a stored event (indexed ones from memory)."""
         return self._events.get(event_id) or self._fetch(event_id)
+
+    def seen_at(self, author: str, event_id: str) -> int | None:
+        """Return the lowest shared seq of ``author`` known to have ``event_id`` in its causal past."""
+        if author in self._forked:
+            return None
+        return self._seen.get((author, event_id))
+
+    def mark_forked(self, author: str) -> None:
+        """Stop using the chain shortcut for an author who equivocated."""
+        self._forked.add(author)
+
+    def note_seen(self, author: str, event_id: str, seq: int) -> None:
+        """Record that ``author``'s shared event ``seq`` has ``event_id`` in its causal past."""
+        known = self._seen.get((author, event_id))
+        if known is None or seq < known:
+            self._seen[(author, event_id)] = seq
 
     def earlier_proposals(self, author: str, seq: int, slot: str) -> Sequence[Event]:
         """Return ``author``'s valid proposals under ``slot`` with a lower sequence number."""

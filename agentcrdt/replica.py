@@ -231,6 +231,8 @@ class Replica:
             ids = self._seqs.setdefault((author, seq), [])
             if event_id not in ids:
                 ids.append(event_id)
+                if len(ids) > 1:
+                    self.authority.mark_forked(author)
         if seq > self._max_seq.get((author, local), 0):
             self._max_seq[(author, local)] = seq
 

@@ -93,6 +93,14 @@ class PolicyView(Protocol):
         """Return ``author``'s valid proposals under ``slot`` with a sequence number below ``seq``."""
         ...
 
+    def seen_at(self, author: str, event_id: str) -> int | None:
+        """Return the lowest shared seq of ``author`` known to have ``event_id`` in its causal past."""
+        ...
+
+    def note_seen(self, author: str, event_id: str, seq: int) -> None:
+        """Record that ``author``'s shared event ``seq`` has ``event_id`` in its causal past."""
+        ...
+
 
 class Authorizer(Protocol):
     """Decide whether an event may apply; must be deterministic."""
@@ -127,10 +135,24 @@ def _in_past(view: PolicyView, a: str, event: Event) -> bool:
     return a in event.deps or any(view.is_ancestor(a, d) for d in event.deps)
 
 
+def _grant_in_past(view: PolicyView, grant_id: str, event: Event) -> bool:
+    # The per-author chain rule puts every earlier shared event of the author in this event's past, so
+    # once a grant is known to precede one of them it precedes this one: no walk down the DAG per event.
+    if not event.local:
+        seen = view.seen_at(event.author, grant_id)
+        if seen is not None and seen < event.seq:
+            return True
+    if not _in_past(view, grant_id, event):
+        return False
+    if not event.local:
+        view.note_seen(event.author, grant_id, event.seq)
+    return True
+
+
 def _active(view: PolicyView, event: Event) -> list[GrantRecord]:
     out = []
     for g in view.grants_to(event.author):
-        if g.event.id == event.id or not _in_past(view, g.event.id, event):
+        if g.event.id == event.id or not _grant_in_past(view, g.event.id, event):
             continue
         revoked = any(
             _in_past(view, r.id, event) or not view.is_ancestor(event.id, r.id)

@@ -9,6 +9,7 @@ registered through the same registry (:func:`get_embedder`) as the real one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -107,9 +108,16 @@ class FakeEmbedder:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for f in self._features(text):
-                h = int.from_bytes(hashlib.blake2b(f.encode(), digest_size=8).digest(), "little")
-                out[row, h % self._dim] += 1.0 if (h >> 32) & 1 else -1.0
+                slot, sign = _feature_slot(f, self._dim)
+                out[row, slot] += sign
         return l2_normalize(out)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _feature_slot(feature: str, dim: int) -> tuple[int, float]:
+    # Hashing dominated the fake's cost; features repeat across texts, so a bounded memo pays.
+    h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little")
+    return h % dim, 1.0 if (h >> 32) & 1 else -1.0
 
 
 # -- sentence-transformers ----------------------------------------------------------------------------
