@@ -204,7 +204,6 @@ def test_progress_line_formats_tokens_and_cost() -> None:
     assert p.line().endswith("3,210 tokens, cost unknown, 1 errors")
 
 
-
 async def test_a_model_that_raises_anything_fails_one_item_not_the_worker(
     make_worker: Callable[..., Worker], open_room: Callable[..., Replica], tagger_key: Identity
 ) -> None:
