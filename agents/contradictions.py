@@ -19,36 +19,18 @@ changed field re-asks only the pairs that involve its document.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
-import sys
 from itertools import combinations
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from agentcrdt.capabilities import Capability
 from agentcrdt.dataroom.domain import ENTITIES, Finding
 from agentcrdt.llm.tasks import CompareContext, ContradictionFinding, Contradictions, Fact, Quote
 from agentcrdt.materialize import Reader
-from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, TextKey, WorkItem
+from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, TextKey, WorkItem, load_sibling
 from agentcrdt.workflow import Evidence
 
-
-def _load_shared() -> ModuleType:
-    """Load ``agents/_vocabulary.py`` by path (agents are never imported as a package)."""
-    path = Path(__file__).resolve().with_name("_vocabulary.py")
-    name = "agentcrdt_agents_vocabulary_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-V = _load_shared()
+V = load_sibling(__file__, "_vocabulary.py")
 
 #: Fields compared between related documents (dates and parties legitimately differ between them).
 TERMS = ("governing_law", "term", "renewal", "notice_period", "payment_terms", "fees")

@@ -9,35 +9,16 @@ extractor's 0.8 costs little and spares reviewers a queue of summaries to rubber
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from agentcrdt.capabilities import AutoAccept, Capability
 from agentcrdt.dataroom.domain import ENTITIES, Document
 from agentcrdt.llm.tasks import SummarizeContext, Summary
 from agentcrdt.materialize import Reader
-from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem
+from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem, load_sibling
 
-
-def _load_shared() -> ModuleType:
-    """Load ``agents/_vocabulary.py`` by path (agents are never imported as a package)."""
-    path = Path(__file__).resolve().with_name("_vocabulary.py")
-    name = "agentcrdt_agents_vocabulary_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-V = _load_shared()
+V = load_sibling(__file__, "_vocabulary.py")
 
 MAX_SENTENCES = 3
 MAX_CHARS = 2000

@@ -7,35 +7,16 @@ otherwise reviewed. The label sets below are the vocabulary of ``examples/falcon
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from agentcrdt.capabilities import AutoAccept, Capability
 from agentcrdt.dataroom.domain import ENTITIES, Document
 from agentcrdt.llm.tasks import Classification, ClassifyContext, LabelSpec
 from agentcrdt.materialize import Reader
-from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem
+from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem, load_sibling
 
-
-def _load_shared() -> ModuleType:
-    """Load ``agents/_vocabulary.py`` by path (agents are never imported as a package)."""
-    path = Path(__file__).resolve().with_name("_vocabulary.py")
-    name = "agentcrdt_agents_vocabulary_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-V = _load_shared()
+V = load_sibling(__file__, "_vocabulary.py")
 
 #: Document kinds: name -> (description, keywords that signal it in the title or opening).
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {

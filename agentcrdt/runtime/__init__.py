@@ -16,6 +16,7 @@ from agentcrdt.runtime.agent import (
     content_hash,
     find_evidence,
     load_agent,
+    load_sibling,
 )
 from agentcrdt.runtime.context import Retrieval, open_retrieval
 from agentcrdt.runtime.models import build_model
@@ -41,6 +42,7 @@ __all__ = [
     "find_evidence",
     "load_agent",
     "load_prompt",
+    "load_sibling",
     "open_retrieval",
     "proposed_inputs",
     "slot_problem",

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
@@ -49,6 +50,7 @@ __all__ = [
     "content_hash",
     "find_evidence",
     "load_agent",
+    "load_sibling",
 ]
 
 TextKey = tuple[str, str, str]  # (entity type, entity id, field)
@@ -227,6 +229,28 @@ def _import_file(path: Path) -> Any:
     except BaseException:
         del sys.modules[module_name]
         raise
+    return module
+
+
+def load_sibling(anchor: str | Path, filename: str) -> ModuleType:
+    """Load a helper module that sits next to an agent file, by path, once per process.
+
+    Agent files are loaded by path, never imported as a package (``agents`` clashes with the OpenAI
+    Agents SDK), so a shared helper (``agents/_vocabulary.py``) is loaded the same way:
+    ``V = load_sibling(__file__, "_vocabulary.py")``.
+    """
+    path = Path(anchor).resolve().with_name(filename)
+    if not path.is_file():
+        raise UsageError(f"no helper module {filename!r} next to {anchor}")
+    name = "agentcrdt_agent_helper_" + digest(str(path).encode())[7:19]
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before exec: dataclasses and typing look the module up by name
+        spec.loader.exec_module(module)
     return module
 
 
