@@ -6,13 +6,12 @@ built. The SDK's own retries are off (``max_retries=0``): :mod:`agentcrdt.llm._r
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from typing import Any
 
-from agentcrdt.errors import MissingAPIKey
-from agentcrdt.llm._retry import Clock, TransientError, classify_status
-from agentcrdt.llm.base import Completion, Message, Model, ModelSettings, Usage, cost_usd
+from agentcrdt.llm._retry import TransientError, classify_status
+from agentcrdt.llm._sdk import SDKModel
+from agentcrdt.llm.base import Completion, Message, ModelSettings, Usage, cost_usd
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "PRICES_PER_MTOK", "AnthropicModel"]
 
@@ -33,38 +32,20 @@ PRICES_PER_MTOK: dict[str, tuple[Decimal, Decimal]] = {
 }
 
 
-class AnthropicModel(Model):
+class AnthropicModel(SDKModel):
     """An Anthropic model; ``client`` (an ``anthropic.AsyncAnthropic``) may be injected, e.g. for tests."""
 
     provider = "anthropic"
+    label = "Anthropic"
+    env_key = ENV_KEY
+    default_name = DEFAULT_MODEL
 
-    def __init__(
-        self,
-        name: str = DEFAULT_MODEL,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        client: Any = None,
-        http_client: Any = None,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(f"anthropic:{name}", clock=clock)
-        self.name = name
-        self._owns_client = client is None and http_client is None
-        if client is None:
-            key = api_key or os.environ.get(ENV_KEY)
-            if not key:
-                raise MissingAPIKey("Anthropic", ENV_KEY)
-            import anthropic
+    def _make_client(self, key: str, base_url: str | None, http_client: Any) -> Any:
+        import anthropic
 
-            client = anthropic.AsyncAnthropic(
-                api_key=key, base_url=base_url, max_retries=0, http_client=http_client
-            )
-        self._client = client
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.close()
+        return anthropic.AsyncAnthropic(
+            api_key=key, base_url=base_url, max_retries=0, http_client=http_client
+        )
 
     async def complete(
         self, messages: list[Message], schema: dict[str, Any], schema_name: str, settings: ModelSettings

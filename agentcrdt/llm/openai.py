@@ -7,14 +7,14 @@ The SDK's own retries are off (``max_retries=0``): :mod:`agentcrdt.llm._retry` o
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from agentcrdt.errors import MissingAPIKey, ModelError
-from agentcrdt.llm._retry import Clock, TransientError, classify_status
-from agentcrdt.llm.base import Completion, Message, Model, ModelSettings, Usage, cost_usd
+from agentcrdt.errors import ModelError
+from agentcrdt.llm._retry import TransientError, classify_status
+from agentcrdt.llm._sdk import SDKModel
+from agentcrdt.llm.base import Completion, Message, ModelSettings, Usage, cost_usd
 
 __all__ = ["DEFAULT_MODEL", "PRICES_PER_MTOK", "OpenAIModel", "strict_json_schema"]
 
@@ -97,38 +97,18 @@ def _headers(response: Any) -> dict[str, str]:
     return dict(response.headers) if response is not None else {}
 
 
-class OpenAIModel(Model):
+class OpenAIModel(SDKModel):
     """An OpenAI chat model; ``client`` (an ``openai.AsyncOpenAI``) may be injected, e.g. for tests."""
 
     provider = "openai"
+    label = "OpenAI"
+    env_key = ENV_KEY
+    default_name = DEFAULT_MODEL
 
-    def __init__(
-        self,
-        name: str = DEFAULT_MODEL,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        client: Any = None,
-        http_client: Any = None,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(f"openai:{name}", clock=clock)
-        self.name = name
-        self._owns_client = client is None and http_client is None
-        if client is None:
-            key = api_key or os.environ.get(ENV_KEY)
-            if not key:
-                raise MissingAPIKey("OpenAI", ENV_KEY)
-            import openai
+    def _make_client(self, key: str, base_url: str | None, http_client: Any) -> Any:
+        import openai
 
-            client = openai.AsyncOpenAI(
-                api_key=key, base_url=base_url, max_retries=0, http_client=http_client
-            )
-        self._client = client
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.close()
+        return openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=http_client)
 
     async def complete(
         self, messages: list[Message], schema: dict[str, Any], schema_name: str, settings: ModelSettings
