@@ -78,13 +78,32 @@ class SQLiteStore(EventStore):
         with _mapped(f"opening {self.path}"):
             # isolation_level=None: we issue BEGIN/COMMIT ourselves (the implicit-transaction mode of
             # the sqlite3 module would defer the write lock and silently commit on DDL).
+            existed = Path(self.path).is_file() and Path(self.path).stat().st_size > 0
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             try:
+                if existed:
+                    self._refuse_foreign()
                 self._configure(durability, busy_timeout)
                 self._migrate()
             except BaseException:
                 self._conn.close()
                 raise
+
+    def _refuse_foreign(self) -> None:
+        """Refuse a file that is not an agentcrdt room before touching it (WAL mode would rewrite it)."""
+        try:
+            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as e:
+            raise UsageError(
+                f"{self.path} is not an SQLite database ({e}); nothing was changed. "
+                "Give the path of a room file, or a new path to create one"
+            ) from e
+        if tables and "schema_migrations" not in tables:
+            shown = ", ".join(sorted(tables)[:5])
+            raise UsageError(
+                f"{self.path} is an SQLite database but not an agentcrdt room (tables: {shown}); "
+                "nothing was changed. Create the room at another path"
+            )
 
     def _configure(self, durability: Durability, busy_timeout: float) -> None:
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")

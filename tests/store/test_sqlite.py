@@ -116,10 +116,10 @@ def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         SQLiteStore(path)
 
 
-def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+def test_not_a_database_is_a_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError):
+    with pytest.raises(UsageError, match="not an SQLite database"):
         SQLiteStore(path)
 
 
@@ -225,3 +225,24 @@ def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_importing_the_store_does_not_import_psycopg() -> None:
     code = "import sys, agentcrdt.store; assert 'psycopg' not in sys.modules, 'psycopg imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_foreign_file_is_refused_untouched(tmp_path: Path) -> None:
+    import hashlib
+
+    other = tmp_path / "app.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO customers VALUES (1, 'Ada')")
+    conn.commit()
+    conn.close()
+    pdf = tmp_path / "contract.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 8)
+    for path, why in ((other, "not an agentcrdt room"), (pdf, "not an SQLite database")):
+        before = hashlib.sha256(path.read_bytes()).hexdigest()
+        with pytest.raises(UsageError, match=why):
+            SQLiteStore(path)
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    room = tmp_path / "room.db"  # the twins: a new path, then reopening our own file, both work
+    SQLiteStore(room).close()
+    SQLiteStore(room).close()
