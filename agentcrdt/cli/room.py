@@ -71,7 +71,10 @@ def _open(
     room: str, key: str | None = None, *, required: bool = False, limits: Limits | None = None
 ) -> Dataroom:
     from agentcrdt.dataroom import Dataroom, Limits
+    from agentcrdt.errors import NotFound
 
+    if not Path(room).is_file():  # say what is wrong with the room before asking for a key
+        raise NotFound(f"no room file at {room}; create one with: agentcrdt room init {room}")
     return Dataroom.open(room, identity=_identity(room, key, required=required), limits=limits or Limits())
 
 
