@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agentcrdt.authority import AUTHORITY_KINDS, INDEXED_KINDS, Authority
-from agentcrdt.capabilities.check import Allowed, Authorizer, CapabilityPolicy, Denied, Verdict
+from agentcrdt.authority import INDEXED_KINDS, Authority
+from agentcrdt.capabilities.check import Authorizer, CapabilityPolicy, Denied
 from agentcrdt.errors import NotFound, RejectedEvent, UsageError
+from agentcrdt.judge import VALID, Judge, grant_of, grant_reason
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.dag import CausalDAG, Node
 from agentcrdt.log.event import Event, create_event, decode_event
@@ -30,7 +31,6 @@ from agentcrdt.undo import inverse_ops
 __all__ = ["Follower", "IngestReport", "Replica", "new_genesis"]
 
 SCOPE_META = "scope"
-VALID, QUARANTINED = "valid", "quarantined"
 
 
 class Follower(Protocol):
@@ -74,14 +74,6 @@ def new_genesis(
     )
 
 
-def _grant_reason(grant: str | None) -> str:
-    return "" if grant is None else f"grant:{grant}"
-
-
-def _grant_of(reason: str) -> str | None:
-    return reason[6:] if reason.startswith("grant:") else None
-
-
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -115,16 +107,11 @@ class Replica:
         self.store = store
         self.scope: str = scope
         self.identity = identity
-        self.authorizer: Authorizer = authorizer or CapabilityPolicy()
         self.followers: list[Follower] = list(followers)
         self._clock = clock
         self._pending: PendingBuffer[Event] = pending if pending is not None else PendingBuffer()
         self._dag: CausalDAG | None = None  # loaded on first use: opening a big room must stay cheap
         self._loaded = 0  # store position up to which the DAG and indexes are loaded
-        # Per-author sequence index over shared events (local-only events count separately: peers never
-        # see them, so they must not leave holes in the author's shared chain).
-        self._seqs: dict[tuple[str, int], list[str]] = {}
-        self._max_seq: dict[tuple[str, bool], int] = {}
         # Perf: the events just stored by commit/ingest, handed to followers during _notify so they
         # need not decode (and re-check) the bytes we built or verified a moment ago.
         self._fresh: dict[str, Event] = {}
@@ -132,7 +119,17 @@ class Replica:
         if genesis is None:
             raise NotFound(f"the store names scope {scope} but does not hold its genesis event")
         self.genesis = decode_event(genesis.raw, expected_id=scope)
-        self.authority = Authority(self.genesis, lambda: self.dag, self._fetch)
+        self.judge = Judge(self.genesis, authorizer or CapabilityPolicy(), lambda: self.dag, self._fetch)
+
+    @property
+    def authority(self) -> Authority:
+        """Return the index of grants, revocations, proposals and reviews (valid events only)."""
+        return self.judge.authority
+
+    @property
+    def authorizer(self) -> Authorizer:
+        """Return the policy that judges events."""
+        return self.judge.authorizer
 
     # -- construction -------------------------------------------------------------------------------
 
@@ -214,7 +211,7 @@ class Replica:
             for stored in indexed:  # store order is causal order, as the index expects
                 verdict, reason = verdicts.get(stored.id, ("", ""))
                 if verdict == VALID:
-                    self.authority.note_valid(self.decoded(stored), _grant_of(reason))
+                    self.authority.note_valid(self.decoded(stored), grant_of(reason))
         return found
 
     def _advance(self, positions: list[int]) -> None:
@@ -227,14 +224,7 @@ class Replica:
         return None if stored is None else self.decoded(stored)
 
     def _note_seq(self, author: str, seq: int, event_id: str, local: bool) -> None:
-        if not local:
-            ids = self._seqs.setdefault((author, seq), [])
-            if event_id not in ids:
-                ids.append(event_id)
-                if len(ids) > 1:
-                    self.authority.mark_forked(author)
-        if seq > self._max_seq.get((author, local), 0):
-            self._max_seq[(author, local)] = seq
+        self.judge.note_seq(author, seq, event_id, local)
 
     @property
     def heads(self) -> frozenset[str]:
@@ -255,7 +245,7 @@ class Replica:
         self.refresh()
         deps: Iterable[str] = self.heads
         lamport = 1 + max((dag.lamport(d) for d in deps), default=0)
-        seq = self._max_seq.get((self.identity.author, local), 0) + 1
+        seq = self.judge.next_seq(self.identity.author, local)
         events: list[Event] = []
         grants: list[str | None] = []
         retro = False
@@ -272,7 +262,7 @@ class Replica:
                     payload=payload,
                     local=local,
                 )
-                verdict = self._verdict(event)
+                verdict = self.judge.verdict(event)
                 if isinstance(verdict, Denied):
                     # Fail before writing: our own store must never hold an event we know to be invalid.
                     raise UsageError(f"this replica may not write a {kind!r} event: {verdict.detail}")
@@ -280,14 +270,14 @@ class Replica:
                 # its causal past (a grant it uses, a proposal counted against its limits).
                 dag.add(_node(event))
                 self._note_seq(event.author, event.seq, event.id, event.local)
-                retro = self._index_valid(event, verdict.grant) or retro
+                retro = self.judge.index_valid(event, verdict.grant) or retro
                 events.append(event)
                 grants.append(verdict.grant)
                 deps, lamport, seq = (event.id,), lamport + 1, seq + 1
             with self.store.atomic():  # an event is never stored without its verdict
                 self._advance(self.store.append([_stored(e) for e in events]))
                 self.store.set_verdicts(
-                    {e.id: (VALID, _grant_reason(g)) for e, g in zip(events, grants, strict=True)}
+                    {e.id: (VALID, grant_reason(g)) for e, g in zip(events, grants, strict=True)}
                 )
         except BaseException:
             if events:
@@ -302,9 +292,7 @@ class Replica:
         """Drop the in-memory DAG and indexes; they are rebuilt from the store on next use."""
         self._dag = None
         self._loaded = 0
-        self._seqs.clear()
-        self._max_seq.clear()
-        self.authority.reset()
+        self.judge.reset()
 
     # -- ingest -------------------------------------------------------------------------------------
 
@@ -376,11 +364,11 @@ class Replica:
                 report.rejected.append((event.id, "bad_causality", str(e)))
                 continue
             batch.append(event)
-            verdict, retro_one = self._judge(event, verdicts)
+            verdict, retro_one = self.judge.judge(event, verdicts, self._stored_verdict)
             retro = retro or retro_one
             verdicts[event.id] = verdict
             if verdict[0] == VALID:
-                retro = self._index_valid(event, _grant_of(verdict[1])) or retro
+                retro = self.judge.index_valid(event, grant_of(verdict[1])) or retro
             if verdict[0] == VALID:
                 report.accepted.append(event.id)
             else:
@@ -395,122 +383,18 @@ class Replica:
         if batch:
             self._notify(batch)
 
-    def _judge(self, event: Event, verdicts: dict[str, tuple[str, str]]) -> tuple[tuple[str, str], bool]:
-        """Return the verdict for ``event`` and whether an earlier verdict had to change."""
-        others = [i for i in self._seqs.get((event.author, event.seq), ()) if i != event.id]
-        self._note_seq(event.author, event.seq, event.id, event.local)
-        if others:
-            prior = others[0]
-            # Equivocation: both events stay in the log as proof, neither applies.
-            reason = (
-                QUARANTINED,
-                f"equivocation: {event.author} signed {prior} and {event.id} with seq {event.seq}",
-            )
-            old = verdicts.get(prior) or self.store.verdicts([prior]).get(prior)
-            verdicts[prior] = reason
-            return reason, old is not None and old[0] == VALID
-        if not self._follows_own_chain(event):
-            detail = (
-                f"seq {event.seq} of {event.author} does not have its seq {event.seq - 1} in its causal past"
-            )
-            return (QUARANTINED, f"broken_chain: {detail}"), False
-        verdict = self._verdict(event)
-        if isinstance(verdict, Denied):
-            return (QUARANTINED, f"{verdict.reason}: {verdict.detail}"), False
-        return (VALID, _grant_reason(verdict.grant)), False
-
-    def _follows_own_chain(self, event: Event) -> bool:
-        """Tell whether the author's previous shared event is in this event's causal past.
-
-        Each author's shared events form a chain (seq 1, 2, 3... each seeing the one before): the kernel's
-        per-author summaries (map removes, counter merges) are exact only under that rule, and a gap or a
-        fork is visible to every replica from the event's own causal past, so the verdict is the same
-        everywhere.
-        """
-        if event.seq == 1 or event.local or event.kind == "genesis":
-            return True
-        dag = self.dag
-        for prev in self._seqs.get((event.author, event.seq - 1), ()):
-            if prev in event.deps or any(dag.is_ancestor(prev, d) for d in event.deps):
-                return True
-        return False
-
-    def _verdict(self, event: Event) -> Verdict:
-        if event.kind == "genesis":
-            return Denied("second_genesis", "a scope has exactly one genesis event")
-        return self.authorizer.authorize(self.authority, event)
-
-    def _index_valid(self, event: Event, grant: str | None) -> bool:
-        """Index a valid event; return True when earlier verdicts or effects may have to change.
-
-        A revocation can invalidate events concurrent with it that were already applied, and a review
-        can displace a concurrent decision already applied: both call for :meth:`recompute`.
-        """
-        before = None
-        if event.kind == "review":
-            before = self.authority.decisive(event.payload["proposal"])
-        self.authority.note_valid(event, grant)
-        if event.kind == "revoke":
-            return True
-        if event.kind == "review":
-            after = self.authority.decisive(event.payload["proposal"])
-            return before is not None and after is not None and before.id != after.id
-        return False
+    def _stored_verdict(self, event_id: str) -> tuple[str, str] | None:
+        return self.store.verdicts([event_id]).get(event_id)
 
     def recompute(self) -> None:
-        """Re-derive every verdict from the whole log and rebuild the projections if any changed.
+        """Re-derive every verdict from the whole log and rebuild the projections.
 
         Verdicts are a pure function of the set of events; this computes that function from scratch
         (rare: revocations, equivocations, displaced reviews), so any arrival order ends the same.
         """
-        dag = self.dag
-        order = dag.topo_order()
+        order = self.dag.topo_order()
         stored = self.store.get_many(order)
-        events = {i: self.decoded(stored[i]) for i in order}
-        equivocated = {i for ids in self._seqs.values() if len(ids) > 1 for i in ids}
-
-        def static(e: Event) -> tuple[str, str] | None:
-            if e.id == self.scope:
-                return (VALID, "")
-            if e.id in equivocated:
-                return (QUARANTINED, f"equivocation: {e.author} signed two events with seq {e.seq}")
-            if not self._follows_own_chain(e):
-                return (QUARANTINED, f"broken_chain: seq {e.seq} of {e.author} does not see seq {e.seq - 1}")
-            return None
-
-        # Grants and revocations first, to a fixpoint: their validity can hinge on revocations that sort
-        # after them (concurrent ones). The iteration is deterministic, so every replica lands alike.
-        authority_events = [events[i] for i in order if events[i].kind in AUTHORITY_KINDS]
-        valid_auth: dict[str, str | None] = {e.id: None for e in authority_events if static(e) is None}
-        for _ in range(8):
-            self.authority.reset()
-            for e in authority_events:
-                if e.id in valid_auth:
-                    self.authority.note_valid(e, valid_auth[e.id])
-            judged = {e.id: self._verdict(e) for e in authority_events if static(e) is None}
-            now = {i: v.grant for i, v in judged.items() if isinstance(v, Allowed)}
-            if now == valid_auth:
-                break
-            valid_auth = now
-        self.authority.reset()
-        verdicts: dict[str, tuple[str, str]] = {}
-        for event_id in order:
-            e = events[event_id]
-            fixed = static(e)
-            if fixed is not None:
-                verdicts[event_id] = fixed
-                if fixed[0] == VALID:
-                    self.authority.note_valid(e, None)
-                continue
-            if e.kind in AUTHORITY_KINDS:
-                v: Verdict = Allowed(valid_auth[e.id]) if e.id in valid_auth else self._verdict(e)
-            else:
-                v = self._verdict(e)
-            if isinstance(v, Allowed):
-                verdicts[event_id] = (VALID, _grant_reason(v.grant))
-                self.authority.note_valid(e, v.grant)
-            else:
-                verdicts[event_id] = (QUARANTINED, f"{v.reason}: {v.detail}")
+        verdicts = self.judge.recompute_all(order, {i: self.decoded(stored[i]) for i in order})
         old = self.store.verdicts(order)
         changed = {i: v for i, v in verdicts.items() if old.get(i) != v}
         if changed:

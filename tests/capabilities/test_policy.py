@@ -404,7 +404,7 @@ def _forge(r: Replica, who: Identity, kind: str, payload: dict[str, object]) -> 
     """Sign an event on top of ``r``'s heads without asking ``r``'s policy (what a hostile peer does)."""
     heads = r.heads
     lamport = 1 + max(r.dag.lamport(h) for h in heads)
-    seq = 1 + max((s for (a, _), s in r._max_seq.items() if a == who.author), default=0)
+    seq = r.judge.next_seq(who.author, False)
     return create_event(
         who, scope=r.scope, seq=seq, deps=heads, lamport=lamport, time_ms=0, kind=kind, payload=payload
     )

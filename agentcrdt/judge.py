@@ -1,0 +1,200 @@
+"""Verdicts: what a replica decides about each event it holds, as a function of the events alone.
+
+The :class:`Judge` owns the per-author sequence index (equivocation, the chain rule), the authority
+index and the policy. It judges one event as it arrives (:meth:`Judge.judge`), and re-derives every
+verdict from scratch when a late event changes earlier ones (:meth:`Judge.recompute_all`): the same
+function either way, so every arrival order ends with the same verdicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from agentcrdt.authority import AUTHORITY_KINDS, Authority
+from agentcrdt.capabilities.check import Allowed, Authorizer, Denied, Verdict
+from agentcrdt.log.dag import CausalDAG
+from agentcrdt.log.event import Event
+
+__all__ = ["QUARANTINED", "VALID", "Judge", "VerdictRow", "grant_of", "grant_reason"]
+
+VALID, QUARANTINED = "valid", "quarantined"
+VerdictRow = tuple[str, str]  # (verdict, reason), as stored
+
+
+def grant_reason(grant: str | None) -> str:
+    """Return the stored reason of a valid event allowed by ``grant`` (empty for owners)."""
+    return "" if grant is None else f"grant:{grant}"
+
+
+def grant_of(reason: str) -> str | None:
+    """Return the grant named in a stored reason, if any."""
+    return reason[6:] if reason.startswith("grant:") else None
+
+
+class Judge:
+    """Verdicts for one scope: sequence index, authority index and policy."""
+
+    def __init__(
+        self,
+        genesis: Event,
+        authorizer: Authorizer,
+        dag: Callable[[], CausalDAG],
+        fetch: Callable[[str], Event | None],
+    ) -> None:
+        self.genesis = genesis
+        self.authorizer = authorizer
+        self._dag = dag
+        self.authority = Authority(genesis, dag, fetch)
+        # Per-author sequence index over shared events (local-only events count separately: peers never
+        # see them, so they must not leave holes in the author's shared chain).
+        self.seqs: dict[tuple[str, int], list[str]] = {}
+        self.max_seq: dict[tuple[str, bool], int] = {}
+
+    def reset(self) -> None:
+        """Forget the indexes (they are rebuilt as events are noted again)."""
+        self.seqs.clear()
+        self.max_seq.clear()
+        self.authority.reset()
+
+    def note_seq(self, author: str, seq: int, event_id: str, local: bool) -> None:
+        """Record an event's place in its author's sequence."""
+        if not local:
+            ids = self.seqs.setdefault((author, seq), [])
+            if event_id not in ids:
+                ids.append(event_id)
+                if len(ids) > 1:
+                    self.authority.mark_forked(author)
+        if seq > self.max_seq.get((author, local), 0):
+            self.max_seq[(author, local)] = seq
+
+    def next_seq(self, author: str, local: bool) -> int:
+        """Return the sequence number ``author``'s next (shared or local) event takes."""
+        return self.max_seq.get((author, local), 0) + 1
+
+    # -- one event ----------------------------------------------------------------------------------
+
+    def verdict(self, event: Event) -> Verdict:
+        """Ask the policy about one event (no sequence checks)."""
+        if event.kind == "genesis":
+            return Denied("second_genesis", "a scope has exactly one genesis event")
+        return self.authorizer.authorize(self.authority, event)
+
+    def judge(
+        self, event: Event, batch: dict[str, VerdictRow], stored: Callable[[str], VerdictRow | None]
+    ) -> tuple[VerdictRow, bool]:
+        """Judge an arriving event; return its verdict and whether an earlier verdict had to change.
+
+        ``batch`` holds the verdicts of this ingest batch (an equivocation may overwrite one);
+        ``stored`` reads a verdict from the store.
+        """
+        others = [i for i in self.seqs.get((event.author, event.seq), ()) if i != event.id]
+        self.note_seq(event.author, event.seq, event.id, event.local)
+        if others:
+            prior = others[0]
+            # Equivocation: both events stay in the log as proof, neither applies.
+            reason = (
+                QUARANTINED,
+                f"equivocation: {event.author} signed {prior} and {event.id} with seq {event.seq}",
+            )
+            old = batch.get(prior) or stored(prior)
+            batch[prior] = reason
+            return reason, old is not None and old[0] == VALID
+        if not self.follows_own_chain(event):
+            detail = (
+                f"seq {event.seq} of {event.author} does not have its seq {event.seq - 1} in its causal past"
+            )
+            return (QUARANTINED, f"broken_chain: {detail}"), False
+        verdict = self.verdict(event)
+        if isinstance(verdict, Denied):
+            return (QUARANTINED, f"{verdict.reason}: {verdict.detail}"), False
+        return (VALID, grant_reason(verdict.grant)), False
+
+    def follows_own_chain(self, event: Event) -> bool:
+        """Tell whether the author's previous shared event is in this event's causal past.
+
+        Each author's shared events form a chain (seq 1, 2, 3... each seeing the one before): the kernel's
+        per-author summaries (map removes, counter merges) are exact only under that rule, and a gap or a
+        fork is visible to every replica from the event's own causal past, so the verdict is the same
+        everywhere.
+        """
+        if event.seq == 1 or event.local or event.kind == "genesis":
+            return True
+        dag = self._dag()
+        for prev in self.seqs.get((event.author, event.seq - 1), ()):
+            if prev in event.deps or any(dag.is_ancestor(prev, d) for d in event.deps):
+                return True
+        return False
+
+    def index_valid(self, event: Event, grant: str | None) -> bool:
+        """Index a valid event; return True when earlier verdicts or effects may have to change.
+
+        A revocation can invalidate events concurrent with it that were already applied, and a review
+        can displace a concurrent decision already applied: both call for :meth:`recompute_all`.
+        """
+        before = None
+        if event.kind == "review":
+            before = self.authority.decisive(event.payload["proposal"])
+        self.authority.note_valid(event, grant)
+        if event.kind == "revoke":
+            return True
+        if event.kind == "review":
+            after = self.authority.decisive(event.payload["proposal"])
+            return before is not None and after is not None and before.id != after.id
+        return False
+
+    # -- every event --------------------------------------------------------------------------------
+
+    def recompute_all(self, order: Sequence[str], events: Mapping[str, Event]) -> dict[str, VerdictRow]:
+        """Re-derive every verdict; ``order`` is a causal order of all ids, ``events`` decodes them."""
+        equivocated = {i for ids in self.seqs.values() if len(ids) > 1 for i in ids}
+
+        def static(e: Event) -> VerdictRow | None:
+            if e.id == self.genesis.id:
+                return (VALID, "")
+            if e.id in equivocated:
+                return (QUARANTINED, f"equivocation: {e.author} signed two events with seq {e.seq}")
+            if not self.follows_own_chain(e):
+                return (QUARANTINED, f"broken_chain: seq {e.seq} of {e.author} does not see seq {e.seq - 1}")
+            return None
+
+        valid_auth = self._authority_fixpoint(
+            [events[i] for i in order if events[i].kind in AUTHORITY_KINDS], static
+        )
+        self.authority.reset()
+        verdicts: dict[str, VerdictRow] = {}
+        for event_id in order:
+            e = events[event_id]
+            fixed = static(e)
+            if fixed is not None:
+                verdicts[event_id] = fixed
+                if fixed[0] == VALID:
+                    self.authority.note_valid(e, None)
+                continue
+            if e.kind in AUTHORITY_KINDS:
+                v: Verdict = Allowed(valid_auth[e.id]) if e.id in valid_auth else self.verdict(e)
+            else:
+                v = self.verdict(e)
+            if isinstance(v, Allowed):
+                verdicts[event_id] = (VALID, grant_reason(v.grant))
+                self.authority.note_valid(e, v.grant)
+            else:
+                verdicts[event_id] = (QUARANTINED, f"{v.reason}: {v.detail}")
+        return verdicts
+
+    def _authority_fixpoint(
+        self, authority_events: list[Event], static: Callable[[Event], VerdictRow | None]
+    ) -> dict[str, str | None]:
+        # Grants and revocations first, to a fixpoint: their validity can hinge on revocations that sort
+        # after them (concurrent ones). The iteration is deterministic, so every replica lands alike.
+        valid: dict[str, str | None] = {e.id: None for e in authority_events if static(e) is None}
+        for _ in range(8):
+            self.authority.reset()
+            for e in authority_events:
+                if e.id in valid:
+                    self.authority.note_valid(e, valid[e.id])
+            judged = {e.id: self.verdict(e) for e in authority_events if static(e) is None}
+            now = {i: v.grant for i, v in judged.items() if isinstance(v, Allowed)}
+            if now == valid:
+                break
+            valid = now
+        return valid
