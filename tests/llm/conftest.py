@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -42,6 +43,19 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     provider, transport = request.param
     if provider == "litellm":
         request.getfixturevalue("litellm_imported")
+    async with _harness(provider, transport) as h:
+        yield h
+
+
+@pytest.fixture(params=["socket", "mock"])
+async def openai_harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    """The OpenAI adapter alone, for its wire-format details."""
+    async with _harness("openai", request.param) as h:
+        yield h
+
+
+@asynccontextmanager
+async def _harness(provider: str, transport: str) -> AsyncIterator[Harness]:
     kit = KITS[provider]
     script = Script()
     clock = FakeClock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from agentcrdt.errors import ModelError, ModelOutputError
 from agentcrdt.llm import Message, ModelSettings
-from tests.llm._fakes import BAD, GOOD, Hang, Harness, Verdict
+from tests.llm._fakes import BAD, GOOD, Hang, Harness, Reply, Verdict
 
 pytestmark = pytest.mark.anyio
 
@@ -182,3 +183,70 @@ def test_openai_schema_with_a_free_form_map_falls_back_to_non_strict() -> None:
 
     _, strict = strict_json_schema(WithMap.model_json_schema())
     assert not strict
+
+
+def test_openai_strict_schema_is_memoized_without_sharing_mutations() -> None:
+    from agentcrdt.llm.openai import strict_json_schema
+
+    source = Tagged.model_json_schema()
+    pristine = json.loads(json.dumps(source))
+    first, strict = strict_json_schema(source)
+    first["properties"]["verdict"]["required"].append("injected")
+    first["additionalProperties"] = True
+    second, strict_again = strict_json_schema(source)
+    assert (strict, strict_again) == (True, True)
+    assert second == strict_json_schema(pristine)[0]
+    assert second["additionalProperties"] is False
+    assert "injected" not in second["properties"]["verdict"]["required"]
+    assert source == pristine  # the input is never rewritten
+    assert list(second["properties"]) == list(source["properties"])  # field order is the model's order
+
+
+def test_openai_strict_schema_keys_on_property_order() -> None:
+    from agentcrdt.llm.openai import strict_json_schema
+
+    schema = Verdict.model_json_schema()
+    flipped = {**schema, "properties": dict(reversed(list(schema["properties"].items())))}
+    assert list(strict_json_schema(schema)[0]["required"]) == ["label", "confidence"]
+    assert list(strict_json_schema(flipped)[0]["required"]) == ["confidence", "label"]
+
+
+async def test_openai_sends_only_the_settings_given(openai_harness: Harness) -> None:
+    h = openai_harness
+    h.script.push(h.kit.ok(GOOD))
+    await h.model.request(MESSAGES, Verdict, ModelSettings(temperature=0.0, max_tokens=50, seed=7))
+    await h.model.request(MESSAGES, Verdict, FAST)
+    tuned, plain = (r.body for r in h.script.requests)
+    assert (tuned["temperature"], tuned["max_completion_tokens"], tuned["seed"]) == (0.0, 50, 7)
+    assert sorted(plain) == ["messages", "model", "response_format"]
+    assert plain["model"] == "gpt-4.1-mini"
+
+
+async def test_openai_refusal_is_a_model_error_without_retry(openai_harness: Harness) -> None:
+    h = openai_harness
+    reply = h.kit.ok(GOOD)
+    reply.body["choices"][0]["message"] = {"role": "assistant", "content": None, "refusal": "I can't"}
+    h.script.push(reply, h.kit.ok(GOOD))
+    with pytest.raises(ModelError, match="refused: I can't"):
+        await h.model.request(MESSAGES, Verdict, FAST)
+    assert len(h.script.requests) == 1
+
+
+async def test_openai_reply_without_choices_is_retried(openai_harness: Harness) -> None:
+    h = openai_harness
+    empty = h.kit.ok(GOOD)
+    empty.body["choices"] = []
+    h.script.push(empty, Reply(200, ["not", "a", "completion"]), h.kit.ok(GOOD))
+    response = await h.model.request(MESSAGES, Verdict, FAST)
+    assert response.output == Verdict(label="yes", confidence=0.9)
+    assert response.attempts == 3
+
+
+async def test_openai_reply_without_usage_counts_zero_tokens(openai_harness: Harness) -> None:
+    h = openai_harness
+    reply = h.kit.ok(GOOD)
+    del reply.body["usage"]
+    h.script.push(reply)
+    response = await h.model.request(MESSAGES, Verdict, FAST)
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (0, 0)
+    assert response.usage.cost_usd == 0
