@@ -20,8 +20,9 @@ from agentcrdt.errors import NotFound, RejectedEvent, UsageError
 from agentcrdt.judge import VALID, Judge, grant_of, grant_reason
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.dag import CausalDAG, Node
-from agentcrdt.log.event import Event, create_event, decode_event
+from agentcrdt.log.event import Event, create_event, decode_event, prepare_event, signature_check
 from agentcrdt.log.keys import Identity
+from agentcrdt.log.parallel import VerifyBatch
 from agentcrdt.log.pending import PendingBuffer
 from agentcrdt.proposals import kinds as _proposal_kinds  # noqa: F401  (registers proposal, review)
 from agentcrdt.state import OPS, DecodedOp, DocState
@@ -249,23 +250,34 @@ class Replica:
         events: list[Event] = []
         grants: list[str | None] = []
         retro = False
+        # An event's id does not depend on its signature: chain the ids first, feeding each signing
+        # message to the pool, so signatures are computed on other cores while we build the next event.
+        unsigned = []
+        signer = self.identity.sign_batch()
+        author, scope, clock = self.identity.author, self.scope, self._clock
+        for kind, payload in changes:
+            u = prepare_event(
+                author,
+                scope=scope,
+                seq=seq,
+                deps=deps,
+                lamport=lamport,
+                time_ms=clock(),
+                kind=kind,
+                payload=payload,
+                local=local,
+            )
+            signer.add(u.signing_message)
+            unsigned.append(u)
+            deps, lamport, seq = (u.id,), lamport + 1, seq + 1
+        signatures = signer.signatures()
         try:
-            for kind, payload in changes:
-                event = create_event(
-                    self.identity,
-                    scope=self.scope,
-                    seq=seq,
-                    deps=deps,
-                    lamport=lamport,
-                    time_ms=self._clock(),
-                    kind=kind,
-                    payload=payload,
-                    local=local,
-                )
+            for u, sig in zip(unsigned, signatures, strict=True):
+                event = u.seal(sig)
                 verdict = self.judge.verdict(event)
                 if isinstance(verdict, Denied):
                     # Fail before writing: our own store must never hold an event we know to be invalid.
-                    raise UsageError(f"this replica may not write a {kind!r} event: {verdict.detail}")
+                    raise UsageError(f"this replica may not write a {event.kind!r} event: {verdict.detail}")
                 # Placed and indexed at once, so the next event of the chain is judged with this one in
                 # its causal past (a grant it uses, a proposal counted against its limits).
                 dag.add(_node(event))
@@ -273,7 +285,6 @@ class Replica:
                 retro = self.judge.index_valid(event, verdict.grant) or retro
                 events.append(event)
                 grants.append(verdict.grant)
-                deps, lamport, seq = (event.id,), lamport + 1, seq + 1
             with self.store.atomic():  # an event is never stored without its verdict
                 self._advance(self.store.append([_stored(e) for e in events]))
                 self.store.set_verdicts(
@@ -307,9 +318,18 @@ class Replica:
         # buffer, which cost time per event and evicted the tail of a batch over a source's quota.
         ready_ids: set[str] = set()
         dag = self.dag
-        for raw in raws:
-            event = self._admit(raw, report)
-            if event is None:
+        for event in self._verified(raws, report):
+            if event.id in dag or event.id in self._pending:
+                report.duplicates += 1
+                continue
+            problem = None
+            if event.scope_id != self.scope:
+                problem = ("wrong_scope", f"event belongs to scope {event.scope_id}, not {self.scope}")
+            elif event.local:
+                problem = ("local_event", "local-only events are never synced; a peer sent one")
+            if problem is not None:
+                self.store.record_rejection(event.raw, problem[0], problem[1], event.id)
+                report.rejected.append((event.id, *problem))
                 continue
             if all(d in dag or d in ready_ids for d in event.deps):
                 ready.append(event)
@@ -320,26 +340,29 @@ class Replica:
         self._apply_batch(ready, report, source)
         return report
 
-    def _admit(self, raw: bytes, report: IngestReport) -> Event | None:
-        try:
-            event = decode_event(raw)
-        except RejectedEvent as e:
-            self.store.record_rejection(raw, e.reason, e.detail, e.event_id)
-            report.rejected.append((e.event_id, e.reason, e.detail))
-            return None
-        if event.id in self.dag or event.id in self._pending:
-            report.duplicates += 1
-            return None
-        problem = None
-        if event.scope_id != self.scope:
-            problem = ("wrong_scope", f"event belongs to scope {event.scope_id}, not {self.scope}")
-        elif event.local:
-            problem = ("local_event", "local-only events are never synced; a peer sent one")
-        if problem is not None:
-            self.store.record_rejection(raw, problem[0], problem[1], event.id)
-            report.rejected.append((event.id, *problem))
-            return None
-        return event
+    def _verified(self, raws: Iterable[bytes], report: IngestReport) -> list[Event]:
+        """Decode ``raws`` and check their signatures; record and drop every one that fails."""
+        decoded: list[Event] = []
+        checks = VerifyBatch()
+        for raw in raws:
+            try:
+                # The signature is checked below, on the signing pool, while we decode the next ones.
+                event = decode_event(raw, verify_signature=False)
+            except RejectedEvent as e:
+                self.store.record_rejection(raw, e.reason, e.detail, e.event_id)
+                report.rejected.append((e.event_id, e.reason, e.detail))
+                continue
+            checks.add(*signature_check(event))
+            decoded.append(event)
+        good = []
+        for event, ok in zip(decoded, checks.results(), strict=True):
+            if ok:
+                good.append(event)
+                continue
+            detail = f"signature does not verify for author {event.author}"
+            self.store.record_rejection(event.raw, "bad_signature", detail, event.id)
+            report.rejected.append((event.id, "bad_signature", detail))
+        return good
 
     def _apply_batch(self, ready: list[Event], report: IngestReport, source: str) -> None:
         # Release orphans whose deps arrive in this batch, then store everything in one atomic append.

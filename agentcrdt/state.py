@@ -53,12 +53,27 @@ def op(entity: str, entity_id: str, field_name: str, crdt: str, kernel_op: Any) 
     return {"e": entity, "id": entity_id, "f": field_name, "t": crdt, "op": kernel_op}
 
 
+_GOOD_NAMES: set[str] = set()  # perf: a room uses a few entity types and fields, over and over
+
+
+def _is_name(name: object) -> bool:
+    if type(name) is not str:
+        return False
+    if name in _GOOD_NAMES:
+        return True
+    if not _NAME_RE.fullmatch(name):
+        return False
+    if len(_GOOD_NAMES) < 65536:
+        _GOOD_NAMES.add(name)
+    return True
+
+
 def _check_op(o: Any) -> None:
     if type(o) is not dict or o.keys() != _OP_KEYS:
         raise EncodingError(f"each op must have exactly the keys {sorted(_OP_KEYS)}")
-    if type(o["e"]) is not str or not _NAME_RE.fullmatch(o["e"]):
+    if not _is_name(o["e"]):
         raise EncodingError(f"entity type {o['e']!r} must be an identifier of at most 63 characters")
-    if type(o["f"]) is not str or not _NAME_RE.fullmatch(o["f"]):
+    if not _is_name(o["f"]):
         raise EncodingError(f"field {o['f']!r} must be an identifier of at most 63 characters")
     if type(o["id"]) is not str or not 0 < len(o["id"]) <= 200:
         raise EncodingError("entity id must be a non-empty string of at most 200 characters")

@@ -24,7 +24,7 @@ import orjson
 
 from agentcrdt.errors import EncodingError
 
-__all__ = ["MAX_DEPTH", "MAX_INT", "canonical", "decode_canonical", "validate_value"]
+__all__ = ["MAX_DEPTH", "MAX_INT", "canonical", "decode_canonical", "encode_validated", "validate_value"]
 
 MAX_INT = 2**53 - 1
 MAX_DEPTH = 32
@@ -124,6 +124,11 @@ def _check_str(s: str) -> None:
 def canonical(value: JSON, *, max_depth: int = MAX_DEPTH) -> bytes:
     """Return the canonical bytes of ``value`` (validated first)."""
     validate_value(value, max_depth=max_depth)
+    return encode_validated(value)
+
+
+def encode_validated(value: JSON) -> bytes:
+    """Return the canonical bytes of a value the caller has already validated (see :func:`canonical`)."""
     # orjson with sorted keys produces exactly the format above once floats and big ints are excluded
     # (checked against the stdlib encoder by a property test).
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

@@ -19,7 +19,7 @@ from itertools import pairwise
 from typing import Any
 
 from agentcrdt.errors import BadSignature, EncodingError, RejectedEvent, UsageError
-from agentcrdt.log.codec import MAX_DEPTH, MAX_INT, canonical, decode_canonical
+from agentcrdt.log.codec import MAX_DEPTH, MAX_INT, decode_canonical, encode_validated, validate_value
 from agentcrdt.log.keys import Identity, digest, is_digest, parse_author, verify
 
 __all__ = [
@@ -27,10 +27,13 @@ __all__ = [
     "MAX_EVENT_BYTES",
     "SIGNING_CONTEXT",
     "Event",
+    "UnsignedEvent",
     "create_event",
     "decode_event",
+    "prepare_event",
     "register_kind",
     "registered_kinds",
+    "signature_check",
 ]
 
 FORMAT_VERSION = 1
@@ -109,6 +112,85 @@ def _core(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class UnsignedEvent:
+    """An event whose id is fixed but which is not signed yet (see :func:`prepare_event`)."""
+
+    id: str
+    core_bytes: bytes
+    scope: str | None
+    author: str
+    seq: int
+    deps: tuple[str, ...]
+    lamport: int
+    time: int
+    kind: str
+    payload: JSON
+    local: bool
+
+    @property
+    def signing_message(self) -> bytes:
+        """Return the bytes the author signs: the domain-separated id."""
+        return SIGNING_CONTEXT + self.id.encode("ascii")
+
+    def seal(self, sig: bytes) -> Event:
+        """Return the finished event carrying ``sig`` (the author's signature of :attr:`signing_message`)."""
+        raw = _WIRE_HEAD + self.core_bytes + b',"sig":"' + sig.hex().encode("ascii") + b'"}'
+        return Event(
+            self.id,
+            self.scope,
+            self.author,
+            self.seq,
+            self.deps,
+            self.lamport,
+            self.time,
+            self.kind,
+            self.payload,
+            self.local,
+            sig,
+            raw,
+        )
+
+
+def prepare_event(
+    author: str,
+    *,
+    scope: str | None,
+    seq: int,
+    deps: Iterable[str],
+    lamport: int,
+    time_ms: int,
+    kind: str,
+    payload: JSON,
+    local: bool = False,
+) -> UnsignedEvent:
+    """Build and validate a new event up to its id; sign it with :meth:`UnsignedEvent.seal`.
+
+    Separate from signing because an event's id does not depend on its signature: a writer can chain
+    a batch of events (each naming the previous id) and have them signed in parallel.
+    """
+    dep_tuple = tuple(sorted(set(deps)))
+    core = _core(scope, author, seq, dep_tuple, lamport, time_ms, kind, payload, local)
+    try:
+        _check_core(core)
+        # _check_core has pinned every envelope field to an ASCII id, an in-range int, a bool or a
+        # registered kind, so only the payload can hold a value outside the canonical domain: walk it
+        # alone (the wire and the core wrap it two levels deep).
+        validate_value(payload, max_depth=MAX_DEPTH - 2)
+        core_bytes = encode_validated(core)
+    except EncodingError as e:
+        raise UsageError(f"cannot create {kind!r} event: {e}") from e
+    # The wire form is the core plus a fixed-size signature field: check the limit before anyone signs.
+    if len(core_bytes) + len(_WIRE_HEAD) + _WIRE_TAIL_LEN > MAX_EVENT_BYTES:
+        raise UsageError(
+            f"event is {len(core_bytes) + len(_WIRE_HEAD) + _WIRE_TAIL_LEN} bytes, over the "
+            f"{MAX_EVENT_BYTES}-byte limit; split the change"
+        )
+    return UnsignedEvent(
+        digest(core_bytes), core_bytes, scope, author, seq, dep_tuple, lamport, time_ms, kind, payload, local
+    )
+
+
 def create_event(
     identity: Identity,
     *,
@@ -122,23 +204,18 @@ def create_event(
     local: bool = False,
 ) -> Event:
     """Build, validate and sign a new event."""
-    dep_tuple = tuple(sorted(set(deps)))
-    core = _core(scope, identity.author, seq, dep_tuple, lamport, time_ms, kind, payload, local)
-    try:
-        _check_core(core)
-        core_bytes = canonical(core, max_depth=MAX_DEPTH - 1)  # the wire adds one level
-    except EncodingError as e:
-        raise UsageError(f"cannot create {kind!r} event: {e}") from e
-    event_id = digest(core_bytes)
-    sig = identity.sign(SIGNING_CONTEXT + event_id.encode("ascii"))
-    raw = _WIRE_HEAD + core_bytes + b',"sig":"' + sig.hex().encode("ascii") + b'"}'
-    if len(raw) > MAX_EVENT_BYTES:
-        raise UsageError(
-            f"event is {len(raw)} bytes, over the {MAX_EVENT_BYTES}-byte limit; split the change"
-        )
-    return Event(
-        event_id, scope, identity.author, seq, dep_tuple, lamport, time_ms, kind, payload, local, sig, raw
+    unsigned = prepare_event(
+        identity.author,
+        scope=scope,
+        seq=seq,
+        deps=deps,
+        lamport=lamport,
+        time_ms=time_ms,
+        kind=kind,
+        payload=payload,
+        local=local,
     )
+    return unsigned.seal(identity.sign(unsigned.signing_message))
 
 
 def decode_event(raw: bytes, *, expected_id: str | None = None, verify_signature: bool = True) -> Event:
@@ -196,6 +273,14 @@ def decode_event(raw: bytes, *, expected_id: str | None = None, verify_signature
         sig,
         raw,
     )
+
+
+def signature_check(event: Event) -> tuple[bytes, bytes, bytes]:
+    """Return ``(public key, message, signature)``: what verifying ``event``'s signature takes.
+
+    For :class:`agentcrdt.log.parallel.VerifyBatch`, after ``decode_event(raw, verify_signature=False)``.
+    """
+    return parse_author(event.author), SIGNING_CONTEXT + event.id.encode("ascii"), event.sig
 
 
 class _UnknownKind(EncodingError):

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import nacl.exceptions
 import nacl.signing
+from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
 
 from agentcrdt.errors import BadSignature, EncodingError, UsageError
+from agentcrdt.log.parallel import SignBatch
 
 __all__ = ["AUTHOR_PREFIX", "DIGEST_PREFIX", "Identity", "digest", "parse_author", "verify"]
 
@@ -31,42 +33,46 @@ def is_digest(value: object) -> bool:
     return type(value) is str and _DIGEST_RE.fullmatch(value) is not None
 
 
+_PUBLIC_KEYS: dict[str, bytes] = {}
+
+
 def parse_author(author: str) -> bytes:
     """Return the raw 32-byte public key named by an ``ed25519:<hex>`` author string."""
+    # Perf: every event names its author; the peers of a room are few, so remember the good ones.
+    if type(author) is str:
+        known = _PUBLIC_KEYS.get(author)
+        if known is not None:
+            return known
     if type(author) is not str or _AUTHOR_RE.fullmatch(author) is None:
         raise EncodingError(f"author {author!r} is not 'ed25519:' followed by 64 lowercase hex digits")
-    return bytes.fromhex(author[8:])
-
-
-_VERIFY_KEYS: dict[str, nacl.signing.VerifyKey] = {}
+    public = bytes.fromhex(author[8:])
+    if len(_PUBLIC_KEYS) < 65536:  # the cap only guards against floods of made-up authors
+        _PUBLIC_KEYS[author] = public
+    return public
 
 
 def verify(author: str, message: bytes, signature: bytes) -> None:
     """Raise :class:`BadSignature` unless ``signature`` is ``author``'s signature over ``message``."""
-    key = _VERIFY_KEYS.get(author)
-    if key is None:
-        try:
-            key = nacl.signing.VerifyKey(parse_author(author))
-        except nacl.exceptions.CryptoError as e:
-            raise BadSignature(f"author key {author} is not a valid Ed25519 point") from e
-        if len(_VERIFY_KEYS) < 65536:  # peers are few; the cap only guards against key floods
-            _VERIFY_KEYS[author] = key
+    public = parse_author(author)
     try:
-        key.verify(message, signature)
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError) as e:
+        # The binding directly (a key that is not a curve point fails here too): VerifyKey.verify
+        # costs a key object per author and a copy of the message.
+        crypto_sign_open(bytes(signature) + message, public)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError, TypeError) as e:
         raise BadSignature(f"signature does not verify for author {author}") from e
 
 
 class Identity:
     """A peer's signing key. The author string is its public half."""
 
-    __slots__ = ("_key", "author")
+    __slots__ = ("_key", "_secret", "author")
 
     def __init__(self, seed: bytes) -> None:
         if len(seed) != 32:
             raise UsageError("an Ed25519 seed is exactly 32 bytes; use Identity.generate() for a new one")
         self._key = nacl.signing.SigningKey(seed)
-        self.author = AUTHOR_PREFIX + bytes(self._key.verify_key).hex()
+        public, self._secret = crypto_sign_seed_keypair(seed)
+        self.author = AUTHOR_PREFIX + public.hex()
 
     @classmethod
     def generate(cls) -> Identity:
@@ -80,7 +86,12 @@ class Identity:
 
     def sign(self, message: bytes) -> bytes:
         """Return the 64-byte signature of ``message``."""
-        return self._key.sign(message).signature
+        # The binding directly: SigningKey.sign wraps the same call in a SignedMessage we would discard.
+        return crypto_sign(message, self._secret)[:64]
+
+    def sign_batch(self) -> SignBatch:
+        """Return a batch that signs many messages on the signing pool (see :mod:`.parallel`)."""
+        return SignBatch(self._secret)
 
     def save(self, path: str | Path) -> None:
         """Write the seed to ``path`` readable by the owner only; refuse to overwrite."""
