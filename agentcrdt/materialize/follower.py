@@ -50,6 +50,17 @@ class Projection(ABC):
         stamped at the accepting review (see :meth:`agentcrdt.replica.Replica.effects`).
         """
 
+    def process_many(self, db: sqlite3.Connection, items: Sequence[tuple[Event, list[DecodedOp]]]) -> Touched:
+        """Write the rows for a run of valid events, in log order; return what they touched.
+
+        The follower calls this once per batch. The default applies :meth:`process` to each event;
+        override it when rows can be read and written once per batch instead of once per event.
+        """
+        touched: Touched = set()
+        for event, effects in items:
+            touched |= self.process(db, event, effects)
+        return touched
+
 
 class SQLiteFollower:
     """Drive projections over a SQLite database (its own file, or the room's store file)."""
@@ -117,13 +128,15 @@ class SQLiteFollower:
                 if not batch:
                     break
                 verdicts = replica.store.verdicts([s.id for _, s in batch])
+                items: list[tuple[Event, list[DecodedOp]]] = []
                 for _, stored in batch:
                     if verdicts.get(stored.id, ("pending", ""))[0] != "valid":
                         continue
                     event = replica.decoded(stored)  # verified on ingest; reused if just written
-                    effects = replica.effects(event)
-                    for p in self.projections:
-                        touched |= p.process(self.db, event, effects)
+                    items.append((event, replica.effects(event)))
+                # Projections own disjoint tables, so each may take the whole batch in one call.
+                for p in self.projections:
+                    touched |= p.process_many(self.db, items)
                 self.db.execute("UPDATE _followers SET cursor = ? WHERE name = ?", (batch[-1][0], self.name))
         if touched:
             for listener in self.listeners:
