@@ -7,6 +7,7 @@ queries straight from these rows. Typed per-schema tables (see :mod:`agentcrdt.s
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 
@@ -41,8 +42,15 @@ class EntityProjection(Projection):
     name = "entities"
     version = 1
 
-    def __init__(self, hooks: tuple[RowHook, ...] = ()) -> None:
+    def __init__(self, hooks: tuple[RowHook, ...] = (), *, cache_size: int = 10_000) -> None:
         self.hooks = hooks
+        # Entities written recently, as committed (the follower calls forget() when that may be false):
+        # an entity updated again needs no SELECT and no JSON decoding. Oldest first, for eviction.
+        self._cache: dict[EntityKey, EntityState] = {}
+        self._cache_size = cache_size
+
+    def forget(self) -> None:
+        self._cache.clear()
 
     def setup(self, db: sqlite3.Connection) -> None:
         db.execute(
@@ -53,6 +61,7 @@ class EntityProjection(Projection):
         )
 
     def reset(self, db: sqlite3.Connection) -> None:
+        self.forget()
         db.execute("DROP TABLE IF EXISTS entities")
 
     def load(self, db: sqlite3.Connection, key: EntityKey) -> EntityState | None:
@@ -85,7 +94,9 @@ class EntityProjection(Projection):
         keys = {key for _, effects in items for key, *_ in effects}
         if not keys:
             return set()
-        states = self.load_many(db, keys)
+        cache = self._cache
+        states = {k: cache.pop(k) for k in keys if k in cache}  # popped: re-added below as newest
+        states.update(self.load_many(db, [k for k in keys if k not in states]))
         for event, effects in items:
             for key, f, t, kop, stamp in effects:
                 st = states.get(key)
@@ -102,4 +113,7 @@ class EntityProjection(Projection):
         for hook in self.hooks:
             for key in keys:
                 hook(db, key, states[key])
+        cache.update(states)
+        for stale in list(itertools.islice(cache, max(0, len(cache) - self._cache_size))):
+            del cache[stale]
         return keys

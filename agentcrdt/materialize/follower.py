@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from agentcrdt.errors import StoreError, UsageError
 from agentcrdt.log.event import Event
 from agentcrdt.state import DecodedOp
+from agentcrdt.store.base import StoredEvent
 
 if TYPE_CHECKING:
     from agentcrdt.replica import Replica
@@ -26,6 +27,7 @@ __all__ = ["Projection", "SQLiteFollower", "Touched"]
 
 Touched = set[tuple[str, str]]  # (table or entity type, row id); ("*", "*") means "anything"
 BATCH = 2_000
+_SET_CURSOR = "UPDATE _followers SET cursor = ? WHERE name = ?"
 
 
 class Projection(ABC):
@@ -61,6 +63,13 @@ class Projection(ABC):
             touched |= self.process(db, event, effects)
         return touched
 
+    def forget(self) -> None:  # noqa: B027  (optional hook: most projections keep nothing in memory)
+        """Drop any in-memory copy of rows: the database may hold other rows than this process wrote.
+
+        The follower calls this when another process has moved its cursor, after a rebuild and after a
+        failed (rolled back) batch.
+        """
+
 
 class SQLiteFollower:
     """Drive projections over a SQLite database (its own file, or the room's store file)."""
@@ -84,6 +93,9 @@ class SQLiteFollower:
         self.name = name
         self.projections = list(projections)
         self.listeners: list[Callable[[Touched], None]] = []
+        # The cursor as of our last commit: while the stored cursor still equals it, no other process
+        # has written our rows, and projections may trust rows they keep in memory.
+        self._trusted: int | None = None
         self._init()
 
     def _init(self) -> None:
@@ -120,31 +132,53 @@ class SQLiteFollower:
     def catch_up(self, replica: Replica) -> Touched:
         """Process everything stored since the cursor; notify listeners of what changed."""
         touched: Touched = set()
-        while True:
-            with self._tx():
-                # The cursor is read inside the write transaction: another process projecting into the
-                # same file may have moved it, and nothing must be applied twice.
-                batch = replica.store.since(self.cursor, limit=BATCH)
+        try:
+            while True:
+                with self._tx():
+                    # The cursor is read inside the write transaction: another process projecting into
+                    # the same file may have moved it, and nothing must be applied twice.
+                    cursor = self.cursor
+                    if cursor != self._trusted:
+                        # Rows changed under us (or this is the first batch): cached rows may be stale.
+                        self._forget()
+                    batch = replica.store.since(cursor, limit=BATCH)
+                    if batch:
+                        touched |= self._process(replica, batch)
+                        cursor = batch[-1][0]
+                        self.db.execute(_SET_CURSOR, (cursor, self.name))
+                self._trusted = cursor  # committed: what projections remember matches the rows
                 if not batch:
                     break
-                verdicts = replica.store.verdicts([s.id for _, s in batch])
-                items: list[tuple[Event, list[DecodedOp]]] = []
-                for _, stored in batch:
-                    if verdicts.get(stored.id, ("pending", ""))[0] != "valid":
-                        continue
-                    event = replica.decoded(stored)  # verified on ingest; reused if just written
-                    items.append((event, replica.effects(event)))
-                # Projections own disjoint tables, so each may take the whole batch in one call.
-                for p in self.projections:
-                    touched |= p.process_many(self.db, items)
-                self.db.execute("UPDATE _followers SET cursor = ? WHERE name = ?", (batch[-1][0], self.name))
+        except BaseException:
+            self._forget()  # a rolled-back batch may have left changes in projections' memory
+            raise
         if touched:
             for listener in self.listeners:
                 listener(touched)
         return touched
 
+    def _process(self, replica: Replica, batch: list[tuple[int, StoredEvent]]) -> Touched:
+        verdicts = replica.store.verdicts([s.id for _, s in batch])
+        items: list[tuple[Event, list[DecodedOp]]] = []
+        for _, stored in batch:
+            if verdicts.get(stored.id, ("pending", ""))[0] != "valid":
+                continue
+            event = replica.decoded(stored)  # verified on ingest; reused if just written
+            items.append((event, replica.effects(event)))
+        touched: Touched = set()
+        # Projections own disjoint tables, so each may take the whole batch in one call.
+        for p in self.projections:
+            touched |= p.process_many(self.db, items)
+        return touched
+
+    def _forget(self) -> None:
+        self._trusted = None
+        for p in self.projections:
+            p.forget()
+
     def rebuild(self, replica: Replica) -> None:
         """Drop every projected row and replay the log (verdicts changed retroactively)."""
+        self._forget()
         with self._tx():
             for p in self.projections:
                 p.reset(self.db)

@@ -56,7 +56,7 @@ class Exploding(Projection):
         pass
 
     def process(self, db: sqlite3.Connection, event: Event, effects: list[DecodedOp]) -> Touched:
-        if self.armed and event.kind == "ops" and event.payload["ops"][0]["op"]["set"] == "boom":
+        if self.armed and event.kind == "ops" and event.payload["ops"][0]["op"].get("set") == "boom":
             raise StoreError("simulated crash in the middle of a batch")
         return set()
 
@@ -178,3 +178,47 @@ def test_atoms_are_read_only() -> None:
     follower = SQLiteFollower(memdb(), [EntityProjection()])
     with pytest.raises(sqlite3.DatabaseError):
         Atom(follower, lambda r: r.sql("DELETE FROM entities"))
+
+
+def views(n: int, entity_id: str = "d1") -> dict[str, object]:
+    return {"ops": [op("Doc", entity_id, "views", "pncounter", {"inc": n})]}
+
+
+def test_a_follower_drops_remembered_rows_when_another_writer_moved_its_cursor(
+    tmp_path: Path, pair: tuple[Replica, Replica]
+) -> None:
+    # Two followers of one name on one file stand for two processes sharing a room's projection.
+    a, _ = pair
+    path = tmp_path / "shared.db"
+    one, two = SQLiteFollower(path, [EntityProjection()]), SQLiteFollower(path, [EntityProjection()])
+    a.commit("ops", views(1))
+    one.catch_up(a)  # one now remembers d1 with views = 1
+    a.commit("ops", views(10))
+    two.catch_up(a)  # the other writer adds 10 and moves the shared cursor
+    a.commit("ops", views(100))
+    one.catch_up(a)  # must start from the stored row (11), not from what it remembers (1)
+    assert rows(one) == [("Doc", "d1", '{"views":111}', 0)]
+
+
+def test_a_rolled_back_batch_leaves_nothing_behind_in_memory(pair: tuple[Replica, Replica]) -> None:
+    a, _ = pair
+    bomb = Exploding()
+    follower = SQLiteFollower(memdb(), [EntityProjection(), bomb])
+    a.commit("ops", views(1))
+    follower.catch_up(a)
+    a.commit("ops", views(10))
+    a.commit("ops", title("boom", "d9"))
+    with pytest.raises(StoreError):
+        follower.catch_up(a)  # the entity projection applied +10 before the bomb went off
+    bomb.armed = False
+    follower.catch_up(a)
+    assert rows(follower)[0] == ("Doc", "d1", '{"views":11}', 0)
+
+
+def test_entities_evicted_from_memory_are_read_back_from_their_rows(pair: tuple[Replica, Replica]) -> None:
+    a, _ = pair
+    follower = SQLiteFollower(memdb(), [EntityProjection(cache_size=2)])
+    a.followers.append(follower)
+    for round_ in range(3):
+        a.commit_many([("ops", views(1, f"d{i}")) for i in range(5)])
+        assert {r[2] for r in rows(follower)} == {f'{{"views":{round_ + 1}}}'}
