@@ -11,7 +11,7 @@ from agentcrdt.cli import main
 from agentcrdt.local import create_local, open_local
 from agentcrdt.log.keys import Identity, digest
 from agentcrdt.state import op
-from agentcrdt.workflow import Provenance, propose
+from agentcrdt.workflow import Evidence, Provenance, propose
 
 AGENT_FILE = """
 from decimal import Decimal
@@ -35,7 +35,9 @@ def room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, P
     return path, agent_key, owner_key
 
 
-def _propose(path: Path, agent_key: Path, tag: str, confidence: str) -> str:
+def _propose(
+    path: Path, agent_key: Path, tag: str, confidence: str, evidence: tuple[Evidence, ...] = ()
+) -> str:
     replica = open_local(path, identity=Identity.load(agent_key))
     event = propose(
         replica,
@@ -45,6 +47,7 @@ def _propose(path: Path, agent_key: Path, tag: str, confidence: str) -> str:
         rationale=f"mentions {tag}",
         confidence=confidence,
         provenance=Provenance("test", digest(b"p")),
+        evidence=evidence,
     )
     replica.store.close()
     return event.id
@@ -93,3 +96,26 @@ def test_revoke_from_the_cli(room: tuple[Path, Path, Path], capsys: pytest.Captu
     assert main(["revoke", grant_id, "--room", str(path), "--reason", "done"]) == 0
     with pytest.raises(Exception, match="no active grant"):
         _propose(path, agent_key, "z", "0.5")
+
+
+def test_accept_refuses_evidence_that_is_not_in_the_text(
+    room: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, agent_key, owner_key = room
+    owner = open_local(path, identity=Identity.load(owner_key))
+    text = op("Document", "d1", "text", "lww", {"set": "This NDA binds both parties."})
+    owner.commit("ops", {"ops": [text]})
+    owner.store.close()
+    good = Evidence("Document", "d1", "text", 5, 8, "NDA")
+    made_up = Evidence("Document", "d1", "text", 5, 8, "SLA")  # a peer's agent that did not check
+    honest = _propose(path, agent_key, "nda", "0.5", (good,))
+    forged = _propose(path, agent_key, "sla", "0.5", (good, made_up))
+    capsys.readouterr()
+    assert main(["proposals", "accept", forged, "--room", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "1 evidence span(s)" in err and "Document/d1.text[5:8]" in err and "--force" in err
+    assert main(["proposals", "show", forged, "--room", str(path)]) == 0
+    assert "pending" in capsys.readouterr().out  # nothing was written
+    assert main(["proposals", "accept", honest, "--room", str(path)]) == 0
+    assert main(["proposals", "accept", forged, "--room", str(path), "--force"]) == 0
+    assert open_local(path).state_at().value("Document", "d1")["tags"] == ["nda", "sla"]

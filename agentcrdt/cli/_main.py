@@ -40,7 +40,13 @@ def _proposals(args: argparse.Namespace) -> int:
     if args.proposals_cmd == "show":
         return p.show_command(args.room, args.id, as_json=args.json)
     return p.decide_command(
-        args.room, args.id, args.proposals_cmd, note=args.note, key=args.key, as_json=args.json
+        args.room,
+        args.id,
+        args.proposals_cmd,
+        note=args.note,
+        key=args.key,
+        as_json=args.json,
+        force=getattr(args, "force", False),
     )
 
 
@@ -135,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
         if action in ("accept", "reject"):
             cmd.add_argument("--note", default="", help="a note recorded with the review")
             cmd.add_argument("--key", help="reviewer's key file (default: $AGENTCRDT_KEY)")
+        if action == "accept":
+            cmd.add_argument(
+                "--force", action="store_true", help="accept even if an evidence span does not check out"
+            )
         cmd.set_defaults(handler=_proposals)
 
     grant = sub.add_parser("grant", help="grant a capability slot to a peer (an agent's key)")

@@ -128,12 +128,25 @@ def decide_command(
     note: str,
     key: str | None,
     as_json: bool,
+    force: bool = False,
 ) -> int:
-    """Accept or reject a proposal, signed with the reviewer's key."""
-    from agentcrdt.workflow import proposal, review
+    """Accept or reject a proposal, signed with the reviewer's key.
+
+    Accepting re-checks the proposal's evidence first: a span that is not in the text the agent read
+    (an agent of another peer may not have checked it) is refused unless ``force`` is given.
+    """
+    from agentcrdt.workflow import check_evidence, proposal, review
 
     identity = load_identity(key)
     replica = open_local(room, identity=identity)
+    if decision == "accept" and not force:
+        bad = [ev for ev, ok in check_evidence(replica, proposal_id) if not ok]
+        if bad:
+            spans = "; ".join(f"{e['entity']}/{e['id']}.{e['field']}[{e['start']}:{e['end']}]" for e in bad)
+            raise UsageError(
+                f"{len(bad)} evidence span(s) of this proposal are not in the text the agent read ({spans}); "
+                "nothing was written. Reject it, or accept with --force if you checked it yourself"
+            )
     event = review(replica, proposal_id, decision, note)
     info = proposal(replica, event.payload["proposal"])
     if as_json:
