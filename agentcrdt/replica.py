@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,6 +60,15 @@ class IngestReport:
     def ok(self) -> bool:
         """Tell whether nothing was rejected or quarantined."""
         return not self.rejected and not self.quarantined
+
+
+@dataclass
+class _Placed:
+    """What one ingest call placed in the DAG and judged, to store together at its end."""
+
+    events: list[Event] = field(default_factory=list)
+    verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    retro: bool = False
 
 
 def new_genesis(
@@ -308,45 +318,54 @@ class Replica:
     # -- ingest -------------------------------------------------------------------------------------
 
     def ingest(self, raws: Iterable[bytes], *, source: str = "") -> IngestReport:
-        """Verify and apply a peer's events, in any order; orphans wait in the pending buffer."""
+        """Verify and apply a peer's events, in any order; orphans wait in the pending buffer.
+
+        Everything this call places is stored in one atomic append at the end (all or nothing).
+        """
         report = IngestReport()
         self.dag  # noqa: B018  (load, then take in what other processes appended)
         self.refresh()
-        ready: list[Event] = []
-        # Events admitted earlier in this call count as present: a causally ordered batch (what
-        # missing_for sends) is then ready as it arrives instead of queueing in the bounded pending
-        # buffer, which cost time per event and evicted the tail of a batch over a source's quota.
-        ready_ids: set[str] = set()
-        dag = self.dag
-        for event in self._verified(raws, report):
-            if event.id in dag or event.id in self._pending:
-                report.duplicates += 1
-                continue
-            problem = None
-            if event.scope_id != self.scope:
-                problem = ("wrong_scope", f"event belongs to scope {event.scope_id}, not {self.scope}")
-            elif event.local:
-                problem = ("local_event", "local-only events are never synced; a peer sent one")
-            if problem is not None:
-                self.store.record_rejection(event.raw, problem[0], problem[1], event.id)
-                report.rejected.append((event.id, *problem))
-                continue
-            if all(d in dag or d in ready_ids for d in event.deps):
-                ready.append(event)
-                ready_ids.add(event.id)
-            else:
-                report.evicted += len(self._pending.add(event.id, event.deps, event, len(event.raw), source))
-                report.pending += 1
-        self._apply_batch(ready, report, source)
+        placed = _Placed()
+        try:
+            # Events are placed as their signatures verify (on the signing pool, chunk by chunk), so
+            # judging this chunk overlaps with verifying the next. An event whose deps were placed
+            # earlier in this call is ready at once: a causally ordered batch (what missing_for sends)
+            # never queues in the bounded pending buffer.
+            for event in self._verified(raws, report):
+                if event.id in self.dag or event.id in self._pending:
+                    report.duplicates += 1
+                    continue
+                problem = None
+                if event.scope_id != self.scope:
+                    problem = ("wrong_scope", f"event belongs to scope {event.scope_id}, not {self.scope}")
+                elif event.local:
+                    problem = ("local_event", "local-only events are never synced; a peer sent one")
+                if problem is not None:
+                    self.store.record_rejection(event.raw, problem[0], problem[1], event.id)
+                    report.rejected.append((event.id, *problem))
+                    continue
+                self._place(event, placed, report, source)
+            if placed.events:
+                with self.store.atomic():
+                    self._advance(self.store.append([_stored(e) for e in placed.events]))
+                    self.store.set_verdicts(placed.verdicts)
+        except BaseException:
+            if placed.events:
+                self._reload()  # forget what was placed but not stored: the store is the truth
+            raise
+        if placed.retro:
+            self.recompute()
+        if placed.events:
+            self._notify(placed.events)
         return report
 
-    def _verified(self, raws: Iterable[bytes], report: IngestReport) -> list[Event]:
-        """Decode ``raws`` and check their signatures; record and drop every one that fails."""
+    def _verified(self, raws: Iterable[bytes], report: IngestReport) -> Iterator[Event]:
+        """Decode ``raws`` and yield those whose signatures verify, in order; record every failure."""
         decoded: list[Event] = []
         checks = VerifyBatch()
         for raw in raws:
             try:
-                # The signature is checked below, on the signing pool, while we decode the next ones.
+                # The signature is checked on the signing pool while we decode the next ones.
                 event = decode_event(raw, verify_signature=False)
             except RejectedEvent as e:
                 self.store.record_rejection(raw, e.reason, e.detail, e.event_id)
@@ -354,29 +373,24 @@ class Replica:
                 continue
             checks.add(*signature_check(event))
             decoded.append(event)
-        good = []
-        for event, ok in zip(decoded, checks.results(), strict=True):
+        for event, ok in zip(decoded, checks.iter_results(), strict=True):
             if ok:
-                good.append(event)
+                yield event
                 continue
             detail = f"signature does not verify for author {event.author}"
             self.store.record_rejection(event.raw, "bad_signature", detail, event.id)
             report.rejected.append((event.id, "bad_signature", detail))
-        return good
 
-    def _apply_batch(self, ready: list[Event], report: IngestReport, source: str) -> None:
-        # Release orphans whose deps arrive in this batch, then store everything in one atomic append.
-        batch: list[Event] = []
-        verdicts: dict[str, tuple[str, str]] = {}
-        retro = False
-        queue = list(ready)
+    def _place(self, event: Event, placed: _Placed, report: IngestReport, source: str) -> None:
+        """Place a verified event in the DAG and judge it (or park it as an orphan), then release
+        the orphans it completes."""
+        queue = deque([event])
         while queue:
-            event = queue.pop(0)
+            event = queue.popleft()
             if event.id in self.dag:
                 report.duplicates += 1
                 continue
             if not all(d in self.dag for d in event.deps):
-                # A dep admitted earlier in this batch was rejected: wait for it, as any orphan does.
                 report.evicted += len(self._pending.add(event.id, event.deps, event, len(event.raw), source))
                 report.pending += 1
                 continue
@@ -386,25 +400,16 @@ class Replica:
                 self.store.record_rejection(event.raw, "bad_causality", str(e), event.id)
                 report.rejected.append((event.id, "bad_causality", str(e)))
                 continue
-            batch.append(event)
-            verdict, retro_one = self.judge.judge(event, verdicts, self._stored_verdict)
-            retro = retro or retro_one
-            verdicts[event.id] = verdict
+            placed.events.append(event)
+            verdict, retro = self.judge.judge(event, placed.verdicts, self._stored_verdict)
+            placed.retro = placed.retro or retro
+            placed.verdicts[event.id] = verdict
             if verdict[0] == VALID:
-                retro = self.judge.index_valid(event, grant_of(verdict[1])) or retro
-            if verdict[0] == VALID:
+                placed.retro = self.judge.index_valid(event, grant_of(verdict[1])) or placed.retro
                 report.accepted.append(event.id)
             else:
                 report.quarantined.append((event.id, *verdict))
             queue.extend(entry.item for entry in self._pending.release(event.id, self.dag.__contains__))
-        if batch:
-            with self.store.atomic():
-                self._advance(self.store.append([_stored(e) for e in batch]))
-                self.store.set_verdicts(verdicts)
-        if retro:
-            self.recompute()
-        if batch:
-            self._notify(batch)
 
     def _stored_verdict(self, event_id: str) -> tuple[str, str] | None:
         return self.store.verdicts([event_id]).get(event_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from nacl.bindings import crypto_sign, crypto_sign_open
@@ -97,8 +98,16 @@ class VerifyBatch:
 
     def results(self) -> list[bool]:
         """Return, for every queued triple in order, whether its signature verifies."""
-        tail = _verify_chunk(self._buffer)
-        out = [ok for f in self._futures for ok in f.result()]
-        out.extend(tail)
+        return list(self.iter_results())
+
+    def iter_results(self) -> Iterator[bool]:
+        """Yield, in order, whether each queued signature verifies, as soon as its chunk is done.
+
+        The caller's work on the first results overlaps with the pool's on the later chunks; the last,
+        partial chunk is verified on the calling thread when reached.
+        """
+        buffer, futures = self._buffer, self._futures
         self._buffer, self._futures = [], []
-        return out
+        for f in futures:
+            yield from f.result()
+        yield from _verify_chunk(buffer)

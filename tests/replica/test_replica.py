@@ -270,3 +270,29 @@ def test_an_authors_events_must_form_a_chain(pair: tuple[Replica, Replica], bob:
     assert "broken_chain" in a.ingest([gap.raw]).quarantined[0][2] or "broken_chain" in a.verdict(gap.id)[1]
     c = Replica.join(MemoryStore(), a.store.get(a.scope).raw)  # type: ignore[union-attr]
     assert c.ingest([first.raw, chained.raw]).accepted == [first.id, chained.id]
+
+
+class FailingStore(MemoryStore):
+    """A memory store whose next append fails, as a full disk would."""
+
+    fail_next = False
+
+    def append(self, events):  # type: ignore[no-untyped-def]
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError("disk full")
+        return super().append(events)
+
+
+def test_a_failed_ingest_stores_nothing_and_leaves_the_replica_usable(alice: Identity) -> None:
+    a = Replica.create(MemoryStore(), alice, "room")
+    events = a.commit_many([("ops", {"ops": [op("Doc", "d1", "n", "pncounter", {"inc": 1})]})] * 5)
+    store = FailingStore()
+    b = Replica.join(store, a.genesis.raw)
+    store.fail_next = True
+    with pytest.raises(OSError):
+        b.ingest([e.raw for e in events])
+    assert b.store.last_position() == 1 and b.heads == {a.genesis.id}  # only the genesis
+    report = b.ingest([e.raw for e in events])  # the same events again: nothing is a "duplicate"
+    assert report.ok and len(report.accepted) == 5 and report.duplicates == 0
+    assert b.state_at().value("Doc", "d1") == {"n": 5}
