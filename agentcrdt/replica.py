@@ -89,10 +89,6 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _stored(e: Event) -> StoredEvent:
-    return StoredEvent(e.id, e.scope, e.author, e.seq, e.lamport, e.kind, e.deps, e.local, e.raw)
-
-
 def _node(e: Event | StoredEvent) -> Node:
     return Node(e.id, tuple(e.deps), e.lamport, e.author, e.seq, e.local)
 
@@ -181,8 +177,7 @@ class Replica:
         if genesis.author not in genesis.payload["owners"]:
             raise UsageError("that genesis event is not signed by one of the owners it names; refusing it")
         with store.atomic():
-            store.append([_stored(genesis)])
-            store.set_verdicts({genesis.id: (VALID, "")})
+            store.append_judged([genesis], {genesis.id: (VALID, "")})
             store.set_meta(SCOPE_META, genesis.id)
         return cls(store, **kwargs)
 
@@ -295,11 +290,8 @@ class Replica:
                 retro = self.judge.index_valid(event, verdict.grant) or retro
                 events.append(event)
                 grants.append(verdict.grant)
-            with self.store.atomic():  # an event is never stored without its verdict
-                self._advance(self.store.append([_stored(e) for e in events]))
-                self.store.set_verdicts(
-                    {e.id: (VALID, grant_reason(g)) for e, g in zip(events, grants, strict=True)}
-                )
+            verdicts = {e.id: (VALID, grant_reason(g)) for e, g in zip(events, grants, strict=True)}
+            self._advance(self.store.append_judged(events, verdicts))  # never an event without its verdict
         except BaseException:
             if events:
                 self._reload()  # forget the unwritten chain: the store is the truth
@@ -346,9 +338,7 @@ class Replica:
                     continue
                 self._place(event, placed, report, source)
             if placed.events:
-                with self.store.atomic():
-                    self._advance(self.store.append([_stored(e) for e in placed.events]))
-                    self.store.set_verdicts(placed.verdicts)
+                self._advance(self.store.append_judged(placed.events, placed.verdicts))
         except BaseException:
             if placed.events:
                 self._reload()  # forget what was placed but not stored: the store is the truth

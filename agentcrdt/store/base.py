@@ -17,8 +17,9 @@ from types import TracebackType
 from typing import Self
 
 from agentcrdt.errors import UsageError
+from agentcrdt.log.event import Event
 
-__all__ = ["VERDICTS", "EventStore", "Rejection", "StoredEvent", "heads_delta", "plan_append"]
+__all__ = ["VERDICTS", "EventRecord", "EventStore", "Rejection", "StoredEvent", "heads_delta", "plan_append"]
 
 # Non-empty, no whitespace (deps are stored space-joined). A regex: this runs per event on the hot path.
 _ID = re.compile(r"\S+")
@@ -42,6 +43,11 @@ class StoredEvent:
     raw: bytes  # canonical wire bytes; the store never decodes them
 
 
+# What append() takes: a StoredEvent, or a verified Event (which has the same fields and is stored
+# as is, without building a second record per event on the hot path).
+EventRecord = StoredEvent | Event
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """Structurally bad input kept in quarantine; it never enters the events table."""
@@ -63,12 +69,27 @@ class EventStore(abc.ABC):
     # -- events -----------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def append(self, events: Sequence[StoredEvent]) -> list[int]:
+    def append(self, events: Sequence[EventRecord]) -> list[int]:
         """Store the events not yet stored, atomically; return their new positions in append order.
 
-        Raises ``UsageError`` (and stores nothing) if an event's dep is neither stored nor earlier in
-        the batch: the replica guarantees causal closure, so this only fires on a caller bug.
+        ``events`` are :class:`StoredEvent` records or verified :class:`~agentcrdt.log.event.Event`
+        objects (they carry the same fields). Raises ``UsageError`` (and stores nothing) if an event's
+        dep is neither stored nor earlier in the batch: the replica guarantees causal closure, so this
+        only fires on a caller bug.
         """
+
+    def append_judged(
+        self, events: Sequence[EventRecord], verdicts: Mapping[str, tuple[str, str]]
+    ) -> list[int]:
+        """Append ``events`` and set ``verdicts`` (of these or stored events) in one transaction.
+
+        What the replica calls: an event is never stored without its verdict. Backends that keep the
+        verdict in the event's row override this to write both at once.
+        """
+        with self.atomic():
+            positions = self.append(events)
+            self.set_verdicts(verdicts)
+        return positions
 
     @abc.abstractmethod
     def get_many(self, ids: Iterable[str]) -> dict[str, StoredEvent]:
@@ -128,7 +149,10 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     def set_verdicts(self, verdicts: Mapping[str, tuple[str, str]]) -> None:
-        """Upsert ``event_id -> (verdict, reason)``; verdict is one of ``VERDICTS``."""
+        """Upsert ``event_id -> (verdict, reason)``; verdict is one of ``VERDICTS``.
+
+        Every id must name a stored event (``UsageError`` otherwise, and nothing is written).
+        """
 
     @abc.abstractmethod
     def verdicts(self, ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
@@ -172,11 +196,13 @@ class EventStore(abc.ABC):
 # -- helpers shared by the backends ---------------------------------------------------------------
 
 
-def _check_event(event: object) -> StoredEvent:
+def _check_event(event: object) -> EventRecord:
     # Cheap structural checks only: a wrong type would otherwise surface as an opaque driver error, or
     # (memory store) be stored silently. Ids must be whitespace-free because deps are stored joined.
+    if type(event) is Event:
+        return event  # built by create_event or decode_event: already checked, field by field
     if not isinstance(event, StoredEvent):
-        raise UsageError(f"append() takes StoredEvent records, got {type(event).__name__}")
+        raise UsageError(f"append() takes StoredEvent records or Events, got {type(event).__name__}")
     if not isinstance(event.id, str) or not _ID.fullmatch(event.id):
         raise UsageError(f"event id must be a non-empty string without whitespace, got {event.id!r}")
     if not isinstance(event.raw, bytes):
@@ -189,8 +215,8 @@ def _check_event(event: object) -> StoredEvent:
 
 
 def plan_append(
-    events: Sequence[StoredEvent], present: Callable[[set[str]], set[str]], bound_scope: str | None = None
-) -> list[StoredEvent]:
+    events: Sequence[EventRecord], present: Callable[[set[str]], set[str]], bound_scope: str | None = None
+) -> list[EventRecord]:
     """Validate a batch and return the events to insert, in order, without duplicates.
 
     ``present(ids)`` returns which of ``ids`` are already stored; backends call this inside their write
@@ -210,7 +236,7 @@ def plan_append(
         wanted.add(event.id)
         wanted.update(event.deps)
     stored = present(wanted) if wanted else set()
-    new: list[StoredEvent] = []
+    new: list[EventRecord] = []
     seen: set[str] = set()
     for event in events:
         if event.id in stored or event.id in seen:
@@ -226,7 +252,7 @@ def plan_append(
     return new
 
 
-def heads_delta(new: Sequence[StoredEvent]) -> tuple[set[str], set[str]]:
+def heads_delta(new: Sequence[EventRecord]) -> tuple[set[str], set[str]]:
     """Return ``(added, removed)`` head ids for newly stored events.
 
     Causal closure means no stored event can name a newly stored one in its deps, so every new
@@ -252,6 +278,15 @@ def check_verdicts(verdicts: Mapping[str, tuple[str, str]]) -> None:
     for event_id, (verdict, _reason) in verdicts.items():
         if verdict not in VERDICTS:
             raise UsageError(f"verdict for {event_id} must be one of {sorted(VERDICTS)}, got {verdict!r}")
+
+
+def unknown_verdict_ids(unknown: Iterable[str]) -> UsageError:
+    """Return the error for verdicts naming events the store does not hold."""
+    shown = sorted(unknown)
+    return UsageError(
+        f"cannot set verdicts of {len(shown)} event(s) this store does not hold (first: {shown[0]}); "
+        "append the events first (append_judged does both in one transaction)"
+    )
 
 
 def check_since(cursor: int, limit: int | None) -> None:

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 
 from agentcrdt.store.base import (
+    EventRecord,
     EventStore,
     Rejection,
     StoredEvent,
@@ -14,6 +15,7 @@ from agentcrdt.store.base import (
     check_verdicts,
     heads_delta,
     plan_append,
+    unknown_verdict_ids,
 )
 
 __all__ = ["MemoryStore"]
@@ -33,9 +35,9 @@ class MemoryStore(EventStore):
         self._verdicts: dict[str, tuple[str, str]] = {}
         self._meta: dict[str, str] = {}
 
-    def append(self, events: Sequence[StoredEvent]) -> list[int]:
+    def append(self, events: Sequence[EventRecord]) -> list[int]:
         with self._lock:
-            new = plan_append(events, lambda ids: ids & self._by_id.keys())
+            new = [_record(e) for e in plan_append(events, lambda ids: ids & self._by_id.keys())]
             for event in new:
                 self._stage(event)  # everything that can fail happens before the first mutation
             start = len(self._log) + 1
@@ -47,6 +49,19 @@ class MemoryStore(EventStore):
             self._heads -= removed
             self._heads |= added
             return list(range(start, start + len(new)))
+
+    def append_judged(
+        self, events: Sequence[EventRecord], verdicts: Mapping[str, tuple[str, str]]
+    ) -> list[int]:
+        check_verdicts(verdicts)
+        with self._lock:
+            # Everything that can fail is checked before anything is written: no partial batch.
+            unknown = verdicts.keys() - self._by_id.keys() - {e.id for e in events}
+            if unknown:
+                raise unknown_verdict_ids(unknown)
+            positions = self.append(events)
+            self._verdicts.update(verdicts)
+            return positions
 
     def _stage(self, event: StoredEvent) -> None:
         """Per-event hook run before any mutation (the contract suite patches it to inject failures)."""
@@ -93,6 +108,9 @@ class MemoryStore(EventStore):
     def set_verdicts(self, verdicts: Mapping[str, tuple[str, str]]) -> None:
         check_verdicts(verdicts)
         with self._lock:
+            unknown = verdicts.keys() - self._by_id.keys()
+            if unknown:
+                raise unknown_verdict_ids(unknown)
             self._verdicts.update({k: (v, r) for k, (v, r) in verdicts.items()})
 
     def verdicts(self, ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
@@ -108,3 +126,11 @@ class MemoryStore(EventStore):
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:
             self._meta[key] = value
+
+
+def _record(event: EventRecord) -> StoredEvent:
+    """Keep a StoredEvent whatever was appended: get_many() and since() hand out StoredEvents."""
+    if isinstance(event, StoredEvent):
+        return event
+    e = event
+    return StoredEvent(e.id, e.scope, e.author, e.seq, e.lamport, e.kind, e.deps, e.local, e.raw)

@@ -71,6 +71,22 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
         ),
     ),
+    Migration(
+        "0002_verdicts_in_event_rows",
+        (
+            # A verdict is written with its event (one row instead of a row in a second, randomly keyed
+            # b-tree): appends cost less. Verdicts of events the file does not hold had no meaning and
+            # are not carried over.
+            "ALTER TABLE events ADD COLUMN verdict TEXT"
+            " CHECK (verdict IS NULL OR verdict IN ('valid', 'quarantined', 'pending'))",
+            "ALTER TABLE events ADD COLUMN reason TEXT",
+            """UPDATE events SET
+                verdict = (SELECT v.verdict FROM verdicts v WHERE v.id = events.id),
+                reason = (SELECT v.reason FROM verdicts v WHERE v.id = events.id)
+            WHERE id IN (SELECT id FROM verdicts)""",
+            "DROP TABLE verdicts",
+        ),
+    ),
 )
 
 # One set of tables shared by every scope, partitioned by the ``scope`` column (the store's bound

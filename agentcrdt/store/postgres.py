@@ -18,6 +18,7 @@ from psycopg import sql
 
 from agentcrdt.errors import StoreError, UsageError
 from agentcrdt.store.base import (
+    EventRecord,
     EventStore,
     Rejection,
     StoredEvent,
@@ -26,6 +27,7 @@ from agentcrdt.store.base import (
     check_verdicts,
     heads_delta,
     plan_append,
+    unknown_verdict_ids,
 )
 from agentcrdt.store.migrations import POSTGRES_MIGRATIONS, pending
 
@@ -144,7 +146,7 @@ class PostgresStore(EventStore):
         )
         return {r[0] for r in rows}
 
-    def append(self, events: Sequence[StoredEvent]) -> list[int]:
+    def append(self, events: Sequence[EventRecord]) -> list[int]:
         if not events:
             return []
         with self.transaction(), _mapped("append"):
@@ -266,6 +268,9 @@ class PostgresStore(EventStore):
         if not verdicts:
             return
         with self.transaction(), _mapped("set_verdicts"), self._conn.cursor() as cur:
+            unknown = set(verdicts) - self._present(set(verdicts))
+            if unknown:
+                raise unknown_verdict_ids(unknown)
             cur.executemany(
                 "INSERT INTO agentcrdt_verdicts (scope, id, verdict, reason) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (scope, id) DO UPDATE SET verdict = excluded.verdict, reason = excluded.reason",

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from agentcrdt.errors import StoreError, UsageError
 from agentcrdt.store.base import (
+    EventRecord,
     EventStore,
     Rejection,
     StoredEvent,
@@ -26,6 +27,7 @@ from agentcrdt.store.base import (
     check_verdicts,
     heads_delta,
     plan_append,
+    unknown_verdict_ids,
 )
 from agentcrdt.store.migrations import SQLITE_MIGRATIONS, pending
 
@@ -36,6 +38,8 @@ Durability = Literal["normal", "full"]
 # Stay under SQLITE_MAX_VARIABLE_NUMBER of old builds (999).
 _CHUNK = 900
 _COLUMNS = "position, id, scope, author, seq, lamport, kind, deps, local, raw"
+_VERDICTS = "SELECT id, verdict, reason FROM events"
+_NO_VERDICT = (None, None)
 
 
 @contextmanager
@@ -188,16 +192,21 @@ class SQLiteStore(EventStore):
             )
         return found
 
-    def append(self, events: Sequence[StoredEvent]) -> list[int]:
-        if not events:
+    def append(self, events: Sequence[EventRecord]) -> list[int]:
+        return self.append_judged(events, {})
+
+    def append_judged(
+        self, events: Sequence[EventRecord], verdicts: Mapping[str, tuple[str, str]]
+    ) -> list[int]:
+        check_verdicts(verdicts)
+        if not events and not verdicts:
             return []
         with self._lock, self.transaction(), _mapped("append"):
             new = plan_append(events, self._present)
-            if not new:
-                return []
             start = self.last_position() + 1
+            # The verdict goes into the event's own row: one insert per event, not two.
             self._conn.executemany(
-                f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO events ({_COLUMNS}, verdict, reason) VALUES ({', '.join('?' * 12)})",
                 [
                     (
                         start + i,
@@ -210,6 +219,7 @@ class SQLiteStore(EventStore):
                         " ".join(e.deps),
                         e.local,
                         e.raw,
+                        *verdicts.get(e.id, _NO_VERDICT),
                     )
                     for i, e in enumerate(new)
                 ],
@@ -218,6 +228,10 @@ class SQLiteStore(EventStore):
             if removed:
                 self._conn.executemany("DELETE FROM heads WHERE id = ?", [(i,) for i in removed])
             self._conn.executemany("INSERT INTO heads (id) VALUES (?)", [(i,) for i in added])
+            inserted = {e.id for e in new}
+            later = {k: v for k, v in verdicts.items() if k not in inserted}
+            if later:  # verdicts of events stored earlier (or duplicates in this batch)
+                self._update_verdicts(later)
             return list(range(start, start + len(new)))
 
     def get_many(self, ids: Iterable[str]) -> dict[str, StoredEvent]:
@@ -290,21 +304,26 @@ class SQLiteStore(EventStore):
     def set_verdicts(self, verdicts: Mapping[str, tuple[str, str]]) -> None:
         check_verdicts(verdicts)
         with self._lock, self.transaction(), _mapped("set_verdicts"):
-            self._conn.executemany(
-                "INSERT INTO verdicts (id, verdict, reason) VALUES (?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET verdict = excluded.verdict, reason = excluded.reason",
-                [(k, v, r) for k, (v, r) in verdicts.items()],
-            )
+            self._update_verdicts(verdicts)
+
+    def _update_verdicts(self, verdicts: Mapping[str, tuple[str, str]]) -> None:
+        unknown = set(verdicts) - self._present(set(verdicts))
+        if unknown:
+            raise unknown_verdict_ids(unknown)
+        self._conn.executemany(
+            "UPDATE events SET verdict = ?, reason = ? WHERE id = ?",
+            [(v, r, k) for k, (v, r) in verdicts.items()],
+        )
 
     def verdicts(self, ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         with self._lock, _mapped("verdicts"):
             if ids is None:
-                rows = list(self._conn.execute("SELECT id, verdict, reason FROM verdicts"))
+                rows = list(self._conn.execute(f"{_VERDICTS} WHERE verdict IS NOT NULL"))
             else:
                 rows = []
                 for chunk in _chunks(list(set(ids))):
                     marks = ",".join("?" * len(chunk))
-                    sql = f"SELECT id, verdict, reason FROM verdicts WHERE id IN ({marks})"
+                    sql = f"{_VERDICTS} WHERE id IN ({marks}) AND verdict IS NOT NULL"
                     rows.extend(self._conn.execute(sql, chunk))
             return {i: (v, r) for i, v, r in rows}
 

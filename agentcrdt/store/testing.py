@@ -24,6 +24,9 @@ from typing import ClassVar
 import pytest
 
 from agentcrdt.errors import AgentCRDTError, UsageError
+from agentcrdt.log.event import create_event
+from agentcrdt.log.keys import Identity
+from agentcrdt.state import OPS, op
 from agentcrdt.store.base import EventStore, StoredEvent
 
 __all__ = ["StoreContract", "expected_heads", "make_author", "make_event"]
@@ -335,6 +338,56 @@ class StoreContract:
         ]
         assert got[0].position < got[1].position
         assert store.count() == 1 and "sha256:" + "1" * 64 not in store
+
+    def test_verdicts_of_events_the_store_does_not_hold_are_refused(self) -> None:
+        store = self.store()
+        (a,) = self.chain(1)
+        store.append([a])
+        stranger = "sha256:" + "9" * 64
+        with pytest.raises(UsageError, match="does not hold"):
+            store.set_verdicts({a.id: ("valid", ""), stranger: ("valid", "")})
+        with pytest.raises(UsageError, match="does not hold"):
+            store.append_judged([], {stranger: ("valid", "")})
+        assert store.verdicts() == {}  # not even the known one
+
+    def test_append_judged_writes_events_and_verdicts_together(self) -> None:
+        store = self.store()
+        a, b, c = self.chain(3)
+        assert store.append_judged([a, b], {a.id: ("valid", ""), b.id: ("quarantined", "no grant")}) == [2, 3]
+        assert store.verdicts([a.id, b.id]) == {a.id: ("valid", ""), b.id: ("quarantined", "no grant")}
+        # A batch may also change verdicts of events stored earlier (and re-send stored events).
+        assert store.append_judged([b, c], {c.id: ("valid", ""), a.id: ("quarantined", "revoked")}) == [4]
+        assert store.verdicts() == {
+            a.id: ("quarantined", "revoked"),
+            b.id: ("quarantined", "no grant"),
+            c.id: ("valid", ""),
+        }
+        # A bad batch stores neither its events nor its verdicts.
+        d = self.ev(c)
+        orphan = self.ev("sha256:" + "0" * 64)
+        with pytest.raises(UsageError):
+            store.append_judged([d, orphan], {d.id: ("valid", ""), a.id: ("valid", "")})
+        assert store.count() == 4 and d.id not in store
+        assert store.verdicts([a.id, d.id]) == {a.id: ("quarantined", "revoked")}
+
+    def test_append_takes_verified_events_as_they_are(self) -> None:
+        store = self.store()
+        event = create_event(
+            Identity.from_name("alice"),
+            scope=self.scope,
+            seq=1,
+            deps=[self.genesis.id],
+            lamport=2,
+            time_ms=0,
+            kind=OPS,
+            payload={"ops": [op("Doc", "d1", "title", "lww", {"set": "hello"})]},
+        )
+        assert store.append_judged([event], {event.id: ("valid", "")}) == [2]
+        e = event
+        record = StoredEvent(e.id, e.scope, e.author, e.seq, e.lamport, e.kind, e.deps, False, e.raw)
+        assert store.get(e.id) == record
+        assert store.since(1) == [(2, store.get(e.id))] and store.heads() == {e.id}
+        assert store.verdicts() == {e.id: ("valid", "")}
 
     def test_verdicts(self) -> None:
         store = self.store()

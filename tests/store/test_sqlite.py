@@ -13,6 +13,7 @@ import pytest
 
 from agentcrdt.errors import MigrationError, StoreError, UsageError
 from agentcrdt.store import EventStore, MemoryStore, SQLiteStore, StoredEvent, open_store
+from agentcrdt.store.migrations import SQLITE_MIGRATIONS
 from agentcrdt.store.testing import StoreContract, expected_heads, make_event
 
 
@@ -109,7 +110,7 @@ def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     SQLiteStore(path).close()
     with sqlite3.connect(path) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations")]
-        assert names == ["0001_events"]
+        assert names == ["0001_events", "0002_verdicts_in_event_rows"]
         conn.execute("INSERT INTO schema_migrations VALUES ('9999_from_the_future', 'now')")
     conn.close()
     with pytest.raises(MigrationError, match="newer version"):
@@ -246,3 +247,24 @@ def test_a_foreign_file_is_refused_untouched(tmp_path: Path) -> None:
     room = tmp_path / "room.db"  # the twins: a new path, then reopening our own file, both work
     SQLiteStore(room).close()
     SQLiteStore(room).close()
+
+
+def test_a_room_of_the_first_schema_keeps_its_verdicts_when_migrated(tmp_path: Path) -> None:
+    # A file as agentcrdt 0.1 wrote it: migration 0001 only, verdicts in their own table.
+    path = tmp_path / "old.db"
+    genesis = make_event("genesis", scope=None, kind="genesis")
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for statement in SQLITE_MIGRATIONS[0].statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES ('0001_events', 'then')")
+        conn.execute(
+            "INSERT INTO events VALUES (1, ?, NULL, ?, 1, 1, 'genesis', '', 0, ?)",
+            (genesis.id, genesis.author, genesis.raw),
+        )
+        conn.execute("INSERT INTO verdicts VALUES (?, 'quarantined', 'revoked')", (genesis.id,))
+        conn.execute("INSERT INTO verdicts VALUES ('sha256:gone', 'valid', '')")  # names no stored event
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.verdicts() == {genesis.id: ("quarantined", "revoked")}
+        assert store.get(genesis.id) == genesis
