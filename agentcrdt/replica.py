@@ -258,24 +258,24 @@ class Replica:
         # An event's id does not depend on its signature: chain the ids first, feeding each signing
         # message to the pool, so signatures are computed on other cores while we build the next event.
         unsigned = []
-        signer = self.identity.sign_batch()
         author, scope, clock = self.identity.author, self.scope, self._clock
-        for kind, payload in changes:
-            u = prepare_event(
-                author,
-                scope=scope,
-                seq=seq,
-                deps=deps,
-                lamport=lamport,
-                time_ms=clock(),
-                kind=kind,
-                payload=payload,
-                local=local,
-            )
-            signer.add(u.signing_message)
-            unsigned.append(u)
-            deps, lamport, seq = (u.id,), lamport + 1, seq + 1
-        signatures = signer.signatures()
+        with self.identity.sign_batch() as signer:
+            for kind, payload in changes:
+                u = prepare_event(
+                    author,
+                    scope=scope,
+                    seq=seq,
+                    deps=deps,
+                    lamport=lamport,
+                    time_ms=clock(),
+                    kind=kind,
+                    payload=payload,
+                    local=local,
+                )
+                signer.add(u.signing_message)
+                unsigned.append(u)
+                deps, lamport, seq = (u.id,), lamport + 1, seq + 1
+            signatures = signer.signatures()
         try:
             for u, sig in zip(unsigned, signatures, strict=True):
                 event = u.seal(sig)
@@ -352,24 +352,24 @@ class Replica:
     def _verified(self, raws: Iterable[bytes], report: IngestReport) -> Iterator[Event]:
         """Decode ``raws`` and yield those whose signatures verify, in order; record every failure."""
         decoded: list[Event] = []
-        checks = VerifyBatch()
-        for raw in raws:
-            try:
-                # The signature is checked on the signing pool while we decode the next ones.
-                event = decode_event(raw, verify_signature=False)
-            except RejectedEvent as e:
-                self.store.record_rejection(raw, e.reason, e.detail, e.event_id)
-                report.rejected.append((e.event_id, e.reason, e.detail))
-                continue
-            checks.add(*signature_check(event))
-            decoded.append(event)
-        for event, ok in zip(decoded, checks.iter_results(), strict=True):
-            if ok:
-                yield event
-                continue
-            detail = f"signature does not verify for author {event.author}"
-            self.store.record_rejection(event.raw, "bad_signature", detail, event.id)
-            report.rejected.append((event.id, "bad_signature", detail))
+        with VerifyBatch() as checks:
+            for raw in raws:
+                try:
+                    # Signatures are checked by helper processes while we decode the next events.
+                    event = decode_event(raw, verify_signature=False)
+                except RejectedEvent as e:
+                    self.store.record_rejection(raw, e.reason, e.detail, e.event_id)
+                    report.rejected.append((e.event_id, e.reason, e.detail))
+                    continue
+                checks.add(*signature_check(event))
+                decoded.append(event)
+            for event, ok in zip(decoded, checks.iter_results(), strict=True):
+                if ok:
+                    yield event
+                    continue
+                detail = f"signature does not verify for author {event.author}"
+                self.store.record_rejection(event.raw, "bad_signature", detail, event.id)
+                report.rejected.append((event.id, "bad_signature", detail))
 
     def _place(self, event: Event, placed: _Placed, report: IngestReport, source: str) -> None:
         """Place a verified event in the DAG and judge it (or park it as an orphan), then release

@@ -90,7 +90,7 @@ class Identity:
         return crypto_sign(message, self._secret)[:64]
 
     def sign_batch(self) -> SignBatch:
-        """Return a batch that signs many messages on the signing pool (see :mod:`.parallel`)."""
+        """Return a batch that signs many messages in helper processes (see :mod:`.parallel`)."""
         return SignBatch(self._secret)
 
     def save(self, path: str | Path) -> None:

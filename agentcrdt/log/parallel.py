@@ -1,46 +1,80 @@
-"""Signing and verifying many events on a small thread pool, in step with the caller's own work.
+"""Signing and verifying many events in helper processes, in step with the caller's own work.
 
-libsodium's Ed25519 runs with the GIL released (PyNaCl reaches it through cffi, which drops the GIL
-around C calls), so signatures computed on pool threads use the other cores while the calling thread
-goes on encoding, hashing and judging the next events. A batch is fed message by message; every
-``CHUNK`` messages go to the pool at once, and the caller computes the last, partial chunk itself
-while it waits, so a small batch never pays for a hand-off and a large one keeps every core busy.
+Why processes: libsodium runs with the GIL released, but a thread that signs message after message needs
+the GIL back between two calls, and while the caller is busy in Python (encoding, hashing, judging the
+next events) it gets it only at the interpreter's switch interval (5 ms). Measured here: a thread pool
+gave no speed-up while the caller worked. Helper processes have their own interpreters, so a batch's
+signatures are computed on the other cores while the caller builds and judges the rest.
 
-The results are the same as signing or verifying one message at a time (Ed25519 signatures are
-deterministic), in the order the messages were added.
+How: a batch is fed message by message; every ``CHUNK`` messages go to a helper at once (round robin,
+over its stdin), and the caller computes the last, partial chunk itself. Small batches (a single commit)
+never leave the calling thread. Helpers are plain ``python -c`` children that import only PyNaCl: they
+start on first use, never re-import the caller's ``__main__`` (as ``multiprocessing``'s spawn would),
+and exit when their stdin closes, so they die with their parent. Whenever they are unavailable (a
+helper died, another batch in this process holds them, processes cannot be started) the work is done in
+the calling thread: slower, never different. Ed25519 signatures are deterministic, so the results are
+exactly those of signing or verifying one message at a time, in the order the messages were added.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import logging
 import os
+import pickle
+import struct
+import subprocess
+import sys
 import threading
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import IO, Any, Self
 
 from nacl.bindings import crypto_sign, crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 
-__all__ = ["CHUNK", "SignBatch", "VerifyBatch"]
+__all__ = ["CHUNK", "SignBatch", "VerifyBatch", "shutdown"]
 
-CHUNK = 64  # messages per pool task: large enough to amortize the hand-off (~20 µs), small enough to overlap
+log = logging.getLogger("agentcrdt.log")
+
+CHUNK = 64  # messages per hand-off: ~2-5 ms of work against ~50 µs of pickling and pipe traffic
 _SIG_LEN = 64
+_MAX_HELPERS = 4
+# Chunks in flight per helper. Bounded so neither pipe can fill up: a helper blocked writing answers
+# nobody reads would stop reading requests, and the caller would block writing the next one.
+_IN_FLIGHT = 4
+_FRAME = struct.Struct("<I")
 
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_pool_lock = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    """Return the process-wide pool, made on first use and made again in a forked child."""
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            # A child forked with a live pool inherits its objects but not its threads: start afresh.
-            _pool = ThreadPoolExecutor(
-                max_workers=max(1, min(8, os.cpu_count() or 1)), thread_name_prefix="agentcrdt-ed25519"
-            )
-            _pool_pid = os.getpid()
-        return _pool
+# The helper program: read (op, args) frames from stdin, write answers to stdout, until stdin closes.
+_HELPER = r"""
+import pickle, struct, sys
+from nacl.bindings import crypto_sign, crypto_sign_open
+from nacl.exceptions import BadSignatureError, CryptoError
+frame, inp, out = struct.Struct("<I"), sys.stdin.buffer, sys.stdout.buffer
+def verify(items):
+    ok = []
+    for public, message, signature in items:
+        try:
+            crypto_sign_open(signature + message, public)
+            ok.append(True)
+        except (BadSignatureError, CryptoError, ValueError, TypeError):
+            ok.append(False)
+    return ok
+while True:
+    head = inp.read(4)
+    if len(head) < 4:
+        break
+    op, args = pickle.loads(inp.read(frame.unpack(head)[0]))
+    if op == "sign":
+        answer = [crypto_sign(m, args[0])[:64] for m in args[1]]
+    else:
+        answer = verify(args)
+    data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(frame.pack(len(data)) + data)
+    out.flush()
+"""
 
 
 def _sign_chunk(secret: bytes, messages: list[bytes]) -> list[bytes]:
@@ -58,42 +92,216 @@ def _verify_chunk(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
     return out
 
 
-class SignBatch:
+def _local(request: tuple[str, Any]) -> list[Any]:
+    op, args = request
+    return _sign_chunk(args[0], args[1]) if op == "sign" else _verify_chunk(args)
+
+
+class _Helper:
+    """One helper process and its two pipes."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _HELPER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin: IO[bytes] = self.proc.stdin
+        self.stdout: IO[bytes] = self.proc.stdout
+
+    def send(self, request: tuple[str, Any]) -> None:
+        data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        self.stdin.write(_FRAME.pack(len(data)) + data)
+        self.stdin.flush()
+
+    def recv(self) -> list[Any]:
+        head = self.stdout.read(_FRAME.size)
+        if len(head) < _FRAME.size:
+            raise EOFError("signature helper exited")
+        data = self.stdout.read(_FRAME.unpack(head)[0])
+        answer: list[Any] = pickle.loads(data)  # our own child, over a private pipe: trusted
+        return answer
+
+    def stop(self) -> None:
+        for stream in (self.stdin, self.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class _Helpers:
+    """The process's helpers; one batch at a time holds them (others work in their own thread)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held by the batch using the helpers
+        self.pid = 0
+        self.helpers: list[_Helper] = []
+        self.disabled = False
+
+    def acquire(self) -> list[_Helper] | None:
+        """Return the helpers for exclusive use, or None (then work in the calling thread)."""
+        if self.disabled or not self.lock.acquire(blocking=False):
+            return None
+        try:
+            if self.pid != os.getpid():
+                # First use, or a forked child holding its parent's pipes: start our own helpers.
+                self.helpers, self.pid = [], os.getpid()
+            if not self.helpers:
+                n = max(1, min(_MAX_HELPERS, os.cpu_count() or 1))
+                self.helpers = [_Helper() for _ in range(n)]
+            return self.helpers
+        except Exception as e:  # failing to start processes only means "work inline"
+            log.warning("signature helpers unavailable (%s); signing and verifying in this thread", e)
+            self.disabled = True
+            self._stop()
+            self.lock.release()
+            return None
+
+    def release(self, *, broken: bool) -> None:
+        """Give the helpers back; broken ones (a dead helper, answers left unread) are stopped."""
+        if broken:
+            self._stop()
+        self.lock.release()
+
+    def _stop(self) -> None:
+        if self.pid == os.getpid():  # a forked child must not touch its parent's helpers
+            for helper in self.helpers:
+                helper.stop()
+        self.helpers = []
+
+    def shutdown(self) -> None:
+        with self.lock:
+            self._stop()
+
+
+_HELPERS = _Helpers()
+
+
+def shutdown() -> None:
+    """Stop the helper processes (they also stop on their own when this process exits)."""
+    _HELPERS.shutdown()
+
+
+atexit.register(shutdown)
+
+
+class _Batch:
+    """Hand chunks to the helpers; answers come back in submission order. Use as a context manager."""
+
+    def __init__(self) -> None:
+        self._helpers: list[_Helper] | None = None
+        self._asked = False
+        # Per chunk, in order: [helper or None, request, answer or None].
+        self._chunks: list[list[Any]] = []
+        self._waiting: dict[int, deque[int]] = {}  # helper index -> chunks sent to it, not yet answered
+
+    def _send(self, request: tuple[str, Any]) -> None:
+        if not self._asked:
+            self._asked = True
+            self._helpers = _HELPERS.acquire()
+            self._waiting = {i: deque() for i in range(len(self._helpers or ()))}
+        index = len(self._chunks)
+        self._chunks.append([None, request, None])
+        if self._helpers is None:
+            return
+        h = index % len(self._helpers)
+        try:
+            if len(self._waiting[h]) >= _IN_FLIGHT:
+                self._receive(h)
+            self._helpers[h].send(request)
+            self._chunks[index][0] = h
+            self._waiting[h].append(index)
+        except (OSError, EOFError, ValueError):
+            self._give_up()
+
+    def _receive(self, h: int) -> None:
+        assert self._helpers is not None
+        index = self._waiting[h].popleft()
+        self._chunks[index][2] = self._helpers[h].recv()
+
+    def _answers(self) -> Iterator[list[Any]]:
+        try:
+            for chunk in list(self._chunks):
+                h, request, answer = chunk
+                if answer is None and h is not None and self._helpers is not None:
+                    try:
+                        while chunk[2] is None:
+                            self._receive(h)
+                        answer = chunk[2]
+                    except (OSError, EOFError, ValueError):
+                        self._give_up()
+                        answer = None
+                yield answer if answer is not None else _local(request)
+        finally:
+            self.close()
+
+    def _give_up(self) -> None:
+        # A helper died or its pipe broke: finish this batch here; fresh helpers start next time.
+        if self._helpers is not None:
+            self._helpers = None
+            _HELPERS.release(broken=True)
+
+    def close(self) -> None:
+        """Give the helpers back (stopping them if answers are left unread). Idempotent."""
+        if self._helpers is not None:
+            unread = any(self._waiting.values())
+            self._helpers = None
+            _HELPERS.release(broken=unread)
+        self._asked = False
+        self._chunks = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class SignBatch(_Batch):
     """Sign messages with one secret key; :meth:`signatures` returns them in the order added."""
 
     def __init__(self, secret: bytes) -> None:
+        super().__init__()
         self._secret = secret
         self._buffer: list[bytes] = []
-        self._futures: list[Future[list[bytes]]] = []
 
     def add(self, message: bytes) -> None:
-        """Queue one message; a full chunk starts signing on the pool at once."""
+        """Queue one message; a full chunk goes to a helper at once."""
         self._buffer.append(message)
         if len(self._buffer) == CHUNK:
-            self._futures.append(_executor().submit(_sign_chunk, self._secret, self._buffer))
+            self._send(("sign", (self._secret, self._buffer)))
             self._buffer = []
 
     def signatures(self) -> list[bytes]:
         """Return every signature, in order (the caller signs the last partial chunk itself)."""
         tail = _sign_chunk(self._secret, self._buffer)
-        out = [s for f in self._futures for s in f.result()]
+        self._buffer = []
+        out = [s for chunk in self._answers() for s in chunk]
         out.extend(tail)
-        self._buffer, self._futures = [], []
         return out
 
 
-class VerifyBatch:
-    """Verify (public key, message, signature) triples; :meth:`results` says which verify, in order."""
+class VerifyBatch(_Batch):
+    """Verify (public key, message, signature) triples; say which verify, in the order added."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._buffer: list[tuple[bytes, bytes, bytes]] = []
-        self._futures: list[Future[list[bool]]] = []
 
     def add(self, public: bytes, message: bytes, signature: bytes) -> None:
-        """Queue one check; a full chunk starts verifying on the pool at once."""
+        """Queue one check; a full chunk goes to a helper at once."""
         self._buffer.append((public, message, signature))
         if len(self._buffer) == CHUNK:
-            self._futures.append(_executor().submit(_verify_chunk, self._buffer))
+            self._send(("verify", self._buffer))
             self._buffer = []
 
     def results(self) -> list[bool]:
@@ -101,13 +309,12 @@ class VerifyBatch:
         return list(self.iter_results())
 
     def iter_results(self) -> Iterator[bool]:
-        """Yield, in order, whether each queued signature verifies, as soon as its chunk is done.
+        """Yield, in order, whether each queued signature verifies, as soon as its chunk is back.
 
-        The caller's work on the first results overlaps with the pool's on the later chunks; the last,
-        partial chunk is verified on the calling thread when reached.
+        The caller's work on the first results overlaps with the helpers' on later chunks; the last,
+        partial chunk is verified in the calling thread when reached.
         """
-        buffer, futures = self._buffer, self._futures
-        self._buffer, self._futures = [], []
-        for f in futures:
-            yield from f.result()
+        buffer, self._buffer = self._buffer, []
+        for chunk in self._answers():
+            yield from chunk
         yield from _verify_chunk(buffer)

@@ -1,13 +1,15 @@
-"""Batch signing and verification on the pool give exactly the one-at-a-time answers, in order."""
+"""Batch signing and verification in helper processes give exactly the one-at-a-time answers, in order."""
 
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentcrdt.log import parallel
 from agentcrdt.log.event import decode_event, signature_check
 from agentcrdt.log.keys import Identity, parse_author
 from agentcrdt.log.parallel import CHUNK, VerifyBatch
@@ -99,3 +101,79 @@ def test_the_pool_works_again_in_a_forked_child() -> None:
         os._exit(0 if child.signatures() == expected else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _messages(n: int) -> list[bytes]:
+    return [b"message %d" % i for i in range(n)]
+
+
+def test_many_chunks_in_flight_keep_their_order() -> None:
+    # More chunks than the helpers hold in flight: answers must be read while sending, in order.
+    messages = _messages(40 * CHUNK + 3)
+    with ALICE.sign_batch() as batch:
+        for m in messages:
+            batch.add(m)
+        assert batch.signatures() == [ALICE.sign(m) for m in messages]
+
+
+def test_a_helper_that_dies_mid_batch_changes_nothing_but_speed() -> None:
+    messages = _messages(6 * CHUNK)
+    with ALICE.sign_batch() as batch:
+        for m in messages[: 3 * CHUNK]:
+            batch.add(m)
+        for helper in parallel._HELPERS.helpers:  # the helpers working for this batch
+            helper.proc.kill()
+            helper.proc.wait()
+        for m in messages[3 * CHUNK :]:
+            batch.add(m)
+        assert batch.signatures() == [ALICE.sign(m) for m in messages]
+    # The next batch starts fresh helpers and uses them.
+    with ALICE.sign_batch() as batch:
+        for m in messages:
+            batch.add(m)
+        assert batch.signatures() == [ALICE.sign(m) for m in messages]
+        assert parallel._HELPERS.helpers and all(h.proc.poll() is None for h in parallel._HELPERS.helpers)
+
+
+def test_a_batch_abandoned_with_answers_unread_leaves_no_stale_answers() -> None:
+    with ALICE.sign_batch() as batch:
+        for m in _messages(4 * CHUNK):
+            batch.add(m)
+        # Left without asking for the signatures (an exception in the caller, say).
+    messages = [b"other %d" % i for i in range(4 * CHUNK)]
+    with ALICE.sign_batch() as batch:
+        for m in messages:
+            batch.add(m)
+        assert batch.signatures() == [ALICE.sign(m) for m in messages]
+
+
+def test_two_threads_batching_at_once_both_get_their_own_answers() -> None:
+    identities = [Identity.from_name(f"peer{i}") for i in range(2)]
+    results: dict[int, bool] = {}
+
+    def work(i: int) -> None:
+        messages = [b"%d-%d" % (i, j) for j in range(10 * CHUNK)]
+        with identities[i].sign_batch() as batch:
+            for m in messages:
+                batch.add(m)
+            results[i] = batch.signatures() == [identities[i].sign(m) for m in messages]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {0: True, 1: True}
+
+
+def test_without_helper_processes_the_work_is_done_in_the_calling_thread(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(parallel, "_HELPERS", parallel._Helpers())
+    monkeypatch.setattr(parallel.sys, "executable", "/nonexistent/python")
+    messages = _messages(3 * CHUNK)
+    with ALICE.sign_batch() as batch:
+        for m in messages:
+            batch.add(m)
+        assert batch.signatures() == [ALICE.sign(m) for m in messages]
+    assert "signature helpers unavailable" in caplog.text
