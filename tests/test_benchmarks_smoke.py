@@ -23,13 +23,13 @@ EXPECTED = {
             "sign_per_s",
             "verify_per_s",
             "append_batched_per_s",
-            "append_log_only_per_s",
+            "append_projected_per_s",
             "append_single_per_s",
             "ingest_per_s",
-            "ingest_log_only_per_s",
+            "ingest_projected_per_s",
             "event_bytes",
         },
-        {"append_vs_sign", "ingest_vs_verify"},
+        {"append_vs_sign", "ingest_vs_verify", "append_projected_vs_sign", "ingest_projected_vs_verify"},
     ),
     "open": (
         {
