@@ -154,7 +154,9 @@ class _Helpers:
                 # First use, or a forked child holding its parent's pipes: start our own helpers.
                 self.helpers, self.pid = [], os.getpid()
             if not self.helpers:
-                n = max(1, min(_MAX_HELPERS, os.cpu_count() or 1))
+                # The caller keeps one core busy with its own work: helpers take the others (on a
+                # 2-core machine two helpers only contend with the caller and each other).
+                n = max(1, min(_MAX_HELPERS, (os.cpu_count() or 2) - 1))
                 self.helpers = [_Helper() for _ in range(n)]
             return self.helpers
         except Exception as e:  # failing to start processes only means "work inline"
