@@ -22,7 +22,8 @@ from agentcrdt.runtime.context import Retrieval, open_retrieval
 from agentcrdt.runtime.models import build_model
 from agentcrdt.runtime.progress import Progress, ProgressPrinter
 from agentcrdt.runtime.prompts import PromptTemplate, default_prompt_dirs, load_prompt
-from agentcrdt.runtime.worker import ProgressCallback, Worker, proposed_inputs, slot_problem
+from agentcrdt.runtime.slots import proposed_inputs, slot_problem
+from agentcrdt.runtime.worker import ProgressCallback, Worker
 
 __all__ = [
     "Agent",

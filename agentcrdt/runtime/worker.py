@@ -3,11 +3,11 @@
 Each round: take in what other processes appended (``replica.refresh()`` and the projections' catch-up),
 bring the retrieval index up to date, run the agent's ``select`` against a :class:`Reader` (recording what
 it read), skip every item whose ``input_id`` already has a proposal by this author, and process the rest
-with at most ``concurrency`` model calls in flight. Checked proposals are queued and appended in batches
-(every ``flush_interval`` seconds, every ``batch_size`` proposals, and at the end of a round), each by
-:func:`agentcrdt.workflow.propose` inside one outer transaction: one fsync per batch. Commits are
-synchronous, so cancellation only lands on an ``await`` (a model call), never inside a write: a stopped
-worker never leaves half a proposal; queued ones are flushed even when the round is cancelled.
+with ``concurrency`` tasks, each taking the next item when its model call is done. Checked drafts go to
+the :class:`~agentcrdt.runtime._outbox.Outbox`, appended in batches (every ``flush_interval`` seconds,
+every ``batch_size`` drafts, and at the end of a round), one transaction each; a batch runs to its end
+even when the round is cancelled: a stopped worker never leaves half a proposal, and queued ones are
+appended.
 
 Processing is at-least-once: the durable cursor ``worker:<agent>:<author>`` (in the store) moves to the
 position a round started from only once every item of that round was handled; the ``input_id`` makes a
@@ -20,118 +20,35 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.abc
 
-from agentcrdt.errors import EncodingError, InvalidEntityValue, ModelError, UsageError
-from agentcrdt.llm.base import Model, ModelResponse, ModelSettings, Usage
+from agentcrdt.errors import UsageError
+from agentcrdt.llm.base import Model, ModelSettings
 from agentcrdt.local import open_local
-from agentcrdt.log.event import Event
 from agentcrdt.log.keys import Identity
-from agentcrdt.materialize.atoms import Reader
-from agentcrdt.materialize.follower import SQLiteFollower, Touched
+from agentcrdt.materialize.follower import SQLiteFollower
 from agentcrdt.replica import Replica
 from agentcrdt.retrieval import Embedder
-from agentcrdt.runtime.agent import Agent, ProposalDraft, TextKey, WorkItem, check_evidence
+from agentcrdt.runtime._atom import LazyAtom
+from agentcrdt.runtime._items import ItemPipeline
+from agentcrdt.runtime._outbox import Outbox
+from agentcrdt.runtime.agent import Agent, WorkItem
 from agentcrdt.runtime.context import Retrieval, open_retrieval
 from agentcrdt.runtime.progress import Progress
 from agentcrdt.runtime.prompts import PromptTemplate, default_prompt_dirs, load_prompt
-from agentcrdt.workflow import Evidence, Provenance, propose
+from agentcrdt.runtime.slots import proposed_inputs, slot_problem
 
-__all__ = ["ProgressCallback", "Worker", "proposed_inputs", "slot_problem"]
+__all__ = ["ProgressCallback", "Worker", "proposed_inputs", "slot_problem"]  # the last two: from .slots
 
 log = logging.getLogger("agentcrdt.runtime")
 
 ProgressCallback = Callable[[Progress, bool], None]
 RoomSource = str | Path | Replica | Callable[[], Replica]
-_MAX_RATIONALE = 8000
-_COST_QUANTUM = Decimal("1e-12")
-
-
-def proposed_inputs(replica: Replica, author: str, slot: str) -> set[str]:
-    """Return the ``input`` ids of ``author``'s valid proposals under ``slot``."""
-    replica.dag  # noqa: B018  (loads the authority index)
-    return {e.payload["input"] for e in replica.authority.earlier_proposals(author, sys.maxsize, slot)}
-
-
-def slot_problem(replica: Replica, author: str, slot: str) -> str | None:
-    """Explain why ``author`` cannot propose under ``slot`` now (None when an active grant allows it)."""
-    replica.dag  # noqa: B018
-    if author in replica.genesis.payload["owners"]:
-        return None
-    grants = replica.authority.grants_to(author)
-    if any(g.capability.slot == slot and not replica.authority.revocations_of(g.event.id) for g in grants):
-        return None
-    held = sorted({g.capability.slot for g in grants if not replica.authority.revocations_of(g.event.id)})
-    has = f" (its active grants: {', '.join(held)})" if held else ""
-    return (
-        f"{author} holds no active grant for slot {slot!r} in this room{has}; nothing was proposed. "
-        f"An owner must grant it that slot first (agentcrdt grant, or workflow.grant(replica, author, cap))."
-    )
-
-
-class _LazyAtom:
-    """An atom that re-runs its query on demand: the follower only marks it dirty.
-
-    :class:`~agentcrdt.materialize.Atom` re-runs at once on every relevant change; a worker needs the
-    result only when it starts a round, and its own commits would otherwise re-run the query per proposal.
-    """
-
-    def __init__(self, follower: SQLiteFollower, query: Callable[[Reader], list[WorkItem]]) -> None:
-        self.follower = follower
-        self.query = query
-        self.reader: Reader | None = None
-        self.dirty = True
-        self.on_change: Callable[[], None] | None = None
-        follower.listeners.append(self._touched)
-
-    def run(self) -> list[WorkItem]:
-        reader = Reader(self.follower.db)
-        self.dirty = False
-        try:
-            items = self.query(reader)
-        except BaseException:
-            self.dirty = True
-            raise
-        self.reader = reader
-        return items
-
-    def _touched(self, touched: Touched) -> None:
-        if self.reader is None or self.reader.depends_on(touched):
-            self.dirty = True
-            if self.on_change is not None:
-                self.on_change()
-
-    def close(self) -> None:
-        if self._touched in self.follower.listeners:
-            self.follower.listeners.remove(self._touched)
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """A proposal checked and built, waiting for the next batch commit."""
-
-    key: str
-    input_id: str
-    draft: ProposalDraft
-    evidence: tuple[Evidence, ...]
-    provenance: Provenance
-    base: tuple[str, ...]
-
-
-def _cost(usage: Usage) -> Decimal | None:
-    if usage.cost_usd is None:
-        return None
-    if usage.cost_usd == 0:
-        return Decimal(0)
-    return usage.cost_usd.quantize(_COST_QUANTUM).normalize()
 
 
 class Worker:
@@ -173,17 +90,18 @@ class Worker:
         self.max_rounds = max_rounds
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self._outbox: list[_Pending] = []
         self.settings = settings or agent.settings
         self.on_progress = on_progress
         dirs = prompt_dirs if prompt_dirs is not None else default_prompt_dirs(agent.source_path)
         self.prompt: PromptTemplate = load_prompt(agent.prompt, dirs)
         self.progress = Progress(agent.name)
-        self.limiter = anyio.CapacityLimiter(concurrency)
         self._room = room
         self._replica: Replica | None = None
         self._owns_replica = False
-        self._atom: _LazyAtom | None = None
+        self._atom: LazyAtom[list[WorkItem]] | None = None
+        self._outbox: Outbox | None = None
+        # The worker's own uses of the replica take turns: a batch commit (maybe in a thread) and polling.
+        self._lock = anyio.Lock()
         self.retrieval: Retrieval | None = None
         self._cursor = 0  # durable: every event up to here was considered
         self._seen = 0  # in memory: the position the last round started from
@@ -196,6 +114,16 @@ class Worker:
         self._stop_event = anyio.Event()
         self._changed = anyio.Event()
         self._scope: anyio.CancelScope | None = None
+        self._items = ItemPipeline(
+            agent,
+            model,
+            self.prompt,
+            self.settings,
+            self.progress,
+            self._handled,
+            self._report,
+            stopping=lambda: self._stopping,
+        )
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -241,8 +169,23 @@ class Worker:
         if follower is None:
             raise UsageError("the worker needs a replica with SQLite projections: open it with open_local()")
         self._replica = replica
-        self._atom = _LazyAtom(follower, self.agent.select)
+        self._atom = LazyAtom(follower, self.agent.select)
         self._atom.on_change = self._wake_up
+        self._outbox = Outbox(
+            replica,
+            follower.db,
+            slot=self.agent.capability.slot,
+            agent=self.agent.name,
+            progress=self.progress,
+            proposed=self._proposed,
+            report=self._report,
+            lock=self._lock,
+            holding=self._atom.holding,
+            # Only a replica the worker opened is sure to be untouched by other code on the event loop.
+            in_thread=self._owns_replica,
+            batch_size=self.batch_size,
+            flush_interval=self.flush_interval,
+        )
         if self.embedder is not None and self.agent.retrieval_sources:
             path = getattr(replica.store, "path", None)
             if not isinstance(path, str):
@@ -264,6 +207,7 @@ class Worker:
         if self._atom is not None:
             self._atom.close()
             self._atom = None
+        self._outbox = None
         if self.retrieval is not None:
             self.retrieval.close()
             self.retrieval = None
@@ -381,7 +325,9 @@ class Worker:
     async def _poll(self) -> None:
         while True:
             await anyio.sleep(self.poll_interval)
-            if self._sync() > self._seen:
+            async with self._lock:  # not while a batch is being committed
+                position = self._sync()
+            if position > self._seen:
                 self._wake.set()
 
     def _dirty(self) -> bool:
@@ -405,6 +351,8 @@ class Worker:
         self.progress.rounds += 1
         assert self._atom is not None
         taken, complete = 0, True
+        # Not only when the atom is dirty: another process's follower may have projected the changes
+        # into the shared tables first, and then ours reports nothing touched.
         if self._atom.dirty or position > self._cursor:
             taken, complete = await self._process_selected(sorted(replica.heads))
         self._seen = max(self._seen, position)
@@ -414,7 +362,7 @@ class Worker:
         return taken
 
     async def _process_selected(self, heads: list[str]) -> tuple[int, bool]:
-        assert self._atom is not None
+        assert self._atom is not None and self._outbox is not None
         try:
             items = self._atom.run()
         except Exception as e:
@@ -435,184 +383,15 @@ class Worker:
         if not todo:
             return 0, True
         self.progress.items_total += len(todo)
-        done: list[str] = []
+        outbox = self._outbox
         try:
             async with anyio.create_task_group() as outer:
-                outer.start_soon(self._flusher)
-                async with anyio.create_task_group() as tg:
-                    for input_id, item in todo.items():
-                        tg.start_soon(self._process, item, input_id, heads, done)
+                outer.start_soon(outbox.run)
+                handled = await self._items.run(todo, tuple(heads), outbox, self.retrieval, self.concurrency)
                 outer.cancel_scope.cancel()
         finally:
-            self._flush()  # synchronous: runs even when cancelled, and never writes half a proposal
-        return len(todo), len(done) == len(todo)
-
-    async def _flusher(self) -> None:
-        while True:
-            await anyio.sleep(self.flush_interval)
-            self._flush()
-
-    async def _process(self, item: WorkItem, input_id: str, heads: list[str], done: list[str]) -> None:
-        async with self.limiter:
-            if self._stopping:
-                return
-            try:
-                variables = self.agent.context(item, self.retrieval)
-                messages = self.prompt.render({"agent": self.agent.name, "item": item, **variables})
-                context = self.agent.model_context(item, variables)
-            except Exception as e:
-                self._failed(item, input_id, f"preparing the prompt failed: {e}", done)
-                return
-            try:
-                if context is None:
-                    response: ModelResponse[Any] = await self.model.request(
-                        messages, self.agent.output, self.settings
-                    )
-                else:
-                    response = await self.model.request(
-                        messages, self.agent.output, self.settings, context=context
-                    )
-            except ModelError as e:
-                self._failed(item, input_id, f"model error: {e}", done)
-                return
-            except Exception as e:  # a bug in a model or adapter: one item fails, the worker goes on
-                log.exception("%s: %s: unexpected model failure", self.agent.name, item.key)
-                self._failed(item, input_id, f"unexpected model failure: {e!r}", done)
-                return
-        self._account(response.usage)
-        try:
-            drafts = self.agent.proposals(item, response.output)
-        except Exception as e:
-            self._failed(item, input_id, f"proposals() failed: {e}", done)
-            return
-        self._emit(item, input_id, heads, drafts, response)
-        self._handled.add(input_id)
-        done.append(input_id)
-        self.progress.items_done += 1
-        self._report()
-
-    def _failed(self, item: WorkItem, input_id: str, message: str, done: list[str]) -> None:
-        log.warning("%s: %s: %s", self.agent.name, item.key, message)
-        self.progress.note_error(f"{item.key}: {message}")
-        # Not retried by this process until the input changes; a restart retries it.
-        self._handled.add(input_id)
-        done.append(input_id)
-        self.progress.items_done += 1
-        self._report()
-
-    def _account(self, usage: Usage) -> None:
-        p = self.progress
-        p.input_tokens += usage.input_tokens
-        p.output_tokens += usage.output_tokens
-        p.cost_usd = None if p.cost_usd is None or usage.cost_usd is None else p.cost_usd + usage.cost_usd
-
-    def _texts(self, item: WorkItem, keys: set[TextKey]) -> dict[TextKey, str]:
-        texts = dict(item.texts)
-        assert self._atom is not None
-        reader = Reader(self._atom.follower.db)
-        for key in keys - texts.keys():
-            values = reader.entity(key[0], key[1])
-            value = None if values is None else values.get(key[2])
-            if isinstance(value, str):
-                texts[key] = value
-        return texts
-
-    def _emit(
-        self,
-        item: WorkItem,
-        input_id: str,
-        heads: list[str],
-        drafts: Sequence[ProposalDraft],
-        response: ModelResponse[Any],
-    ) -> None:
-        version = response.model_version
-        model = (
-            response.model_id
-            if not version or version in response.model_id
-            else f"{response.model_id}@{version}"
-        )
-        provenance = Provenance(
-            model=model[:200],
-            prompt_hash=self.prompt.hash,
-            input_tokens=response.usage.input_tokens,
-            output_tokens=response.usage.output_tokens,
-            cost_usd=_cost(response.usage),
-        )
-        for draft in drafts:
-            keys = {(e.entity, e.entity_id, e.field) for e in draft.evidence}
-            evidence, dropped = check_evidence(draft.evidence, self._texts(item, keys))
-            self.progress.evidence_dropped += dropped
-            if draft.evidence and not evidence:
-                self.progress.unsupported += 1
-                log.warning(
-                    "%s: %s: no quote of the draft is in the text; not proposed", self.agent.name, item.key
-                )
-                continue
-            self._queue(_Pending(item.key, input_id, draft, tuple(evidence), provenance, tuple(heads)))
-
-    def _queue(self, pending: _Pending) -> None:
-        self._outbox.append(pending)
-        if len(self._outbox) >= self.batch_size:
-            self._flush()
-
-    def _flush(self) -> None:
-        """Sign and append the queued proposals in one transaction: one fsync, one projection pass.
-
-        Each proposal is still committed by :func:`~agentcrdt.workflow.propose` (checked by the policy
-        before it is written; a refused one leaves the others alone), inside an outer transaction. The
-        projections run after it commits: their connection cannot see, and must not wait on, the open
-        transaction.
-        """
-        batch, self._outbox = self._outbox, []
-        if not batch:
-            return
-        replica = self.replica
-        followers, replica.followers = replica.followers, []
-        try:
-            with replica.store.atomic():
-                for p in batch:
-                    self._commit_one(p)
-        finally:
-            replica.followers = followers
-        for follower in followers:
-            follower.catch_up(replica)
-
-    def _commit_one(self, p: _Pending) -> None:
-        draft = p.draft
-        try:
-            event = propose(
-                self.replica,
-                slot=self.agent.capability.slot,
-                kind=draft.kind,
-                ops=draft.ops,
-                rationale=draft.rationale[:_MAX_RATIONALE],
-                confidence=draft.confidence,
-                provenance=p.provenance,
-                evidence=p.evidence,
-                input_id=p.input_id,
-                base=p.base,
-            )
-        except UsageError as e:
-            if "may not write" not in str(e):
-                self.progress.note_error(f"{p.key}: invalid proposal: {e}")
-                return
-            # The replica's policy refused it before anything was written (outside the slot, limits).
-            log.error("%s: %s: proposal refused: %s", self.agent.name, p.key, e)
-            self.progress.refused += 1
-            self.progress.last_errors = [*self.progress.last_errors[-9:], f"{p.key}: refused: {e}"]
-            return
-        except (EncodingError, InvalidEntityValue) as e:
-            log.warning("%s: %s: invalid proposal: %s", self.agent.name, p.key, e)
-            self.progress.note_error(f"{p.key}: invalid proposal: {e}")
-            return
-        self._committed(p, event)
-
-    def _committed(self, p: _Pending, event: Event) -> None:
-        self._proposed.add(p.input_id)
-        self.progress.proposals += 1
-        if self.replica.authority.auto_accepted(event):
-            self.progress.auto_accepted += 1
-        self._report()
+            await outbox.flush()  # shielded: runs even when cancelled, and never writes half a batch
+        return len(todo), handled == len(todo)
 
     def describe(self) -> Mapping[str, Any]:
         """Return what the worker runs, for a startup line."""
