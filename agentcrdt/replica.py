@@ -374,32 +374,46 @@ class Replica:
     def _place(self, event: Event, placed: _Placed, report: IngestReport, source: str) -> None:
         """Place a verified event in the DAG and judge it (or park it as an orphan), then release
         the orphans it completes."""
-        queue = deque([event])
-        while queue:
+        dag, pending = self.dag, self._pending
+        queue: deque[Event] | None = None
+        while True:
+            if self._place_one(event, dag, placed, report, source) and len(pending):
+                released = pending.release(event.id, dag.__contains__)
+                if released:
+                    queue = queue if queue is not None else deque()
+                    queue.extend(entry.item for entry in released)
+            if not queue:
+                return
             event = queue.popleft()
-            if event.id in self.dag:
-                report.duplicates += 1
-                continue
-            if not all(d in self.dag for d in event.deps):
+
+    def _place_one(
+        self, event: Event, dag: CausalDAG, placed: _Placed, report: IngestReport, source: str
+    ) -> bool:
+        """Place and judge one event whose turn has come; return whether it entered the DAG."""
+        if event.id in dag:
+            report.duplicates += 1
+            return False
+        for d in event.deps:
+            if d not in dag:
                 report.evicted += len(self._pending.add(event.id, event.deps, event, len(event.raw), source))
                 report.pending += 1
-                continue
-            try:
-                self.dag.add(_node(event))
-            except UsageError as e:
-                self.store.record_rejection(event.raw, "bad_causality", str(e), event.id)
-                report.rejected.append((event.id, "bad_causality", str(e)))
-                continue
-            placed.events.append(event)
-            verdict, retro = self.judge.judge(event, placed.verdicts, self._stored_verdict)
-            placed.retro = placed.retro or retro
-            placed.verdicts[event.id] = verdict
-            if verdict[0] == VALID:
-                placed.retro = self.judge.index_valid(event, grant_of(verdict[1])) or placed.retro
-                report.accepted.append(event.id)
-            else:
-                report.quarantined.append((event.id, *verdict))
-            queue.extend(entry.item for entry in self._pending.release(event.id, self.dag.__contains__))
+                return False
+        try:
+            dag.add(_node(event))
+        except UsageError as e:
+            self.store.record_rejection(event.raw, "bad_causality", str(e), event.id)
+            report.rejected.append((event.id, "bad_causality", str(e)))
+            return False
+        placed.events.append(event)
+        verdict, retro = self.judge.judge(event, placed.verdicts, self._stored_verdict)
+        placed.retro = placed.retro or retro
+        placed.verdicts[event.id] = verdict
+        if verdict[0] == VALID:
+            placed.retro = self.judge.index_valid(event, grant_of(verdict[1])) or placed.retro
+            report.accepted.append(event.id)
+        else:
+            report.quarantined.append((event.id, *verdict))
+        return True
 
     def _stored_verdict(self, event_id: str) -> tuple[str, str] | None:
         return self.store.verdicts([event_id]).get(event_id)

@@ -864,3 +864,9 @@ def test_create_event_normalizes_deps() -> None:
 def test_kind_registry_is_closed() -> None:
     assert {"genesis", "ops"} <= registered_kinds()
     assert reason(patched(kind="Ops")) == "unknown_kind"
+
+
+@pytest.mark.parametrize("bad", [[], {}, 7, "sha256:short", ["sha256:" + "a" * 64]])
+def test_a_scope_or_dep_of_the_wrong_shape_is_malformed_not_a_crash(bad: Any) -> None:
+    assert reason(patched(scope=bad)) == "malformed"
+    assert reason(patched(deps=[bad])) == "malformed"
