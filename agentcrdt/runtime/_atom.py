@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from agentcrdt.materialize.atoms import Reader
@@ -28,8 +27,6 @@ class LazyAtom(Generic[T]):
         self.reader: Reader | None = None
         self.dirty = True
         self.on_change: Callable[[], None] | None = None
-        self._holding = False
-        self._held = False
         follower.listeners.append(self._touched)
 
     def run(self) -> T:
@@ -43,33 +40,11 @@ class LazyAtom(Generic[T]):
         self.reader = reader
         return result
 
-    @contextmanager
-    def holding(self) -> Iterator[None]:
-        """Hold ``on_change`` calls for the block; deliver one at its end, in the caller's thread.
-
-        For the block where the follower catches up in a worker thread: ``on_change`` wakes an event loop
-        and must run on it.
-        """
-        self._holding = True
-        try:
-            yield
-        finally:
-            self._holding = False
-            if self._held:
-                self._held = False
-                self._notify()
-
     def _touched(self, touched: Touched) -> None:
         if self.reader is None or self.reader.depends_on(touched):
             self.dirty = True
-            if self._holding:
-                self._held = True
-            else:
-                self._notify()
-
-    def _notify(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
+            if self.on_change is not None:
+                self.on_change()
 
     def close(self) -> None:
         if self._touched in self.follower.listeners:

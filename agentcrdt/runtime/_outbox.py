@@ -5,12 +5,12 @@ appended by :func:`~agentcrdt.workflow.propose` (checked by the policy before it
 one leaves the others alone) inside one outer transaction, so one fsync per batch; the projections catch
 up after it commits (their connection cannot see, and must not wait on, the open transaction).
 
-Signing, the policy checks, the SQLite writes and the projections cost about a millisecond per proposal.
-When the worker opened the replica itself, nothing else in the process touches it, so
-:class:`Outbox` runs each batch in a worker thread: the event loop keeps reading model replies and
-sending the next requests meanwhile (the GIL is released in SQLite and fsync, and otherwise handed back
-every few milliseconds instead of after the whole batch). A replica passed in may be shared with code on
-the event loop thread, so its batches are committed on that thread.
+Batches are committed on the event loop's thread, synchronously: cancellation only lands on an
+``await``, never inside a write, and no other code in the process runs between a batch's commit and its
+projections' catch-up. That second point matters: projections are shared by every replica of the room,
+and a replica that projects another's auto-accepted proposal before indexing it applies none of its ops
+(a worker thread committing batches left tags out of the demo's projections that way). Running batches
+in a thread did not speed up the agents benchmark either, once items were taken by ``concurrency`` tasks.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import anyio
-import anyio.to_thread
 
 from agentcrdt.errors import EncodingError, InvalidEntityValue, UsageError
 from agentcrdt.llm.base import ModelResponse, Usage
@@ -156,11 +154,7 @@ def _append(replica: Replica, slot: str, outcome: Outcome) -> None:
 
 
 class Outbox:
-    """Drafts waiting to be appended, flushed every ``flush_interval`` s or at ``batch_size`` drafts.
-
-    ``lock`` serializes the batches with every other use of the replica by the worker; ``holding`` wraps
-    a batch committed in a thread (it defers follower listeners' wake-ups to the event loop).
-    """
+    """Drafts waiting to be appended, flushed every ``flush_interval`` s or at ``batch_size`` drafts."""
 
     def __init__(
         self,
@@ -172,9 +166,6 @@ class Outbox:
         progress: Progress,
         proposed: set[str],
         report: Callable[[], None],
-        lock: anyio.Lock,
-        holding: Callable[[], AbstractContextManager[None]],
-        in_thread: bool,
         batch_size: int,
         flush_interval: float,
     ) -> None:
@@ -185,9 +176,6 @@ class Outbox:
         self.progress = progress
         self.proposed = proposed
         self.report = report
-        self.lock = lock
-        self.holding = holding
-        self.in_thread = in_thread
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self._waiting: list[Pending] = []
@@ -204,24 +192,14 @@ class Outbox:
         while True:
             with anyio.move_on_after(self.flush_interval):
                 await self._due.wait()
-            await self.flush()
+            self.flush()
 
-    async def flush(self) -> None:
-        """Append every queued draft in one batch. Cancellation waits for it: no batch is left half done."""
-        with anyio.CancelScope(shield=True):
-            async with self.lock:
-                batch, self._waiting = self._waiting, []
-                self._due = anyio.Event()
-                if not batch:
-                    return
-                if self.in_thread:
-                    with self.holding():
-                        outcomes = await anyio.to_thread.run_sync(
-                            commit_batch, self.replica, self.slot, batch, self.projections
-                        )
-                else:
-                    outcomes = commit_batch(self.replica, self.slot, batch, self.projections)
-            for outcome in outcomes:
+    def flush(self) -> None:
+        """Append every queued draft in one batch (synchronous: never interrupted half way)."""
+        batch, self._waiting = self._waiting, []
+        self._due = anyio.Event()
+        if batch:
+            for outcome in commit_batch(self.replica, self.slot, batch, self.projections):
                 self._count(outcome)
 
     def _count(self, o: Outcome) -> None:

@@ -5,9 +5,9 @@ bring the retrieval index up to date, run the agent's ``select`` against a :clas
 it read), skip every item whose ``input_id`` already has a proposal by this author, and process the rest
 with ``concurrency`` tasks, each taking the next item when its model call is done. Checked drafts go to
 the :class:`~agentcrdt.runtime._outbox.Outbox`, appended in batches (every ``flush_interval`` seconds,
-every ``batch_size`` drafts, and at the end of a round), one transaction each; a batch runs to its end
-even when the round is cancelled: a stopped worker never leaves half a proposal, and queued ones are
-appended.
+every ``batch_size`` drafts, and at the end of a round), one transaction each, synchronously: cancellation
+only lands on an ``await`` (a model call), never inside a write, so a stopped worker never leaves half a
+proposal; queued ones are appended even when the round is cancelled.
 
 Processing is at-least-once: the durable cursor ``worker:<agent>:<author>`` (in the store) moves to the
 position a round started from only once every item of that round was handled; the ``input_id`` makes a
@@ -100,8 +100,6 @@ class Worker:
         self._owns_replica = False
         self._atom: LazyAtom[list[WorkItem]] | None = None
         self._outbox: Outbox | None = None
-        # The worker's own uses of the replica take turns: a batch commit (maybe in a thread) and polling.
-        self._lock = anyio.Lock()
         self.retrieval: Retrieval | None = None
         self._cursor = 0  # durable: every event up to here was considered
         self._seen = 0  # in memory: the position the last round started from
@@ -179,10 +177,6 @@ class Worker:
             progress=self.progress,
             proposed=self._proposed,
             report=self._report,
-            lock=self._lock,
-            holding=self._atom.holding,
-            # Only a replica the worker opened is sure to be untouched by other code on the event loop.
-            in_thread=self._owns_replica,
             batch_size=self.batch_size,
             flush_interval=self.flush_interval,
         )
@@ -325,9 +319,7 @@ class Worker:
     async def _poll(self) -> None:
         while True:
             await anyio.sleep(self.poll_interval)
-            async with self._lock:  # not while a batch is being committed
-                position = self._sync()
-            if position > self._seen:
+            if self._sync() > self._seen:
                 self._wake.set()
 
     def _dirty(self) -> bool:
@@ -390,7 +382,7 @@ class Worker:
                 handled = await self._items.run(todo, tuple(heads), outbox, self.retrieval, self.concurrency)
                 outer.cancel_scope.cancel()
         finally:
-            await outbox.flush()  # shielded: runs even when cancelled, and never writes half a batch
+            outbox.flush()  # synchronous: runs even when cancelled, and never writes half a proposal
         return len(todo), handled == len(todo)
 
     def describe(self) -> Mapping[str, Any]:

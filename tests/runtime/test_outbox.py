@@ -1,8 +1,7 @@
-"""How the worker runs its items and appends its proposals: bounded calls, batches in a thread, evidence."""
+"""How the worker runs its items and appends its proposals: bounded calls, evidence, shared projections."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,19 +9,19 @@ from typing import Any
 import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
-from runtime_helpers import DOCS, agent, edit_ops, proposals_by
+from runtime_helpers import DOCS, agent, doc_ops, proposals_by
 
 from agentcrdt.llm import get_model
 from agentcrdt.llm.base import Completion, Message, Model, ModelSettings, Usage
 from agentcrdt.llm.testing import FunctionModel
-from agentcrdt.local import open_local
+from agentcrdt.local import create_local, open_local
 from agentcrdt.log.keys import Identity
-from agentcrdt.materialize.follower import SQLiteFollower, Touched
+from agentcrdt.materialize.atoms import Reader
+from agentcrdt.materialize.follower import SQLiteFollower
 from agentcrdt.replica import Replica
 from agentcrdt.runtime import ProposalDraft, Worker, WorkItem
-from agentcrdt.runtime._atom import LazyAtom
 from agentcrdt.state import op
-from agentcrdt.workflow import Evidence
+from agentcrdt.workflow import Evidence, grant
 
 pytestmark = pytest.mark.anyio
 
@@ -59,42 +58,8 @@ async def test_at_most_concurrency_model_calls_are_in_flight(
     assert model.peak == 2 and worker.progress.items_done == len(DOCS)
 
 
-def _listener_threads(follower: SQLiteFollower) -> set[int]:
-    seen: set[int] = set()
-
-    def record(touched: Touched) -> None:
-        seen.add(threading.get_ident())
-
-    follower.listeners.append(record)
-    return seen
-
-
 def _follower(replica: Replica) -> SQLiteFollower:
     return next(f for f in replica.followers if isinstance(f, SQLiteFollower))
-
-
-async def test_a_worker_that_opened_the_room_appends_its_batches_in_a_worker_thread(
-    make_worker: Callable[..., Worker], tagger_key: Identity
-) -> None:
-    worker = make_worker("Tagger", get_model("fake-tagger"), tagger_key)
-    threads = _listener_threads(_follower(worker.replica))  # the projections catch up after each batch
-    progress = await worker.run_once()
-    assert progress.proposals == 2
-    assert threads - {threading.get_ident()}
-
-
-async def test_a_replica_passed_in_is_written_on_the_event_loop_thread_only(
-    room_path: Path, tagger_key: Identity
-) -> None:
-    replica = open_local(room_path, identity=tagger_key)
-    threads = _listener_threads(_follower(replica))
-    worker = Worker(replica, agent("Tagger"), get_model("fake-tagger"))
-    try:
-        assert (await worker.run_once()).proposals == 2
-    finally:
-        worker.close()
-        replica.store.close()
-    assert threads == {threading.get_ident()}
 
 
 async def test_quotes_of_fields_outside_the_item_are_checked_against_the_projections(
@@ -129,22 +94,39 @@ async def test_quotes_of_fields_outside_the_item_are_checked_against_the_project
     ]
 
 
-def test_holding_delivers_one_change_at_the_end_in_the_callers_thread(
-    open_room: Callable[..., Replica], owner: Identity
+async def test_workers_in_one_process_keep_the_shared_projections_exact(
+    tmp_path: Path, owner: Identity
 ) -> None:
-    replica = open_room(owner)
-    atom = LazyAtom(_follower(replica), lambda reader: reader.entities("Document"))
-    calls: list[int] = []
-    atom.on_change = lambda: calls.append(threading.get_ident())
-    atom.run()
-    with atom.holding():
-        for text in ("first", "second"):  # committed (and projected) in another thread
-            writer = threading.Thread(target=replica.commit, args=("ops", {"ops": edit_ops("d1", text=text)}))
-            writer.start()
-            writer.join()
-        assert calls == [] and atom.dirty
-    assert calls == [threading.get_ident()]
-    atom.run()
-    replica.commit("ops", {"ops": edit_ops("d2", text="third")})
-    assert len(calls) == 2  # not holding: at once
-    atom.close()
+    # Two taggers with their own keys append auto-accepted proposals to one room at once. Projections are
+    # shared: each worker's follower also projects the other's events, and must apply their effects.
+    path = tmp_path / "busy.db"
+    room = create_local(path, owner, "busy room")
+    texts = [
+        "The customer shall pay each invoice within 30 days.",
+        "Either party may terminate on notice; all information is confidential.",
+    ]
+    for i in range(40):
+        room.commit("ops", {"ops": doc_ops(f"d{i:02}", f"doc {i}", f"{texts[i % 2]} Number {i}.")})
+    keys = [Identity.from_name(f"tagger-{n}") for n in range(2)]
+    for key in keys:
+        grant(room, key.author, agent("Tagger").capability)
+    room.store.close()
+    workers = [
+        Worker(path, agent("Tagger"), get_model("fake-tagger"), identity=k, concurrency=8) for k in keys
+    ]
+    try:
+        async with anyio.create_task_group() as tg:
+            for w in workers:
+                tg.start_soon(w.run_once)
+    finally:
+        for w in workers:
+            w.close()
+    assert all(w.progress.auto_accepted == 40 for w in workers)
+    fresh = open_local(path)
+    projected = Reader(_follower(fresh).db).entities("Document")
+    state = fresh.state_at()
+    assert len(projected) == 40
+    for doc_id, values in projected.items():
+        expected = state.value("Document", doc_id) or {}
+        assert set(values.get("tags", ())) == set(expected.get("tags", ())), doc_id
+    fresh.store.close()
