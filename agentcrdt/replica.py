@@ -275,27 +275,30 @@ class Replica:
                 signer.add(u.signing_message)
                 unsigned.append(u)
                 deps, lamport, seq = (u.id,), lamport + 1, seq + 1
-            signatures = signer.signatures()
-        try:
-            for u, sig in zip(unsigned, signatures, strict=True):
-                event = u.seal(sig)
-                verdict = self.judge.verdict(event)
-                if isinstance(verdict, Denied):
-                    # Fail before writing: our own store must never hold an event we know to be invalid.
-                    raise UsageError(f"this replica may not write a {event.kind!r} event: {verdict.detail}")
-                # Placed and indexed at once, so the next event of the chain is judged with this one in
-                # its causal past (a grant it uses, a proposal counted against its limits).
-                dag.add(_node(event))
-                self._note_seq(event.author, event.seq, event.id, event.local)
-                retro = self.judge.index_valid(event, verdict.grant) or retro
-                events.append(event)
-                grants.append(verdict.grant)
-            verdicts = {e.id: (VALID, grant_reason(g)) for e, g in zip(events, grants, strict=True)}
-            self._advance(self.store.append_judged(events, verdicts))  # never an event without its verdict
-        except BaseException:
-            if events:
-                self._reload()  # forget the unwritten chain: the store is the truth
-            raise
+            try:
+                # Judged chunk by chunk as signatures come back: judging overlaps the helpers' signing.
+                for u, sig in zip(unsigned, signer.iter_signatures(), strict=True):
+                    event = u.seal(sig)
+                    verdict = self.judge.verdict(event)
+                    if isinstance(verdict, Denied):
+                        # Fail before writing: our store must never hold an event we know to be invalid.
+                        raise UsageError(
+                            f"this replica may not write a {event.kind!r} event: {verdict.detail}"
+                        )
+                    # Placed and indexed at once, so the next event of the chain is judged with this one
+                    # in its causal past (a grant it uses, a proposal counted against its limits).
+                    dag.add(_node(event))
+                    self._note_seq(event.author, event.seq, event.id, event.local)
+                    retro = self.judge.index_valid(event, verdict.grant) or retro
+                    events.append(event)
+                    grants.append(verdict.grant)
+                # One transaction: never an event without its verdict.
+                verdicts = {e.id: (VALID, grant_reason(g)) for e, g in zip(events, grants, strict=True)}
+                self._advance(self.store.append_judged(events, verdicts))
+            except BaseException:
+                if events:
+                    self._reload()  # forget the unwritten chain: the store is the truth
+                raise
         if retro:
             self.recompute()
         self._notify(events)

@@ -154,9 +154,7 @@ class _Helpers:
                 # First use, or a forked child holding its parent's pipes: start our own helpers.
                 self.helpers, self.pid = [], os.getpid()
             if not self.helpers:
-                # The caller keeps one core busy with its own work: helpers take the others (on a
-                # 2-core machine two helpers only contend with the caller and each other).
-                n = max(1, min(_MAX_HELPERS, (os.cpu_count() or 2) - 1))
+                n = max(1, min(_MAX_HELPERS, os.cpu_count() or 1))
                 self.helpers = [_Helper() for _ in range(n)]
             return self.helpers
         except Exception as e:  # failing to start processes only means "work inline"
@@ -197,6 +195,9 @@ atexit.register(shutdown)
 class _Batch:
     """Hand chunks to the helpers; answers come back in submission order. Use as a context manager."""
 
+    # Helpers a batch uses, counted from the pool size: -1 leaves a core to the caller.
+    spare: int = 0
+
     def __init__(self) -> None:
         self._helpers: list[_Helper] | None = None
         self._asked = False
@@ -207,7 +208,10 @@ class _Batch:
     def _send(self, request: tuple[str, Any]) -> None:
         if not self._asked:
             self._asked = True
-            self._helpers = _HELPERS.acquire()
+            helpers = _HELPERS.acquire()
+            if helpers is not None:
+                helpers = helpers[: max(1, len(helpers) + self.spare)]
+            self._helpers = helpers
             self._waiting = {i: deque() for i in range(len(self._helpers or ()))}
         index = len(self._chunks)
         self._chunks.append([None, request, None])
@@ -271,6 +275,10 @@ class _Batch:
 class SignBatch(_Batch):
     """Sign messages with one secret key; :meth:`signatures` returns them in the order added."""
 
+    # Signing costs about a third of verifying: the caller's own work (encoding, judging, storing)
+    # keeps a core busy, and a helper on it would only slow both down. Verifying uses every core.
+    spare = -1
+
     def __init__(self, secret: bytes) -> None:
         super().__init__()
         self._secret = secret
@@ -285,11 +293,16 @@ class SignBatch(_Batch):
 
     def signatures(self) -> list[bytes]:
         """Return every signature, in order (the caller signs the last partial chunk itself)."""
+        return list(self.iter_signatures())
+
+    def iter_signatures(self) -> Iterator[bytes]:
+        """Yield every signature in order, each chunk as soon as it is back (see VerifyBatch)."""
+        # The tail first: the helpers are still busy with the full chunks meanwhile.
         tail = _sign_chunk(self._secret, self._buffer)
         self._buffer = []
-        out = [s for chunk in self._answers() for s in chunk]
-        out.extend(tail)
-        return out
+        for chunk in self._answers():
+            yield from chunk
+        yield from tail
 
 
 class VerifyBatch(_Batch):
@@ -314,9 +327,10 @@ class VerifyBatch(_Batch):
         """Yield, in order, whether each queued signature verifies, as soon as its chunk is back.
 
         The caller's work on the first results overlaps with the helpers' on later chunks; the last,
-        partial chunk is verified in the calling thread when reached.
+        partial chunk is verified in the calling thread first, while the helpers work.
         """
-        buffer, self._buffer = self._buffer, []
+        tail = _verify_chunk(self._buffer)  # first: the helpers are busy with the full chunks meanwhile
+        self._buffer = []
         for chunk in self._answers():
             yield from chunk
-        yield from _verify_chunk(buffer)
+        yield from tail
