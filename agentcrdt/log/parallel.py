@@ -195,9 +195,6 @@ atexit.register(shutdown)
 class _Batch:
     """Hand chunks to the helpers; answers come back in submission order. Use as a context manager."""
 
-    # Helpers a batch uses, counted from the pool size: -1 leaves a core to the caller.
-    spare: int = 0
-
     def __init__(self) -> None:
         self._helpers: list[_Helper] | None = None
         self._asked = False
@@ -208,10 +205,7 @@ class _Batch:
     def _send(self, request: tuple[str, Any]) -> None:
         if not self._asked:
             self._asked = True
-            helpers = _HELPERS.acquire()
-            if helpers is not None:
-                helpers = helpers[: max(1, len(helpers) + self.spare)]
-            self._helpers = helpers
+            self._helpers = _HELPERS.acquire()
             self._waiting = {i: deque() for i in range(len(self._helpers or ()))}
         index = len(self._chunks)
         self._chunks.append([None, request, None])
@@ -274,10 +268,6 @@ class _Batch:
 
 class SignBatch(_Batch):
     """Sign messages with one secret key; :meth:`signatures` returns them in the order added."""
-
-    # Signing costs about a third of verifying: the caller's own work (encoding, judging, storing)
-    # keeps a core busy, and a helper on it would only slow both down. Verifying uses every core.
-    spare = -1
 
     def __init__(self, secret: bytes) -> None:
         super().__init__()
