@@ -220,6 +220,17 @@ class Replica:
                     self.authority.note_valid(self.decoded(stored), grant_of(reason))
         return found
 
+    def indexed_position(self) -> int:
+        """Index everything the store holds (other processes' appends too); return the last store
+        position the DAG and the authority indexes cover.
+
+        Followers project no further than this: an event's effects (an auto-accepted proposal, an
+        accepting review) depend on the grants and reviews before it, which must be indexed first.
+        """
+        self.dag  # noqa: B018  (loads everything on first use)
+        self.refresh()
+        return self._loaded
+
     def _advance(self, positions: list[int]) -> None:
         # Our own appends need no re-reading, unless another process slipped events in between.
         if positions and positions[0] == self._loaded + 1:

@@ -143,6 +143,11 @@ class SQLiteFollower:
                         self._forget()
                     batch = replica.store.since(cursor, limit=BATCH)
                     if batch:
+                        # Effects depend on the grants and reviews before an event: never project past
+                        # what the replica has indexed (another process may have appended them).
+                        upto = replica.indexed_position()
+                        batch = [item for item in batch if item[0] <= upto]
+                    if batch:
                         touched |= self._process(replica, batch)
                         cursor = batch[-1][0]
                         self.db.execute(_SET_CURSOR, (cursor, self.name))

@@ -56,3 +56,50 @@ def test_concurrent_processes_on_one_file_converge(tmp_path: Path) -> None:
     report = verify_log(reopened.store.since(0), stored_heads=reopened.store.heads())
     assert report.intact and report.events == 1 + n * len(names)
     assert reopened.state_at().value("Doc", "shared") == {"hits": n * len(names)}
+
+
+def test_a_follower_applies_what_another_process_wrote_even_before_its_replica_saw_it(
+    tmp_path: Path,
+) -> None:
+    # Another process's agent appends a grant-gated, auto-accepted proposal and a review; this process's
+    # follower projects them before its replica has indexed them. Their effects depend on the grant
+    # and the review being indexed, so the follower must have the replica index first.
+    from decimal import Decimal
+
+    from agentcrdt.capabilities import AutoAccept, Capability
+    from agentcrdt.replica import Replica
+    from agentcrdt.state import op
+    from agentcrdt.store.sqlite import SQLiteStore
+    from agentcrdt.workflow import Provenance, grant, propose, review
+
+    path = tmp_path / "room.db"
+    owner, agent = Identity.from_name("owner"), Identity.from_name("agent")
+    here = create_local(path, owner, "room")
+    here.dag  # noqa: B018  (this process's replica is loaded, then the other process writes)
+    elsewhere = Replica.open(SQLiteStore(path), identity=owner)  # another process: no follower
+    slot = Capability("tagger", writes=("Document.tags",), auto_accept=AutoAccept(Decimal("0.9")))
+    grant(elsewhere, agent.author, slot)
+    other_agent = Replica.open(SQLiteStore(path), identity=agent)
+    provenance = Provenance("test", "sha256:" + "0" * 64)
+
+    def tag(name: str, confidence: str) -> str:
+        ops = [op("Document", "d1", "tags", "orset", {"add": name})]
+        event = propose(
+            other_agent,
+            slot="tagger",
+            kind="tag",
+            ops=ops,
+            rationale="r",
+            confidence=confidence,
+            provenance=provenance,
+        )
+        return event.id
+
+    tag("auto", "0.95")  # auto-accepted under the grant
+    pending = tag("reviewed", "0.1")
+    elsewhere.refresh()
+    review(elsewhere, pending, "accept", "ok")
+    here.followers[0].catch_up(here)
+    rows = here.followers[0].query("SELECT value FROM entities WHERE id = 'd1'")
+    assert rows == [('{"tags":["auto","reviewed"]}',)]
+    assert json.loads(str(rows[0][0])) == here.state_at().value("Document", "d1")
