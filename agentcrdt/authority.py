@@ -8,6 +8,7 @@ position, and the decisive accepting review applies the proposal's ops stamped a
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -25,6 +26,10 @@ __all__ = ["AUTHORITY_KINDS", "Authority"]
 AUTHORITY_KINDS = frozenset({GRANT, REVOKE})
 INDEXED_KINDS = frozenset({GRANT, REVOKE, PROPOSAL, REVIEW})
 GRANT_PREFIX = "grant:"
+
+
+def _seq(event: Event) -> int:
+    return event.seq
 
 
 class Authority:
@@ -88,7 +93,9 @@ class Authority:
 
     def earlier_proposals(self, author: str, seq: int, slot: str) -> Sequence[Event]:
         """Return ``author``'s valid proposals under ``slot`` with a lower sequence number."""
-        return [e for e in self._proposals.get((author, slot), ()) if e.seq < seq]
+        found = self._proposals.get((author, slot), [])
+        # Kept sorted by seq (see note_valid): the earlier ones are a prefix, found by bisection.
+        return found[: bisect.bisect_left(found, seq, key=_seq)]
 
     # -- maintenance ------------------------------------------------------------------------------
 
@@ -106,7 +113,8 @@ class Authority:
         elif event.kind == REVOKE:
             self._revokes.setdefault(p["grant"], []).append(event)
         elif event.kind == PROPOSAL:
-            self._proposals.setdefault((event.author, p["slot"]), []).append(event)
+            # Sorted by seq (ties: arrival order): an author's chain arrives in order, so this appends.
+            bisect.insort_right(self._proposals.setdefault((event.author, p["slot"]), []), event, key=_seq)
         else:
             self._reviews.setdefault(p["proposal"], []).append(event)
 

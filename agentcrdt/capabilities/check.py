@@ -201,13 +201,15 @@ def _proposal_fits(view: PolicyView, event: Event, cap: Capability) -> str | Non
         return f"proposal kind {p['kind']!r} is not one of {list(cap.proposal_kinds)}"
     if len(ops) > cap.limits.max_ops_per_proposal:
         return f"{len(ops)} ops exceed the slot's limit of {cap.limits.max_ops_per_proposal} per proposal"
-    earlier = view.earlier_proposals(event.author, event.seq, cap.slot)
     hourly = cap.limits.max_proposals_per_hour
+    budget = cap.limits.token_budget
+    if hourly is None and budget is None:
+        return None  # perf: without limits the agent's earlier proposals do not matter
+    earlier = view.earlier_proposals(event.author, event.seq, cap.slot)
     if hourly is not None:
         recent = sum(1 for e in earlier if e.time > event.time - HOUR_MS)
         if recent + 1 > hourly:
             return f"more than {hourly} proposals within an hour for slot {cap.slot!r}"
-    budget = cap.limits.token_budget
     if budget is not None:
         spent = sum(_tokens(e.payload) for e in earlier) + _tokens(p)
         if spent > budget:
