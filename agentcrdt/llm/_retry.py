@@ -5,9 +5,10 @@ Adapters translate their SDK's exceptions into two shapes before anything reache
 :class:`~agentcrdt.errors.ModelError` (not worth it: 400/401/403/404/422, refusals). So the policy below
 never needs to know which provider it is retrying.
 
-Time is injected through a :class:`Clock` so tests record the waits instead of sleeping them. The loop is
-written out rather than built from tenacity: setting up an ``AsyncRetrying`` costs more CPU per call than
-the whole policy, and nearly every call succeeds at the first attempt.
+Time is injected through a :class:`Clock` so tests record the waits instead of sleeping them. The first
+attempt is made directly; only a transient failure builds tenacity's ``AsyncRetrying`` for the retries:
+setting one up costs more CPU than a successful call's whole policy, and nearly every call succeeds at
+once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 import anyio
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from agentcrdt.errors import ModelError
 
@@ -134,6 +136,46 @@ def backoff_s(
     return random.uniform(0, ceiling)
 
 
+class _Stop:
+    """Stop on attempts, or when the next wait would overrun the deadline (by the injected clock)."""
+
+    def __init__(self, max_attempts: int, deadline: float, clock: Clock, offset: int) -> None:
+        self.max_attempts, self.deadline, self.clock, self.offset = max_attempts, deadline, clock, offset
+
+    def __call__(self, state: RetryCallState) -> bool:
+        if state.attempt_number + self.offset >= self.max_attempts:
+            return True
+        return self.clock.now() + state.upcoming_sleep > self.deadline
+
+
+class _Wait:
+    """:func:`backoff_s` for tenacity: attempt numbers continue from the attempts made before it."""
+
+    def __init__(self, base_s: float, max_backoff_s: float, retry_after_cap_s: float, offset: int) -> None:
+        self.base_s, self.max_backoff_s, self.retry_after_cap_s = base_s, max_backoff_s, retry_after_cap_s
+        self.offset = offset
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        error = exc if isinstance(exc, TransientError) else TransientError("")
+        return backoff_s(
+            error,
+            state.attempt_number + self.offset,
+            base_s=self.base_s,
+            max_backoff_s=self.max_backoff_s,
+            retry_after_cap_s=self.retry_after_cap_s,
+        )
+
+
+def _exhausted(e: TransientError, attempts: int, budget_s: float, max_attempts: int) -> ModelError:
+    return ModelError(
+        f"model call failed after {attempts} attempt(s) (retry budget {budget_s:g}s, "
+        f"max {max_attempts} attempts): {e}",
+        provider=e.provider,
+        status=e.status,
+    )
+
+
 async def with_retries(
     call: Callable[[], Awaitable[T]],
     *,
@@ -151,26 +193,28 @@ async def with_retries(
     first attempt, by ``clock``); then raises :class:`ModelError` from the last failure.
     """
     deadline = clock.now() + budget_s
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await call(), attempt
-        except TransientError as e:
-            if attempt < max_attempts:
-                wait = backoff_s(
-                    e,
-                    attempt,
-                    base_s=base_backoff_s,
-                    max_backoff_s=max_backoff_s,
-                    retry_after_cap_s=retry_after_cap_s,
-                )
-                if clock.now() + wait <= deadline:
-                    await clock.sleep(wait)
-                    continue
-            raise ModelError(
-                f"model call failed after {attempt} attempt(s) (retry budget {budget_s:g}s, "
-                f"max {max_attempts} attempts): {e}",
-                provider=e.provider,
-                status=e.status,
-            ) from e
+    try:
+        return await call(), 1
+    except TransientError as first:
+        wait = backoff_s(
+            first, 1, base_s=base_backoff_s, max_backoff_s=max_backoff_s, retry_after_cap_s=retry_after_cap_s
+        )
+        if max_attempts <= 1 or clock.now() + wait > deadline:
+            raise _exhausted(first, 1, budget_s, max_attempts) from first
+        await clock.sleep(wait)
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(TransientError),
+        stop=_Stop(max_attempts, deadline, clock, offset=1),
+        wait=_Wait(base_backoff_s, max_backoff_s, retry_after_cap_s, offset=1),
+        sleep=clock.sleep,
+        reraise=True,
+    )
+    attempts = 1
+    try:
+        async for attempt in retrying:
+            with attempt:
+                attempts += 1
+                result = await call()
+    except TransientError as e:
+        raise _exhausted(e, attempts, budget_s, max_attempts) from e
+    return result, attempts
