@@ -46,6 +46,7 @@ _MAX_HELPERS = 4
 # nobody reads would stop reading requests, and the caller would block writing the next one.
 _IN_FLIGHT = 4
 _FRAME = struct.Struct("<I")
+_MAX_FAILURES = 3
 
 # The helper program: read (op, args) frames from stdin, write answers to stdout, until stdin closes.
 _HELPER = r"""
@@ -144,6 +145,7 @@ class _Helpers:
         self.pid = 0
         self.helpers: list[_Helper] = []
         self.disabled = False
+        self.failures = 0  # batches in a row whose helpers broke; helpers that cannot work are given up
 
     def acquire(self) -> list[_Helper] | None:
         """Return the helpers for exclusive use, or None (then work in the calling thread)."""
@@ -164,10 +166,18 @@ class _Helpers:
             self.lock.release()
             return None
 
-    def release(self, *, broken: bool) -> None:
-        """Give the helpers back; broken ones (a dead helper, answers left unread) are stopped."""
+    def release(self, *, broken: bool, failed: bool = False) -> None:
+        """Give the helpers back; broken ones (answers left unread, a helper died) are stopped.
+
+        ``failed``: a helper died or its pipe broke. Three batches in a row like that (a Python that
+        cannot import PyNaCl in a child, say) and the work stays in the calling thread from then on.
+        """
         if broken:
             self._stop()
+        self.failures = self.failures + 1 if failed else 0
+        if self.failures >= _MAX_FAILURES:
+            log.warning("signature helpers keep failing; signing and verifying in this thread from now on")
+            self.disabled = True
         self.lock.release()
 
     def _stop(self) -> None:
@@ -177,8 +187,13 @@ class _Helpers:
         self.helpers = []
 
     def shutdown(self) -> None:
-        with self.lock:
+        # Bounded wait: at exit, a daemon thread may still hold the helpers mid-batch.
+        locked = self.lock.acquire(timeout=2)
+        try:
             self._stop()
+        finally:
+            if locked:
+                self.lock.release()
 
 
 _HELPERS = _Helpers()
@@ -246,7 +261,7 @@ class _Batch:
         # A helper died or its pipe broke: finish this batch here; fresh helpers start next time.
         if self._helpers is not None:
             self._helpers = None
-            _HELPERS.release(broken=True)
+            _HELPERS.release(broken=True, failed=True)
 
     def close(self) -> None:
         """Give the helpers back (stopping them if answers are left unread). Idempotent."""

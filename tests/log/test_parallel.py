@@ -177,3 +177,20 @@ def test_without_helper_processes_the_work_is_done_in_the_calling_thread(
             batch.add(m)
         assert batch.signatures() == [ALICE.sign(m) for m in messages]
     assert "signature helpers unavailable" in caplog.text
+
+
+def test_helpers_that_keep_dying_are_given_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A child that starts but cannot work (here: exits at once) must not be respawned for every batch.
+    helpers = parallel._Helpers()
+    monkeypatch.setattr(parallel, "_HELPERS", helpers)
+    monkeypatch.setattr(parallel, "_HELPER", "raise SystemExit(3)")
+    messages = _messages(2 * CHUNK)
+    for _ in range(parallel._MAX_FAILURES):
+        with ALICE.sign_batch() as batch:
+            for m in messages:
+                batch.add(m)
+            assert batch.signatures() == [ALICE.sign(m) for m in messages]
+    assert helpers.disabled and "keep failing" in caplog.text
+    assert helpers.acquire() is None
