@@ -50,7 +50,9 @@ _MAX_FAILURES = 3
 
 # The helper program: read (op, args) frames from stdin, write answers to stdout, until stdin closes.
 _HELPER = r"""
-import pickle, struct, sys
+import pickle, signal, struct, sys
+# Ctrl-C reaches the whole process group: the parent decides when to stop (it closes our stdin).
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 from nacl.bindings import crypto_sign, crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 frame, inp, out = struct.Struct("<I"), sys.stdin.buffer, sys.stdout.buffer
