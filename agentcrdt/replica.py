@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,13 @@ def _node(e: Event | StoredEvent) -> Node:
     return Node(e.id, tuple(e.deps), e.lamport, e.author, e.seq, e.local)
 
 
+def _alive(ref: weakref.ReferenceType[Replica]) -> Replica:
+    replica = ref()
+    if replica is None:
+        raise UsageError("this replica has been closed and collected; open the room again")
+    return replica
+
+
 class Replica:
     """One peer's view of one scope. Use :meth:`create` or :meth:`open`."""
 
@@ -126,7 +134,15 @@ class Replica:
         if genesis is None:
             raise NotFound(f"the store names scope {scope} but does not hold its genesis event")
         self.genesis = decode_event(genesis.raw, expected_id=scope)
-        self.judge = Judge(self.genesis, authorizer or CapabilityPolicy(), lambda: self.dag, self._fetch)
+        # The judge reaches back through a weak reference: a cycle replica -> judge -> replica would keep
+        # every closed replica (its DAG, its indexes) alive until a full garbage collection.
+        this = weakref.ref(self)
+        self.judge = Judge(
+            self.genesis,
+            authorizer or CapabilityPolicy(),
+            lambda: _alive(this).dag,
+            lambda event_id: _alive(this)._fetch(event_id),
+        )
 
     @property
     def authority(self) -> Authority:
