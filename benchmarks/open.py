@@ -188,6 +188,11 @@ def main() -> None:
             path.unlink()
         if path.exists():
             print(f"  using the cached room {path}")
+            # A room cached by an older agentcrdt takes its pending schema migrations here, once, not
+            # inside the timed open (a migration is a one-time cost, not what opening costs).
+            from agentcrdt.store.sqlite import SQLiteStore
+
+            SQLiteStore(path).close()
         else:
             print(f"  building {path} ...", flush=True)
             seconds = build(path, events)

@@ -19,6 +19,7 @@ from agentcrdt.errors import StoreError, UsageError
 from agentcrdt.log.event import Event
 from agentcrdt.state import DecodedOp
 from agentcrdt.store.base import StoredEvent
+from agentcrdt.store.driver import errors, module
 
 if TYPE_CHECKING:
     from agentcrdt.replica import Replica
@@ -84,10 +85,10 @@ class SQLiteFollower:
         names = [p.name for p in projections]
         if not all(names) or len(set(names)) != len(names):
             raise UsageError(f"projections need distinct non-empty names, got {names}")
-        if isinstance(db, sqlite3.Connection):
-            self.db = db
+        if not isinstance(db, str | Path):
+            self.db = db  # a connection (of the stdlib or of the process's room driver)
         else:
-            self.db = sqlite3.connect(str(db), isolation_level=None, check_same_thread=False)
+            self.db = module().connect(str(db), isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA busy_timeout=10000")
         self.name = name
@@ -211,7 +212,7 @@ class _Transaction:
     def __enter__(self) -> None:
         try:
             self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as e:
+        except errors() as e:
             raise StoreError(f"cannot start a projection transaction: {e}") from e
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -219,7 +220,7 @@ class _Transaction:
             try:
                 self.db.execute("COMMIT")
                 return
-            except sqlite3.Error as e:
+            except errors() as e:
                 self.db.execute("ROLLBACK")
                 raise StoreError(f"cannot commit projected rows: {e}") from e
         self.db.execute("ROLLBACK")

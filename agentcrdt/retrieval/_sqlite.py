@@ -1,38 +1,30 @@
-"""Open SQLite connections with sqlite-vec loaded, whichever sqlite3 module can load it.
+"""Open SQLite connections with sqlite-vec loaded, through the process's one SQLite library.
 
-Fallback order (first that works wins, decided once per process):
-
-1. the standard library ``sqlite3``, when this Python was built with ``enable_load_extension``;
-2. ``sqlean`` (sqlean.py: a drop-in ``sqlite3`` with extension loading, installed by the ``embeddings``
-   extra);
-3. ``pysqlite3`` (another drop-in build, if the user has it);
-4. none: :class:`~agentcrdt.retrieval.index.VectorIndex` then uses its pure numpy backend.
+The module is the one room files are opened with (:mod:`agentcrdt.store.driver`: the standard library
+when it can load extensions, else ``sqlean`` or ``pysqlite3``), so the vector index can live in the room's
+own file next to the log and the projections. When no module here can load sqlite-vec,
+:class:`~agentcrdt.retrieval.index.VectorIndex` uses its pure numpy backend.
 
 ``apsw`` is deliberately not in the list: its API is not DB-API (no ``Connection.execute`` returning a
 cursor with ``fetchone``/``fetchall`` semantics identical to ``sqlite3``), so supporting it would mean a
-second code path for every query. All these modules read and write the same file format, so the vector
-connection coexists with the stdlib connections of the event store and the projections (WAL mode,
-``busy_timeout``).
+second code path for every query.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol
 
 from agentcrdt.errors import StoreError
+from agentcrdt.store.driver import DRIVER_ORDER, Driver, choose_driver, load_vec
+from agentcrdt.store.driver import driver as _room_driver
 
 __all__ = ["Connection", "Driver", "choose_driver", "connect", "driver", "transaction"]
 
 log = logging.getLogger("agentcrdt.retrieval")
 
-DRIVER_ORDER = ("sqlite3", "sqlean", "pysqlite3.dbapi2")
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -56,78 +48,24 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class Driver:
-    """A sqlite3-compatible module and whether it loaded sqlite-vec (``vec`` False: numpy backend)."""
-
-    name: str
-    module: ModuleType
-    vec: bool
-
-
-def _load_vec(conn: Any) -> None:
-    import sqlite_vec  # type: ignore[import-untyped]
-
-    conn.enable_load_extension(True)
-    sqlite_vec.load(conn)
-    conn.enable_load_extension(False)
-
-
-def _can_load(module: ModuleType) -> bool:
-    """Tell whether ``module`` can load sqlite-vec into a connection."""
-    try:
-        conn = module.connect(":memory:")
-        try:
-            _load_vec(conn)
-            conn.execute("SELECT vec_version()").fetchone()
-        finally:
-            conn.close()
-        return True
-    except Exception:  # any failure means "this module cannot serve sqlite-vec"
-        return False
-
-
-def _import(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-def choose_driver(
-    order: Sequence[str] = DRIVER_ORDER,
-    *,
-    importer: Callable[[str], ModuleType | None] = _import,
-    can_load: Callable[[ModuleType], bool] = _can_load,
-) -> Driver:
-    """Pick the first module in ``order`` that imports and loads sqlite-vec; else stdlib without vec.
-
-    ``importer`` and ``can_load`` are seams for tests (a fake "stdlib can load extensions" flag).
-    """
-    for name in order:
-        module = importer(name)
-        if module is not None and hasattr(module.Connection, "enable_load_extension") and can_load(module):
-            return Driver(name, module, True)
-    return Driver("sqlite3", sqlite3, False)
-
-
-_chosen: Driver | None = None
+_logged = False
 
 
 def driver() -> Driver:
-    """Return the process-wide driver choice (decided once, logged once)."""
-    global _chosen
-    if _chosen is None:
-        _chosen = choose_driver()
-        if _chosen.vec:
-            log.info("retrieval: sqlite-vec loaded through the %s module", _chosen.name)
+    """Return the process-wide driver: the room files' one (see :mod:`agentcrdt.store.driver`)."""
+    global _logged
+    chosen = _room_driver()
+    if not _logged:
+        _logged = True
+        if chosen.vec:
+            log.info("retrieval: sqlite-vec loaded through the %s module", chosen.name)
         else:
             log.warning(
                 "retrieval: no sqlite3 module here can load sqlite-vec (tried %s); using the numpy index."
                 " Install it with: pip install 'agentcrdt[embeddings]'",
                 ", ".join(DRIVER_ORDER),
             )
-    return _chosen
+    return chosen
 
 
 def connect(path: str | Path, drv: Driver | None = None) -> Connection:
@@ -139,7 +77,7 @@ def connect(path: str | Path, drv: Driver | None = None) -> Connection:
         if str(path) != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
         if d.vec:
-            _load_vec(conn)
+            load_vec(conn)
     except Exception as e:
         raise StoreError(f"cannot open the retrieval index at {path} with {d.name}: {e}") from e
     c: Connection = conn

@@ -7,14 +7,12 @@ one index table, named after a digest of the sources, so a text is chunked and s
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 from agentcrdt.log.keys import digest
 from agentcrdt.replica import Replica
 from agentcrdt.retrieval import Embedder, EmbeddingCache, Hit, IndexStats, RetrievalIndexer, VectorIndex
-from agentcrdt.retrieval._sqlite import driver
 from agentcrdt.retrieval.index import Where
 
 __all__ = ["Retrieval", "index_path", "open_retrieval"]
@@ -46,22 +44,16 @@ class Retrieval:
 
 
 def index_path(room: str | Path) -> Path:
-    """Return where the vectors of the room at ``room`` live (see :func:`open_retrieval`)."""
-    p = Path(room)
-    if driver().module is sqlite3:
-        return p
-    return p.with_name(f"{p.stem}.vectors{p.suffix or '.db'}")
+    """Return where the vectors of the room at ``room`` live: the room's own file."""
+    return Path(room)
 
 
 def open_retrieval(path: str | Path, embedder: Embedder, sources: Sequence[tuple[str, str]]) -> Retrieval:
-    """Open (or create) the index of ``sources`` for the room file at ``path``.
+    """Open (or create) the index of ``sources`` in the room file at ``path``.
 
-    The index lives in the room's own file when the stdlib ``sqlite3`` serves it. When another SQLite
-    library does (``sqlean``, loaded because the stdlib one cannot load sqlite-vec), it lives in a
-    sibling file ``<room>.vectors.db``: two SQLite library copies in one process must never open the same
-    file, because POSIX record locks do not exclude each other within a process and each copy keeps its
-    own lock bookkeeping, so one copy's checkpoint can overwrite pages the other is reading (observed:
-    a NOT NULL column read back as NULL in the worker tests).
+    The index's connection comes from the same SQLite library as the room's store and projections
+    (:mod:`agentcrdt.store.driver`), which is what makes sharing the file safe: two library copies in
+    one process must never open the same file (their POSIX lock bookkeeping undoes each other's).
     """
     key = sorted({(e, f) for e, f in sources})
     tag = digest(repr(key).encode())[7:19]

@@ -23,6 +23,7 @@ from agentcrdt.schema.export import Column, columns, ddl_statements, quote
 from agentcrdt.schema.fields import InvalidEntityValue
 from agentcrdt.schema.values import plain_value
 from agentcrdt.state import EntityKey, EntityState
+from agentcrdt.store.driver import operational_errors
 
 __all__ = ["TypedEntityProjection", "TypedTables", "typed_table_hook"]
 
@@ -82,7 +83,7 @@ class TypedTables:
         self._ensure(db, etype)
         try:
             self._write(db, etype, entity_id, state)
-        except sqlite3.OperationalError:
+        except operational_errors():
             # The table we remembered may have gone with a rolled-back transaction: check it again.
             self._ready.pop(id(db), None)
             self._ensure(db, etype)

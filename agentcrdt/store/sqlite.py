@@ -29,6 +29,7 @@ from agentcrdt.store.base import (
     plan_append,
     unknown_verdict_ids,
 )
+from agentcrdt.store.driver import errors, module
 from agentcrdt.store.migrations import SQLITE_MIGRATIONS, pending
 
 __all__ = ["SQLiteStore"]
@@ -47,7 +48,7 @@ def _mapped(what: str) -> Iterator[None]:
     """Map driver errors to the one exception tree, keeping the cause."""
     try:
         yield
-    except sqlite3.Error as e:
+    except errors() as e:
         raise StoreError(f"sqlite: {what} failed: {e}") from e
 
 
@@ -83,7 +84,11 @@ class SQLiteStore(EventStore):
             # isolation_level=None: we issue BEGIN/COMMIT ourselves (the implicit-transaction mode of
             # the sqlite3 module would defer the write lock and silently commit on DDL).
             existed = Path(self.path).is_file() and Path(self.path).stat().st_size > 0
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # The process's one SQLite library for room files (see agentcrdt.store.driver). Typed as the
+            # stdlib's connection: the drop-in modules have the same API.
+            self._conn: sqlite3.Connection = module().connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
             try:
                 if existed:
                     self._refuse_foreign()
@@ -97,7 +102,7 @@ class SQLiteStore(EventStore):
         """Refuse a file that is not an agentcrdt room before touching it (WAL mode would rewrite it)."""
         try:
             tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, module().DatabaseError) as e:
             raise UsageError(
                 f"{self.path} is not an SQLite database ({e}); nothing was changed. "
                 "Give the path of a room file, or a new path to create one"
@@ -166,7 +171,7 @@ class SQLiteStore(EventStore):
             with _mapped("commit"):
                 try:
                     self._conn.execute(f"RELEASE {savepoint}" if depth else "COMMIT")
-                except sqlite3.Error:
+                except errors():
                     self._rollback(savepoint if depth else None)
                     raise
 
@@ -178,7 +183,7 @@ class SQLiteStore(EventStore):
             else:
                 self._conn.execute(f"ROLLBACK TO {savepoint}")
                 self._conn.execute(f"RELEASE {savepoint}")
-        except sqlite3.Error:
+        except errors():
             pass  # the original exception is what the caller needs to see
 
     # -- events -----------------------------------------------------------------------------------

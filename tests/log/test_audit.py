@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from agentcrdt.log.keys import Identity, digest
 from agentcrdt.replica import Replica
 from agentcrdt.state import op
 from agentcrdt.store.base import EventStore, StoredEvent
+from agentcrdt.store.driver import driver
 from agentcrdt.store.memory import MemoryStore
 from agentcrdt.store.sqlite import SQLiteStore
 
@@ -44,7 +44,8 @@ class Room:
 
     def rows(self) -> list[tuple[int, str, tuple[str, ...], bytes]]:
         """(position, id, deps, raw) of every stored event, in position order."""
-        with sqlite3.connect(self.path) as db:
+        # The room is open in this process: tamper through the same SQLite library (store.driver).
+        with driver().module.connect(self.path) as db:
             out = db.execute("SELECT position, id, deps, raw FROM events ORDER BY position").fetchall()
         db.close()
         return [(p, i, tuple(d.split()), bytes(r)) for p, i, d, r in out]
@@ -54,7 +55,7 @@ class Room:
         return next(r for r in self.rows()[index:] if r[1] != self.local_id)
 
     def sql(self, statement: str, *params: Any) -> None:
-        db = sqlite3.connect(self.path)
+        db = driver().module.connect(self.path)
         with db:
             db.execute(statement, params)
         db.close()

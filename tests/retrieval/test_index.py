@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 
 from agentcrdt.errors import UsageError
 from agentcrdt.retrieval import EmbeddingCache, FakeEmbedder, IndexItem, VectorIndex
+from agentcrdt.store.driver import driver
 
 BACKENDS = ["sqlite-vec", "numpy"]
 
@@ -123,9 +123,10 @@ def test_a_numpy_writer_marks_the_vec_table_for_rebuild(room: Path) -> None:
     assert [h.chunk_id for h in again.search("second text", k=5)] == ["c1"]
 
 
-def test_coexists_with_stdlib_connections_on_the_same_file(room: Path) -> None:
+def test_coexists_with_the_rooms_other_connections_on_the_same_file(room: Path) -> None:
+    # The store and the projections open the room through the same library (agentcrdt.store.driver).
     index = VectorIndex(room, FakeEmbedder(64))
-    other = sqlite3.connect(str(room), isolation_level=None)
+    other = driver().module.connect(str(room), isolation_level=None)
     other.execute("PRAGMA busy_timeout=10000")
     assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     other.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT)")
@@ -134,7 +135,7 @@ def test_coexists_with_stdlib_connections_on_the_same_file(room: Path) -> None:
         other.execute("INSERT INTO events (body) VALUES (?)", (f"event {round_}",))
         other.execute("COMMIT")
         index.upsert([_item(round_, f"chunk {round_}")])
-        # each sees the other's committed rows; the stdlib connection reads the index's plain tables
+        # each sees the other's committed rows; the other connection reads the index's plain tables
         assert index.db.execute("SELECT count(*) FROM events").fetchone()[0] == round_ + 1
         assert other.execute("SELECT count(*) FROM chunks").fetchone()[0] == round_ + 1
     with index.transaction():
@@ -146,3 +147,25 @@ def test_coexists_with_stdlib_connections_on_the_same_file(room: Path) -> None:
 def test_bad_table_name_and_missing_backend(room: Path) -> None:
     with pytest.raises(UsageError):
         VectorIndex(room, FakeEmbedder(), table="x; drop")
+
+
+def test_a_rooms_vectors_live_in_the_room_file(tmp_path: Path) -> None:
+    from agentcrdt.local import create_local
+    from agentcrdt.log.keys import Identity
+    from agentcrdt.runtime.context import open_retrieval
+    from agentcrdt.state import op
+
+    path = tmp_path / "room.db"
+    room = create_local(path, Identity.from_name("owner"), "room")
+    room.commit("ops", {"ops": [op("Document", "d1", "text", "lww", {"set": "The buyer pays on delivery."})]})
+    retrieval = open_retrieval(path, FakeEmbedder(64), [("Document", "text")])
+    retrieval.catch_up(room)
+    assert [h.text for h in retrieval.search("buyer pays", k=1)] == ["The buyer pays on delivery."]
+    retrieval.close()
+    room.store.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == ["room.db"]
+    with driver().module.connect(str(path)) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert any(t.startswith("chunks_") for t in tables) and "events" in tables
+    if driver().vec:  # vectors in sqlite-vec, in the same file as the log
+        assert any(t.startswith("chunks_") and t.endswith("_vec") for t in tables)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -268,3 +269,33 @@ def test_a_room_of_the_first_schema_keeps_its_verdicts_when_migrated(tmp_path: P
     with SQLiteStore(path) as store:
         assert store.verdicts() == {genesis.id: ("quarantined", "revoked")}
         assert store.get(genesis.id) == genesis
+
+
+def test_processes_on_different_sqlite_libraries_share_a_room(tmp_path: Path) -> None:
+    # This process opens rooms through store.driver's choice (sqlean where the stdlib cannot load
+    # extensions); another process may use the standard library: separate processes, separate locks.
+    from agentcrdt.local import create_local, open_local
+    from agentcrdt.log.keys import Identity
+    from agentcrdt.state import op
+    from agentcrdt.store.driver import driver
+
+    path = tmp_path / "room.db"
+    owner = Identity.from_name("owner")
+    room = create_local(path, owner, "room")
+    room.commit("ops", {"ops": [op("Doc", "d1", "n", "pncounter", {"inc": 1})]})
+    script = textwrap.dedent(
+        f"""
+        from agentcrdt.local import open_local
+        from agentcrdt.log.keys import Identity
+        from agentcrdt.state import op
+        from agentcrdt.store.driver import driver
+        assert driver().name == "sqlite3", driver()
+        room = open_local({str(path)!r}, identity=Identity.from_name("owner"))
+        room.commit("ops", {{"ops": [op("Doc", "d1", "n", "pncounter", {{"inc": 10}})]}})
+        """
+    )
+    env = {**os.environ, "AGENTCRDT_SQLITE": "sqlite3"}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=60)
+    room.commit("ops", {"ops": [op("Doc", "d1", "n", "pncounter", {"inc": 100})]})
+    assert open_local(path).state_at().value("Doc", "d1") == {"n": 111}
+    assert driver().module.__name__ in ("sqlite3", "sqlean", "pysqlite3.dbapi2")
