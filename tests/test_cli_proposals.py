@@ -119,3 +119,18 @@ def test_accept_refuses_evidence_that_is_not_in_the_text(
     assert main(["proposals", "accept", honest, "--room", str(path)]) == 0
     assert main(["proposals", "accept", forged, "--room", str(path), "--force"]) == 0
     assert open_local(path).state_at().value("Document", "d1")["tags"] == ["nda", "sla"]
+
+
+def test_audit_verify_reads_every_kind_in_a_fresh_process(room: tuple[Path, Path, Path]) -> None:
+    # A fresh interpreter: in this one, other tests have registered every kind already.
+    import subprocess
+    import sys
+
+    path, agent_key, _ = room
+    pid = _propose(path, agent_key, "nda", "0.5")
+    assert main(["proposals", "accept", pid, "--room", str(path)]) == 0
+    for command in (["audit", "verify", str(path)], ["log", "show", str(path)]):
+        code = f"import sys; from agentcrdt.cli import main; sys.exit(main({command!r}))"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stdout + out.stderr
+    assert "grant" in out.stdout  # log show lists the grant event

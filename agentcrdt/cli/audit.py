@@ -21,6 +21,14 @@ def _open(path: str) -> SQLiteStore:
     return SQLiteStore(p)
 
 
+def _register_kinds() -> None:
+    """Register every event kind agentcrdt writes, so each decodes (the registry is closed: kinds come
+    from agentcrdt's own modules, imported here lazily to keep ``agentcrdt --help`` fast)."""
+    import agentcrdt.capabilities.kinds
+    import agentcrdt.proposals.kinds
+    import agentcrdt.state  # noqa: F401
+
+
 def _all(store: EventStore) -> Iterator[tuple[int, StoredEvent]]:
     cursor = 0
     while batch := store.since(cursor, limit=10_000):
@@ -30,7 +38,7 @@ def _all(store: EventStore) -> Iterator[tuple[int, StoredEvent]]:
 
 def verify_command(path: str, *, as_json: bool) -> int:
     """Verify every event of the room at ``path``; exit 0 when intact, 1 when not."""
-    import agentcrdt.state  # noqa: F401  (registers the ops kind so its events decode)
+    _register_kinds()
 
     with _open(path) as store:
         report = verify_log(_all(store), stored_heads=store.heads())
@@ -64,7 +72,7 @@ def verify_command(path: str, *, as_json: bool) -> int:
 
 def show_command(path: str, *, limit: int, as_json: bool) -> int:
     """Print the first ``limit`` events of the room at ``path``."""
-    import agentcrdt.state  # noqa: F401
+    _register_kinds()
 
     with _open(path) as store:
         for position, stored in store.since(0, limit=limit):
