@@ -283,7 +283,7 @@ class Replica:
         grants: list[str | None] = []
         retro = False
         # An event's id does not depend on its signature: chain the ids first, feeding each signing
-        # message to the pool, so signatures are computed on other cores while we build the next event.
+        # message to the signature helpers, which sign on other cores while we build the next events.
         unsigned = []
         author, scope, clock = self.identity.author, self.scope, self._clock
         with self.identity.sign_batch() as signer:
