@@ -349,7 +349,7 @@ class Replica:
         self.refresh()
         placed = _Placed()
         try:
-            # Events are placed as their signatures verify (on the signing pool, chunk by chunk), so
+            # Events are placed as their signatures verify (in the signature helpers, chunk by chunk), so
             # judging this chunk overlaps with verifying the next. An event whose deps were placed
             # earlier in this call is ready at once: a causally ordered batch (what missing_for sends)
             # never queues in the bounded pending buffer.
