@@ -112,14 +112,9 @@ def module() -> ModuleType:
         if os.environ.get("AGENTCRDT_SQLITE") == "sqlite3":
             _module = ("sqlite3", sqlite3)
         else:
-            _module = next(
-                (
-                    (name, m)
-                    for name in DRIVER_ORDER
-                    if (m := _import(name)) is not None and hasattr(m.Connection, "enable_load_extension")
-                ),
-                ("sqlite3", sqlite3),
-            )
+            # The same order as choose_driver, without loading sqlite-vec to decide.
+            cheap = choose_driver(can_load=lambda _: True)
+            _module = (cheap.name, cheap.module)
     return _module[1]
 
 
