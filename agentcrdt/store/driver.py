@@ -33,6 +33,7 @@ __all__ = [
     "choose_driver",
     "driver",
     "errors",
+    "integrity_errors",
     "load_vec",
     "module",
     "operational_errors",
@@ -136,3 +137,8 @@ def errors() -> tuple[type[BaseException], ...]:
 def operational_errors() -> tuple[type[BaseException], ...]:
     """The ``OperationalError`` classes of the standard module and the chosen one."""
     return (sqlite3.OperationalError, module().OperationalError)
+
+
+def integrity_errors() -> tuple[type[BaseException], ...]:
+    """The ``IntegrityError`` classes of the standard module and the chosen one (a constraint fired)."""
+    return (sqlite3.IntegrityError, module().IntegrityError)

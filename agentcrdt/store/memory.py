@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from agentcrdt.store.base import (
     EventRecord,
@@ -20,6 +22,8 @@ from agentcrdt.store.base import (
 
 __all__ = ["MemoryStore"]
 
+_MISSING: Any = object()  # journal marker: the key had no value before the write
+
 
 class MemoryStore(EventStore):
     """Keeps everything in dicts and lists; nothing survives the process."""
@@ -34,6 +38,61 @@ class MemoryStore(EventStore):
         self._rejections: list[Rejection] = []
         self._verdicts: dict[str, tuple[str, str]] = {}
         self._meta: dict[str, str] = {}
+        # Inside atomic(): how to undo each write made so far, in order (None outside any block).
+        self._undo: list[Callable[[], None]] | None = None
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Group writes: an exception inside the block undoes every write made in it, then propagates.
+
+        Nested blocks behave like savepoints: a failing inner block undoes its own writes only.
+        """
+        with self._lock:
+            outer = self._undo is None
+            if outer:
+                self._undo = []
+            assert self._undo is not None
+            mark = len(self._undo)
+            try:
+                yield
+            except BaseException:
+                while len(self._undo) > mark:
+                    self._undo.pop()()
+                raise
+            finally:
+                if outer:
+                    self._undo = None
+
+    def _journal(self, undo: Callable[[], None]) -> None:
+        if self._undo is not None:
+            self._undo.append(undo)
+
+    def _truncate(self, length: int, heads: set[str]) -> None:
+        """Undo appends: forget the events after position ``length`` and restore ``heads``."""
+        for event in self._log[length:]:
+            del self._by_id[event.id]
+            ids = self._by_author_seq[(event.author, event.seq)]
+            ids.remove(event.id)
+            if not ids:
+                del self._by_author_seq[(event.author, event.seq)]
+        del self._log[length:]
+        self._heads = heads
+
+    def _drop_rejections(self, length: int) -> None:
+        del self._rejections[length:]
+
+    def _restore(self, table: dict[str, Any], old: dict[str, Any]) -> None:
+        """Undo updates of ``table``: put back the ``old`` values (``_MISSING``: the key was absent)."""
+        for key, value in old.items():
+            if value is _MISSING:
+                table.pop(key, None)
+            else:
+                table[key] = value
+
+    def _journal_updates(self, table: dict[str, Any], keys: Iterable[str]) -> None:
+        if self._undo is not None:
+            old = {k: table.get(k, _MISSING) for k in keys}
+            self._undo.append(lambda: self._restore(table, old))
 
     def append(self, events: Sequence[EventRecord]) -> list[int]:
         with self._lock:
@@ -41,6 +100,9 @@ class MemoryStore(EventStore):
             for event in new:
                 self._stage(event)  # everything that can fail happens before the first mutation
             start = len(self._log) + 1
+            if new and self._undo is not None:
+                heads = set(self._heads)
+                self._undo.append(lambda: self._truncate(start - 1, heads))
             for event in new:
                 self._log.append(event)
                 self._by_id[event.id] = event
@@ -60,6 +122,7 @@ class MemoryStore(EventStore):
             if unknown:
                 raise unknown_verdict_ids(unknown)
             positions = self.append(events)
+            self._journal_updates(self._verdicts, verdicts)
             self._verdicts.update(verdicts)
             return positions
 
@@ -94,11 +157,13 @@ class MemoryStore(EventStore):
     def set_cursor(self, name: str, position: int) -> None:
         check_cursor(name, position)
         with self._lock:
+            self._journal_updates(self._cursors, [name])
             self._cursors[name] = position
 
     def record_rejection(self, raw: bytes, reason: str, detail: str, event_id: str | None) -> None:
         with self._lock:
             position = len(self._rejections) + 1
+            self._journal(lambda: self._drop_rejections(position - 1))
             self._rejections.append(Rejection(position, reason, detail, bytes(raw), event_id))
 
     def rejections(self) -> list[Rejection]:
@@ -111,6 +176,7 @@ class MemoryStore(EventStore):
             unknown = verdicts.keys() - self._by_id.keys()
             if unknown:
                 raise unknown_verdict_ids(unknown)
+            self._journal_updates(self._verdicts, verdicts)
             self._verdicts.update({k: (v, r) for k, (v, r) in verdicts.items()})
 
     def verdicts(self, ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
@@ -125,6 +191,7 @@ class MemoryStore(EventStore):
 
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:
+            self._journal_updates(self._meta, [key])
             self._meta[key] = value
 
 

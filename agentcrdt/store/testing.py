@@ -199,6 +199,51 @@ class StoreContract:
         assert store.append([a, b, c]) == [3, 4]
         assert [e.id for _, e in store.since(0)] == [self.genesis.id, a.id, b.id, c.id]
 
+    def test_stored_event_later_in_the_batch_satisfies_an_earlier_dep(self) -> None:
+        store = self.store()
+        a, b = self.chain(2)
+        store.append([a])
+        assert store.append([b, a]) == [3]  # a is stored: b may come first
+        assert [e.id for _, e in store.since(1)] == [a.id, b.id]
+
+    def test_random_batches_of_new_stored_and_repeated_events(self) -> None:
+        # Reference model: skip what is stored or already taken from this batch; refuse the whole batch
+        # (writing nothing) when an event's dep is neither stored nor taken earlier in it.
+        rng = random.Random(99)
+        store = self.store()
+        stored: list[StoredEvent] = [self.genesis]
+        ids = {self.genesis.id}
+        fresh: list[StoredEvent] = []
+        for _ in range(60):
+            while len(fresh) < 6:
+                pool = stored + fresh
+                fresh.append(self.ev(*rng.sample(pool, k=min(len(pool), rng.randint(1, 2)))))
+            batch = fresh[: rng.randint(0, 4)] + rng.sample(stored, k=min(len(stored), rng.randint(0, 2)))
+            batch += rng.sample(batch, k=min(len(batch), rng.randint(0, 2)))  # repeats
+            if rng.random() < 0.5:
+                rng.shuffle(batch)
+            taken: list[StoredEvent] = []
+            refused = False
+            for e in batch:
+                if e.id in ids or e in taken:
+                    continue
+                if any(d not in ids and d not in {t.id for t in taken} for d in e.deps):
+                    refused = True
+                    break
+                taken.append(e)
+            before = store.count()
+            if refused:
+                with pytest.raises(UsageError, match="depends on"):
+                    store.append(batch)
+                assert store.count() == before
+                continue
+            assert store.append(batch) == list(range(before + 1, before + 1 + len(taken)))
+            stored += taken
+            ids.update(e.id for e in taken)
+            fresh = [e for e in fresh if e.id not in ids]
+        assert [e.id for _, e in store.since(0)] == [e.id for e in stored]
+        assert store.heads() == expected_heads(stored)
+
     def test_missing_dependency_is_refused_and_nothing_is_written(self) -> None:
         store = self.store()
         a, b = self.chain(2)
@@ -227,6 +272,66 @@ class StoreContract:
         assert store.by_author_seq(events[0].author, events[0].seq) == []
         # The store is still usable and positions continue without a gap.
         assert store.append(events) == [2, 3, 4, 5, 6, 7]
+        assert store.heads() == {events[-1].id}
+
+    def _snapshot(self, store: EventStore) -> tuple[object, ...]:
+        ids = [e.id for _, e in store.since(0)]
+        return (
+            ids,
+            store.heads(),
+            store.verdicts(),
+            store.get_cursor("c"),
+            store.get_meta("k"),
+            [(r.reason, r.raw) for r in store.rejections()],
+            [e.id for e in store.by_author_seq(make_author("alice"), 2)],
+        )
+
+    def test_atomic_block_that_raises_writes_nothing(self) -> None:
+        store = self.store()
+        a, b, c, d = self.chain(4)
+        store.append_judged([a], {a.id: ("valid", "")})
+        store.set_cursor("c", 1)
+        store.set_meta("k", "before")
+        before = self._snapshot(store)
+        with pytest.raises(RuntimeError, match="refused half-way"), store.atomic():
+            store.append_judged([b, c], {b.id: ("valid", ""), a.id: ("quarantined", "x")})
+            store.append([d])
+            store.set_verdicts({c.id: ("pending", "")})
+            store.set_cursor("c", 4)
+            store.set_cursor("new", 2)
+            store.set_meta("k", "after")
+            store.set_meta("k2", "v")
+            store.record_rejection(b"junk", "malformed", "x", None)
+            raise RuntimeError("refused half-way")
+        assert self._snapshot(store) == before
+        assert store.get_cursor("new") == 0 and store.get_meta("k2") is None
+        assert store.has([b.id, c.id, d.id]) == set()
+        # Nothing is left half-done: the same writes go through afterwards, positions without a gap.
+        assert store.append([b, c, d]) == [3, 4, 5]
+        assert store.heads() == {d.id}
+
+    def test_atomic_blocks_nest_like_savepoints(self) -> None:
+        store = self.store()
+        a, b = self.chain(2)
+        with store.atomic():
+            store.append([a])
+            store.set_meta("k", "outer")
+            with pytest.raises(RuntimeError), store.atomic():
+                store.append([b])
+                store.set_meta("k", "inner")
+                store.set_meta("k2", "inner")
+                raise RuntimeError("inner only")
+        assert [e.id for _, e in store.since(1)] == [a.id]
+        assert (store.get_meta("k"), store.get_meta("k2")) == ("outer", None)
+        assert store.heads() == {a.id}
+        assert store.append([b]) == [3]
+
+    def test_chunks_written_in_one_atomic_block_match_one_append(self) -> None:
+        store = self.store()
+        events = self.chain(10)
+        with store.atomic():
+            positions = [p for i in range(0, 10, 3) for p in store.append(events[i : i + 3])]
+        assert positions == list(range(2, 12))
         assert store.heads() == {events[-1].id}
 
     def test_non_event_input_is_refused(self) -> None:
