@@ -24,7 +24,7 @@ from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.dag import CausalDAG, Node
 from agentcrdt.log.event import Event, create_event, decode_event, prepare_event, signature_check
 from agentcrdt.log.keys import Identity
-from agentcrdt.log.parallel import VerifyBatch
+from agentcrdt.log.parallel import CHUNK, VerifyBatch
 from agentcrdt.log.pending import PendingBuffer
 from agentcrdt.proposals import kinds as _proposal_kinds  # noqa: F401  (registers proposal, review)
 from agentcrdt.state import OPS, DecodedOp, DocState
@@ -303,25 +303,29 @@ class Replica:
                 unsigned.append(u)
                 deps, lamport, seq = (u.id,), lamport + 1, seq + 1
             try:
-                # Judged chunk by chunk as signatures come back: judging overlaps the helpers' signing.
-                for u, sig in zip(unsigned, signer.iter_signatures(), strict=True):
-                    event = u.seal(sig)
-                    verdict = self.judge.verdict(event)
-                    if isinstance(verdict, Denied):
-                        # Fail before writing: our store must never hold an event we know to be invalid.
-                        raise UsageError(
-                            f"this replica may not write a {event.kind!r} event: {verdict.detail}"
-                        )
-                    # Placed and indexed at once, so the next event of the chain is judged with this one
-                    # in its causal past (a grant it uses, a proposal counted against its limits).
-                    dag.add(_node(event))
-                    self._note_seq(event.author, event.seq, event.id, event.local)
-                    retro = self.judge.index_valid(event, verdict.grant) or retro
-                    events.append(event)
-                    grants.append(verdict.grant)
-                # One transaction: never an event without its verdict.
-                verdicts = {e.id: (VALID, grant_reason(g)) for e, g in zip(events, grants, strict=True)}
-                self._advance(self.store.append_judged(events, verdicts))
+                # One transaction: never an event without its verdict, and a denied event anywhere in
+                # the chain writes none of it. Within it, each chunk is judged and written as its
+                # signatures come back, so the caller's work overlaps the helpers' signing.
+                with self.store.atomic():
+                    written = 0
+                    for u, sig in zip(unsigned, signer.iter_signatures(), strict=True):
+                        event = u.seal(sig)
+                        verdict = self.judge.verdict(event)
+                        if isinstance(verdict, Denied):
+                            raise UsageError(
+                                f"this replica may not write a {event.kind!r} event: {verdict.detail}"
+                            )
+                        # Placed and indexed at once, so the next event of the chain is judged with this
+                        # one in its causal past (a grant it uses, a proposal counted against its limits).
+                        dag.add(_node(event))
+                        self._note_seq(event.author, event.seq, event.id, event.local)
+                        retro = self.judge.index_valid(event, verdict.grant) or retro
+                        events.append(event)
+                        grants.append(verdict.grant)
+                        if len(events) - written == CHUNK:
+                            self._write_judged(events[written:], grants[written:])
+                            written = len(events)
+                    self._write_judged(events[written:], grants[written:])
             except BaseException:
                 if events:
                     self._reload()  # forget the unwritten chain: the store is the truth
@@ -330,6 +334,10 @@ class Replica:
             self.recompute()
         self._notify(events)
         return events
+
+    def _write_judged(self, events: list[Event], grants: list[str | None]) -> None:
+        verdicts = {e.id: (VALID, grant_reason(g)) for e, g in zip(events, grants, strict=True)}
+        self._advance(self.store.append_judged(events, verdicts))
 
     def _reload(self) -> None:
         """Drop the in-memory DAG and indexes; they are rebuilt from the store on next use."""

@@ -7,12 +7,14 @@ gave no speed-up while the caller worked. Helper processes have their own interp
 signatures are computed on the other cores while the caller builds and judges the rest.
 
 How: a batch is fed message by message; every ``CHUNK`` messages go to a helper at once (round robin,
-over its stdin), and the caller computes the last, partial chunk itself. Small batches (a single commit)
-never leave the calling thread. Helpers are plain ``python -c`` children that import only PyNaCl: they
-start on first use, never re-import the caller's ``__main__`` (as ``multiprocessing``'s spawn would),
-and exit when their stdin closes, so they die with their parent. Whenever they are unavailable (a
-helper died, another batch in this process holds them, processes cannot be started) the work is done in
-the calling thread: slower, never different. Ed25519 signatures are deterministic, so the results are
+over its stdin). The last, partial chunk of a batch goes to a helper too when signing (the caller has
+its own work to do), and is verified by the caller itself (verifying is the slower half of ingest).
+Small batches (a single commit) never leave the calling thread. Helpers are plain ``python -c``
+children that import only PyNaCl: they start on first use, never re-import the caller's ``__main__``
+(as ``multiprocessing``'s spawn would), run at a lower priority than the caller, and exit when their
+stdin closes, so they die with their parent. Whenever they are unavailable (a helper died, another
+batch in this process holds them, processes cannot be started) the work is done in the calling
+thread: slower, never different. Ed25519 signatures are deterministic, so the results are
 exactly those of signing or verifying one message at a time, in the order the messages were added.
 """
 
@@ -50,9 +52,15 @@ _MAX_FAILURES = 3
 
 # The helper program: read (op, args) frames from stdin, write answers to stdout, until stdin closes.
 _HELPER = r"""
-import pickle, signal, struct, sys
+import os, pickle, signal, struct, sys
 # Ctrl-C reaches the whole process group: the parent decides when to stop (it closes our stdin).
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+# Yield to the caller: its thread is the critical path (it encodes, judges and writes while we sign), and
+# on a machine without a spare core an equal share would slow it more than it speeds up signing.
+try:
+    os.nice(5)
+except (AttributeError, OSError):
+    pass
 from nacl.bindings import crypto_sign, crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 frame, inp, out = struct.Struct("<I"), sys.stdin.buffer, sys.stdout.buffer
@@ -299,12 +307,19 @@ class SignBatch(_Batch):
             self._buffer = []
 
     def signatures(self) -> list[bytes]:
-        """Return every signature, in order (the caller signs the last partial chunk itself)."""
+        """Return every signature, in order."""
         return list(self.iter_signatures())
 
     def iter_signatures(self) -> Iterator[bytes]:
-        """Yield every signature in order, each chunk as soon as it is back (see VerifyBatch)."""
-        # The tail first: the helpers are still busy with the full chunks meanwhile.
+        """Yield every signature in order, each chunk as soon as it is back.
+
+        Unlike verifying, signing is the cheaper half of a writer's work: the caller's own work
+        (judging and writing the events) is the critical path, so once the helpers are in use the last,
+        partial chunk goes to them too. A batch smaller than a chunk is signed in the calling thread.
+        """
+        if self._buffer and self._chunks:
+            self._send(("sign", (self._secret, self._buffer)))
+            self._buffer = []
         tail = _sign_chunk(self._secret, self._buffer)
         self._buffer = []
         for chunk in self._answers():

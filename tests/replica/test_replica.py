@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import itertools
 import random
+from pathlib import Path
 
 import pytest
 
+from agentcrdt.capabilities.check import ALLOWED, Denied, PolicyView, Verdict
 from agentcrdt.errors import NotFound, UsageError
-from agentcrdt.log.event import create_event
+from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity
+from agentcrdt.log.parallel import CHUNK
 from agentcrdt.log.pending import PendingBuffer
 from agentcrdt.replica import Replica
 from agentcrdt.state import DocState, op
 from agentcrdt.store.memory import MemoryStore
+from agentcrdt.store.sqlite import SQLiteStore
 
 
 def title(value: str, entity_id: str = "d1") -> dict[str, object]:
@@ -314,3 +318,33 @@ def test_a_dropped_replica_is_freed_without_a_garbage_collection(alice: Identity
         assert ref() is None
     finally:
         gc.enable()
+
+
+class _RefuseMarked:
+    """A deterministic policy that refuses any event setting the ``forbidden`` field."""
+
+    def authorize(self, view: PolicyView, event: Event) -> Verdict:
+        if any(o["f"] == "forbidden" for o in event.payload.get("ops", ())):
+            return Denied("not_authorized", "the forbidden field")
+        return ALLOWED
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_chain_refused_after_some_chunks_were_written_leaves_nothing(
+    alice: Identity, tmp_path: Path, backend: str
+) -> None:
+    # commit_many writes a long chain chunk by chunk inside one atomic block: an event refused after
+    # several chunks went to the store must take the whole chain with it, on every backend.
+    store = MemoryStore() if backend == "memory" else SQLiteStore(tmp_path / "room.db")
+    Replica.create(store, alice, "room")
+    replica = Replica.open(store, identity=alice, authorizer=_RefuseMarked())
+    good = [("ops", title(f"t{i}", f"d{i}")) for i in range(3 * CHUNK)]
+    bad = ("ops", {"ops": [op("Doc", "d0", "forbidden", "lww", {"set": 1})]})
+    before = (store.last_position(), store.heads(), store.verdicts())
+    with pytest.raises(UsageError, match="may not write"):
+        replica.commit_many([*good, bad, *good[:5]])
+    assert (store.last_position(), store.heads(), store.verdicts()) == before
+    events = replica.commit_many(good)  # the good twin: the replica is usable, positions have no gap
+    assert store.last_position() == before[0] + len(good)
+    assert store.heads() == {events[-1].id}
+    assert replica.state_at().value("Doc", f"d{3 * CHUNK - 1}") == {"title": f"t{3 * CHUNK - 1}"}
