@@ -21,6 +21,23 @@ VALID, QUARANTINED = "valid", "quarantined"
 VerdictRow = tuple[str, str]  # (verdict, reason), as stored
 
 
+# The reasons below are stored and compared across replicas: each must be a function of the events
+# alone, the same whether the verdict was reached on arrival or by recompute_all, in any arrival order.
+
+
+def equivocation(author: str, seq: int) -> VerdictRow:
+    """The verdict of every event ``author`` signed with a sequence number it had already used."""
+    return (QUARANTINED, f"equivocation: {author} signed more than one event with seq {seq}")
+
+
+def broken_chain(author: str, seq: int) -> VerdictRow:
+    """The verdict of an event that does not have its author's previous event in its causal past."""
+    return (
+        QUARANTINED,
+        f"broken_chain: seq {seq} of {author} does not have its seq {seq - 1} in its causal past",
+    )
+
+
 def grant_reason(grant: str | None) -> str:
     """Return the stored reason of a valid event allowed by ``grant`` (empty for owners)."""
     return "" if grant is None else f"grant:{grant}"
@@ -92,18 +109,12 @@ class Judge:
         if others:
             prior = others[0]
             # Equivocation: both events stay in the log as proof, neither applies.
-            reason = (
-                QUARANTINED,
-                f"equivocation: {event.author} signed {prior} and {event.id} with seq {event.seq}",
-            )
+            reason = equivocation(event.author, event.seq)
             old = batch.get(prior) or stored(prior)
             batch[prior] = reason
             return reason, old is not None and old[0] == VALID
         if not self.follows_own_chain(event):
-            detail = (
-                f"seq {event.seq} of {event.author} does not have its seq {event.seq - 1} in its causal past"
-            )
-            return (QUARANTINED, f"broken_chain: {detail}"), False
+            return broken_chain(event.author, event.seq), False
         verdict = self.verdict(event)
         if isinstance(verdict, Denied):
             return (QUARANTINED, f"{verdict.reason}: {verdict.detail}"), False
@@ -152,9 +163,9 @@ class Judge:
             if e.id == self.genesis.id:
                 return (VALID, "")
             if e.id in equivocated:
-                return (QUARANTINED, f"equivocation: {e.author} signed two events with seq {e.seq}")
+                return equivocation(e.author, e.seq)
             if not self.follows_own_chain(e):
-                return (QUARANTINED, f"broken_chain: seq {e.seq} of {e.author} does not see seq {e.seq - 1}")
+                return broken_chain(e.author, e.seq)
             return None
 
         valid_auth = self._authority_fixpoint(

@@ -1,8 +1,9 @@
 """Strong eventual consistency: N replicas, random ops of every type, random delivery.
 
-Delivery drops, duplicates, reorders and partitions (a replica only hears from the peers a step picks).
-After a full exchange every replica must hold the same heads, the same values, the same materialized
-SQL rows and the same state hash.
+Delivery drops, duplicates, reorders and partitions (a replica only hears from the peers a step picks);
+now and then a faulty peer equivocates (signs two events with one seq). After a full exchange every
+replica must hold the same heads, the same values, the same materialized SQL rows, the same state hash
+and the same verdicts, reasons included.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from agentcrdt.kernel import Stamp, get_type
 from agentcrdt.log.codec import canonical
+from agentcrdt.log.event import create_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize import EntityProjection, SQLiteFollower
 from agentcrdt.replica import Replica
@@ -110,6 +112,26 @@ class Net:
             )
         r.commit("ops", {"ops": ops})
 
+    def equivocate(self, rng: random.Random, who: int) -> None:
+        """A faulty peer signs a second event with the seq of its last one and sends it to another peer."""
+        r = self.replicas[who]
+        mine = [e for e in r.events() if e.author == IDS[who].author and e.kind == "ops"]
+        if not mine:
+            return
+        last = mine[-1]
+        twin = create_event(
+            IDS[who],
+            scope=r.scope,
+            seq=last.seq,
+            deps=last.deps,
+            lamport=last.lamport,
+            time_ms=last.time + 1,
+            kind="ops",
+            payload={"ops": [op("Doc", rng.choice(ENTITIES), "f_lww", "lww", {"set": "forked"})]},
+        )
+        others = [i for i in range(len(self.replicas)) if i != who]
+        self.replicas[rng.choice(others)].ingest([twin.raw], source=f"peer{who}")
+
     def deliver(self, rng: random.Random, src: int, dst: int) -> None:
         raws = self.replicas[src].missing_for(self.replicas[dst].heads)
         if not raws:
@@ -140,6 +162,8 @@ class Net:
         assert len(rows) == 1, "materialized SQL tables differ"
         hashes = {state_hash(r) for r in self.replicas}
         assert len(hashes) == 1, "state hashes differ"
+        verdicts = [r.store.verdicts() for r in self.replicas]
+        assert all(v == verdicts[0] for v in verdicts), "replicas reached different verdicts"
 
 
 def state_hash(r: Replica) -> str:
@@ -154,7 +178,10 @@ def run_history(seed: int) -> None:
     net = Net(rng.randint(2, 5))
     n = len(net.replicas)
     for _ in range(rng.randint(4, 14)):
-        if rng.random() < 0.55:
+        roll = rng.random()
+        if roll < 0.05:
+            net.equivocate(rng, rng.randrange(n))
+        elif roll < 0.55:
             net.edit(rng, rng.randrange(n))
         else:
             src, dst = rng.sample(range(n), 2)
@@ -184,6 +211,10 @@ class ConvergenceMachine(RuleBasedStateMachine):
     @rule(who=st.integers(0, 4))
     def edit(self, who: int) -> None:
         self.net.edit(self.rng, who % len(self.net.replicas))
+
+    @rule(who=st.integers(0, 4))
+    def equivocate(self, who: int) -> None:
+        self.net.equivocate(self.rng, who % len(self.net.replicas))
 
     @rule(src=st.integers(0, 4), dst=st.integers(0, 4))
     def deliver(self, src: int, dst: int) -> None:
