@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from agentcrdt.authority import INDEXED_KINDS, Authority
 from agentcrdt.capabilities.check import Authorizer, CapabilityPolicy, Denied
 from agentcrdt.errors import NotFound, RejectedEvent, UsageError
-from agentcrdt.judge import VALID, Judge, grant_of, grant_reason
+from agentcrdt.judge import VALID, Judge, VerdictRow, grant_of, grant_reason
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.dag import CausalDAG, Node
 from agentcrdt.log.event import Event, create_event, decode_event, prepare_event, signature_check
@@ -63,12 +63,35 @@ class IngestReport:
         return not self.rejected and not self.quarantined
 
 
+class _Verdicts(dict[str, VerdictRow]):
+    """One ingest call's verdicts, remembering which were set since they were last written.
+
+    A verdict can change after it was written: an equivocation found later in the call quarantines an
+    event an earlier chunk stored. The judge sets verdicts with ``d[key] = value`` only.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dirty: set[str] = set()
+
+    def __setitem__(self, key: str, value: VerdictRow) -> None:
+        self.dirty.add(key)
+        super().__setitem__(key, value)
+
+    def take_dirty(self) -> dict[str, VerdictRow]:
+        """Return the verdicts set since the last call, and forget that they were."""
+        out = {k: self[k] for k in self.dirty}
+        self.dirty.clear()
+        return out
+
+
 @dataclass
 class _Placed:
-    """What one ingest call placed in the DAG and judged, to store together at its end."""
+    """What one ingest call placed in the DAG and judged; ``events[:written]`` are in the store."""
 
     events: list[Event] = field(default_factory=list)
-    verdicts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    verdicts: _Verdicts = field(default_factory=_Verdicts)
+    written: int = 0
     retro: bool = False
 
 
@@ -350,33 +373,39 @@ class Replica:
     def ingest(self, raws: Iterable[bytes], *, source: str = "") -> IngestReport:
         """Verify and apply a peer's events, in any order; orphans wait in the pending buffer.
 
-        Everything this call places is stored in one atomic append at the end (all or nothing).
+        Everything this call places is stored in one transaction (all or nothing, rejections included).
         """
         report = IngestReport()
         self.dag  # noqa: B018  (load, then take in what other processes appended)
         self.refresh()
         placed = _Placed()
         try:
-            # Events are placed as their signatures verify (in the signature helpers, chunk by chunk), so
-            # judging this chunk overlaps with verifying the next. An event whose deps were placed
-            # earlier in this call is ready at once: a causally ordered batch (what missing_for sends)
-            # never queues in the bounded pending buffer.
-            for event in self._verified(raws, report):
-                if event.id in self.dag or event.id in self._pending:
-                    report.duplicates += 1
-                    continue
-                problem = None
-                if event.scope_id != self.scope:
-                    problem = ("wrong_scope", f"event belongs to scope {event.scope_id}, not {self.scope}")
-                elif event.local:
-                    problem = ("local_event", "local-only events are never synced; a peer sent one")
-                if problem is not None:
-                    self.store.record_rejection(event.raw, problem[0], problem[1], event.id)
-                    report.rejected.append((event.id, *problem))
-                    continue
-                self._place(event, placed, report, source)
-            if placed.events:
-                self._advance(self.store.append_judged(placed.events, placed.verdicts))
+            # Events are placed as their signatures verify (in the signature helpers, chunk by chunk), and
+            # written chunk by chunk inside one atomic block, so judging and writing overlap with
+            # verifying the next chunks. An event whose deps were placed earlier in this call is ready
+            # at once: a causally ordered batch (what missing_for sends) never queues in the bounded
+            # pending buffer.
+            with self.store.atomic():
+                for event in self._verified(raws, report):
+                    if event.id in self.dag or event.id in self._pending:
+                        report.duplicates += 1
+                        continue
+                    problem = None
+                    if event.scope_id != self.scope:
+                        problem = (
+                            "wrong_scope",
+                            f"event belongs to scope {event.scope_id}, not {self.scope}",
+                        )
+                    elif event.local:
+                        problem = ("local_event", "local-only events are never synced; a peer sent one")
+                    if problem is not None:
+                        self.store.record_rejection(event.raw, problem[0], problem[1], event.id)
+                        report.rejected.append((event.id, *problem))
+                        continue
+                    self._place(event, placed, report, source)
+                    if len(placed.events) - placed.written >= CHUNK:
+                        self._write_placed(placed)
+                self._write_placed(placed)
         except BaseException:
             if placed.events:
                 self._reload()  # forget what was placed but not stored: the store is the truth
@@ -386,6 +415,14 @@ class Replica:
         if placed.events:
             self._notify(placed.events)
         return report
+
+    def _write_placed(self, placed: _Placed) -> None:
+        """Store the events placed since the last write, with every verdict set since."""
+        events = placed.events[placed.written :]
+        verdicts = placed.verdicts.take_dirty()
+        if events or verdicts:
+            self._advance(self.store.append_judged(events, verdicts))
+        placed.written = len(placed.events)
 
     def _verified(self, raws: Iterable[bytes], report: IngestReport) -> Iterator[Event]:
         """Decode ``raws`` and yield those whose signatures verify, in order; record every failure."""

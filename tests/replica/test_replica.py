@@ -348,3 +348,51 @@ def test_a_chain_refused_after_some_chunks_were_written_leaves_nothing(
     assert store.last_position() == before[0] + len(good)
     assert store.heads() == {events[-1].id}
     assert replica.state_at().value("Doc", f"d{3 * CHUNK - 1}") == {"title": f"t{3 * CHUNK - 1}"}
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_an_equivocation_found_chunks_after_its_twin_was_written_is_stored(
+    pair: tuple[Replica, Replica], bob: Identity, tmp_path: Path, backend: str
+) -> None:
+    # Ingest writes chunk by chunk: the twin of an event stored in an earlier chunk must still quarantine
+    # it in the store, and the stored verdicts must be those of ingesting the events one at a time.
+    a, _ = pair
+    head = max(a.heads)
+    chain = []
+    deps, lamport = [head], 2
+    for seq in range(1, 3 * CHUNK + 1):
+        event = create_event(
+            bob,
+            scope=a.scope,
+            seq=seq,
+            deps=deps,
+            lamport=lamport,
+            time_ms=seq,
+            kind="ops",
+            payload=title(f"{seq}"),
+        )
+        chain.append(event)
+        deps, lamport = [event.id], lamport + 1
+    twin = create_event(
+        bob, scope=a.scope, seq=3, deps=[chain[1].id], lamport=4, time_ms=0, kind="ops", payload=title("twin")
+    )
+    # A pair whose first is quarantined already (a gap in bob's chain): its twin changes only the reason.
+    far = [
+        create_event(
+            bob, scope=a.scope, seq=999, deps=[head], lamport=2, time_ms=t, kind="ops", payload=title("far")
+        )
+        for t in (1, 2)
+    ]
+    batch = [far[0], *chain, twin, far[1]]
+    genesis = a.store.get(a.scope).raw  # type: ignore[union-attr]
+    store = MemoryStore() if backend == "memory" else SQLiteStore(tmp_path / "room.db")
+    batched = Replica.join(store, genesis)
+    report = batched.ingest([e.raw for e in batch])
+    assert twin.id in {q[0] for q in report.quarantined}
+    one_by_one = Replica.join(MemoryStore(), genesis)
+    for e in batch:
+        one_by_one.ingest([e.raw])
+    ids = [e.id for e in batch]
+    assert store.verdicts(ids) == one_by_one.store.verdicts(ids)
+    assert "equivocation" in store.verdicts([far[0].id])[far[0].id][1]
+    assert store.verdicts([chain[2].id])[chain[2].id][0] == "quarantined"
