@@ -63,26 +63,40 @@ class Judge:
         self._dag = dag
         self.authority = Authority(genesis, dag, fetch)
         # Per-author sequence index over shared events (local-only events count separately: peers never
-        # see them, so they must not leave holes in the author's shared chain).
-        self.seqs: dict[tuple[str, int], list[str]] = {}
+        # see them, so they must not leave holes in the author's shared chain). One id per (author, seq),
+        # the first seen; the rare seqs used more than once (equivocations) list all their ids in forks.
+        self.seqs: dict[tuple[str, int], str] = {}
+        self.forks: dict[tuple[str, int], list[str]] = {}
         self.max_seq: dict[tuple[str, bool], int] = {}
 
     def reset(self) -> None:
         """Forget the indexes (they are rebuilt as events are noted again)."""
         self.seqs.clear()
+        self.forks.clear()
         self.max_seq.clear()
         self.authority.reset()
 
     def note_seq(self, author: str, seq: int, event_id: str, local: bool) -> None:
         """Record an event's place in its author's sequence."""
         if not local:
-            ids = self.seqs.setdefault((author, seq), [])
-            if event_id not in ids:
-                ids.append(event_id)
-                if len(ids) > 1:
+            key = (author, seq)
+            first = self.seqs.setdefault(key, event_id)
+            if first != event_id:
+                ids = self.forks.setdefault(key, [first])
+                if event_id not in ids:
+                    ids.append(event_id)
                     self.authority.mark_forked(author)
         if seq > self.max_seq.get((author, local), 0):
             self.max_seq[(author, local)] = seq
+
+    def ids_at(self, author: str, seq: int) -> Sequence[str]:
+        """Return the ids of ``author``'s shared events with sequence number ``seq`` (two or more: a fork)."""
+        key = (author, seq)
+        forked = self.forks.get(key)
+        if forked is not None:
+            return forked
+        first = self.seqs.get(key)
+        return () if first is None else (first,)
 
     def next_seq(self, author: str, local: bool) -> int:
         """Return the sequence number ``author``'s next (shared or local) event takes."""
@@ -104,7 +118,7 @@ class Judge:
         ``batch`` holds the verdicts of this ingest batch (an equivocation may overwrite one);
         ``stored`` reads a verdict from the store.
         """
-        others = [i for i in self.seqs.get((event.author, event.seq), ()) if i != event.id]
+        others = [i for i in self.ids_at(event.author, event.seq) if i != event.id]
         self.note_seq(event.author, event.seq, event.id, event.local)
         if others:
             prior = others[0]
@@ -131,7 +145,7 @@ class Judge:
         if event.seq == 1 or event.local or event.kind == "genesis":
             return True
         dag = self._dag()
-        for prev in self.seqs.get((event.author, event.seq - 1), ()):
+        for prev in self.ids_at(event.author, event.seq - 1):
             if prev in event.deps or any(dag.is_ancestor(prev, d) for d in event.deps):
                 return True
         return False
@@ -157,7 +171,7 @@ class Judge:
 
     def recompute_all(self, order: Sequence[str], events: Mapping[str, Event]) -> dict[str, VerdictRow]:
         """Re-derive every verdict; ``order`` is a causal order of all ids, ``events`` decodes them."""
-        equivocated = {i for ids in self.seqs.values() if len(ids) > 1 for i in ids}
+        equivocated = {i for ids in self.forks.values() for i in ids}
 
         def static(e: Event) -> VerdictRow | None:
             if e.id == self.genesis.id:

@@ -22,7 +22,7 @@ from agentcrdt.errors import NotFound, RejectedEvent, UsageError
 from agentcrdt.judge import VALID, Judge, VerdictRow, grant_of, grant_reason
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.dag import CausalDAG, Node
-from agentcrdt.log.event import Event, create_event, decode_event, prepare_event, signature_check
+from agentcrdt.log.event import Event, create_event, decode_event, prepare_chain, signature_check
 from agentcrdt.log.keys import Identity
 from agentcrdt.log.parallel import CHUNK, VerifyBatch
 from agentcrdt.log.pending import PendingBuffer
@@ -308,23 +308,20 @@ class Replica:
         # An event's id does not depend on its signature: chain the ids first, feeding each signing
         # message to the signature helpers, which sign on other cores while we build the next events.
         unsigned = []
-        author, scope, clock = self.identity.author, self.scope, self._clock
+        chain = prepare_chain(
+            self.identity.author,
+            changes,
+            scope=self.scope,
+            seq=seq,
+            deps=deps,
+            lamport=lamport,
+            clock=self._clock,
+            local=local,
+        )
         with self.identity.sign_batch() as signer:
-            for kind, payload in changes:
-                u = prepare_event(
-                    author,
-                    scope=scope,
-                    seq=seq,
-                    deps=deps,
-                    lamport=lamport,
-                    time_ms=clock(),
-                    kind=kind,
-                    payload=payload,
-                    local=local,
-                )
+            for u in chain:
                 signer.add(u.signing_message)
                 unsigned.append(u)
-                deps, lamport, seq = (u.id,), lamport + 1, seq + 1
             try:
                 # One transaction: never an event without its verdict, and a denied event anywhere in
                 # the chain writes none of it. Within it, each chunk is judged and written as its

@@ -69,7 +69,7 @@ class CausalDAG:
             if existing == node:
                 return False
             raise UsageError(f"a different node with id {node.id} is already in the DAG; ids must be digests")
-        if len(set(node.deps)) != len(node.deps):
+        if len(node.deps) > 1 and len(set(node.deps)) != len(node.deps):
             raise UsageError(f"node {node.id} lists a dep twice; deps must be distinct")
         top = 0
         for dep_id in node.deps:

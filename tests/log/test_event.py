@@ -22,13 +22,16 @@ from hypothesis import strategies as st
 import agentcrdt.state  # noqa: F401  (registers the "ops" kind)
 from agentcrdt.errors import RejectedEvent, UsageError
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
-from agentcrdt.log.codec import MAX_DEPTH, canonical
+from agentcrdt.log.codec import MAX_DEPTH, MAX_INT, canonical
 from agentcrdt.log.event import (
     MAX_EVENT_BYTES,
     SIGNING_CONTEXT,
     Event,
+    UnsignedEvent,
     create_event,
     decode_event,
+    prepare_chain,
+    prepare_event,
     registered_kinds,
 )
 from agentcrdt.log.keys import Identity, digest, verify
@@ -870,3 +873,74 @@ def test_kind_registry_is_closed() -> None:
 def test_a_scope_or_dep_of_the_wrong_shape_is_malformed_not_a_crash(bad: Any) -> None:
     assert reason(patched(scope=bad)) == "malformed"
     assert reason(patched(deps=[bad])) == "malformed"
+
+
+_GOOD_PAYLOAD = st.builds(
+    lambda e, v: {"ops": [op("Doc", e, "title", "lww", {"set": v})]},
+    st.sampled_from(["d1", "d2"]),
+    st.one_of(st.text(max_size=5), st.integers(-5, 5), st.none()),
+)
+_BAD_PAYLOAD = st.sampled_from(
+    [
+        {"ops": [op("Doc", "d1", "title", "lww", {"set": 1.5})]},  # a float
+        {"ops": []},  # no ops
+        {"ops": [op("Doc", "d1", "title", "lww", {"set": 2**60})]},  # an int out of range
+        {"ops": [op("Doc", "\ud800", "title", "lww", {"set": 1})]},  # a lone surrogate
+        {"nope": 1},
+    ]
+)
+_CHANGE = st.one_of(
+    st.tuples(st.just("ops"), _GOOD_PAYLOAD),
+    st.tuples(st.sampled_from(["ops", "no-such-kind", "genesis"]), _BAD_PAYLOAD),
+)
+_TIME = st.one_of(st.integers(0, 10**13), st.sampled_from([-1, 1.5, 2**60, "1"]))
+
+
+def _outcome(make: Any) -> tuple[str, Any]:
+    try:
+        return "ok", list(make())
+    except UsageError as e:
+        return "error", str(e)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    changes=st.lists(_CHANGE, min_size=1, max_size=6),
+    times=st.lists(_TIME, min_size=6, max_size=6),
+    start=st.sampled_from([3, MAX_INT - 2]),
+)
+def test_prepare_chain_is_prepare_event_in_a_loop(
+    changes: list[tuple[str, Any]], times: list[Any], start: int
+) -> None:
+    # The chain checks the envelope of its first event only: it must still yield exactly the events, or
+    # raise exactly the error, of preparing each event on its own with seq, lamport and deps advanced.
+    author = Identity.from_name("alice").author
+    scope = "sha256:" + "ab" * 32
+    deps = ["sha256:" + "cd" * 32]
+
+    def one_by_one() -> list[UnsignedEvent]:
+        out, d = [], list(deps)
+        for i, (kind, payload) in enumerate(changes):
+            u = prepare_event(
+                author,
+                scope=scope,
+                seq=start + i,
+                deps=d,
+                lamport=7 + i,
+                time_ms=times[i],
+                kind=kind,
+                payload=payload,
+            )
+            out.append(u)
+            d = [u.id]
+        return out
+
+    def chained() -> list[UnsignedEvent]:
+        clock = iter(times)
+        return list(
+            prepare_chain(
+                author, changes, scope=scope, seq=start, deps=deps, lamport=7, clock=lambda: next(clock)
+            )
+        )
+
+    assert _outcome(chained) == _outcome(one_by_one)
