@@ -17,7 +17,7 @@ agentcrdt/log/parallel.py); the reference is one core's rate, as the targets are
 Ratios (higher is better): ``append_vs_sign`` = batched append rate / sign rate (target >= 0.5) and
 ``ingest_vs_verify`` = ingest rate / verify rate (target >= 0.7), on the log path the targets name (hash +
 sign + durable write; decode + verify + apply + persist). ``*_projected_vs_*`` are the same with the
-entity projection, for information. Best of 3 runs for each figure; each run measures everything once,
+entity projection, for information. Best of 5 runs for each figure; each run measures everything once,
 so load on a shared machine hits reference and agentcrdt alike.
 """
 
@@ -38,7 +38,7 @@ from agentcrdt.state import OPS, op
 from agentcrdt.store.sqlite import SQLiteStore
 
 QUICK = quick()
-RUNS = 1 if QUICK else 3
+RUNS = 1 if QUICK else 5
 RAW_OPS = 200 if QUICK else 20_000
 BATCH = 500
 APPEND_EVENTS = 500 if QUICK else 10_000
