@@ -225,20 +225,40 @@ def prepare_event(
     a batch of events (each naming the previous id) and have them signed in parallel.
     """
     dep_tuple = tuple(sorted(set(deps)))
-    core = _core(scope, author, seq, dep_tuple, lamport, time_ms, kind, payload, local)
+    return _unsigned(_check_core, scope, author, seq, dep_tuple, lamport, time_ms, kind, payload, local)
+
+
+def _unsigned(
+    check: Callable[[dict[str, JSON]], None],
+    scope: str | None,
+    author: str,
+    seq: int,
+    deps: tuple[str, ...],
+    lamport: int,
+    time_ms: int,
+    kind: str,
+    payload: JSON,
+    local: bool,
+) -> UnsignedEvent:
+    """Build the core, ``check`` it, then encode and hash it: the common end of both ways to prepare."""
+    core = _core(scope, author, seq, deps, lamport, time_ms, kind, payload, local)
     try:
-        _check_core(core)
-        # _check_core has pinned every envelope field to an ASCII id, an in-range int, a bool or a
-        # registered kind, so only the payload can hold a value outside the canonical domain: walk it
-        # alone (the wire and the core wrap it two levels deep).
+        check(core)
+        # The envelope fields are pinned to ASCII ids, in-range ints, a bool and a registered kind
+        # (checked here, or true by construction in a chain), so only the payload can hold a value
+        # outside the canonical domain: walk it alone (the wire and the core wrap it two levels deep).
         validate_value(payload, max_depth=MAX_DEPTH - 2)
         core_bytes = encode_validated(core)
     except EncodingError as e:
         raise UsageError(f"cannot create {kind!r} event: {e}") from e
     _check_size(core_bytes)
     return UnsignedEvent(
-        digest(core_bytes), core_bytes, scope, author, seq, dep_tuple, lamport, time_ms, kind, payload, local
+        digest(core_bytes), core_bytes, scope, author, seq, deps, lamport, time_ms, kind, payload, local
     )
+
+
+def _check_kind_and_payload(core: dict[str, JSON]) -> None:
+    _check_payload(core["kind"], core["payload"])
 
 
 def prepare_chain(
@@ -292,22 +312,12 @@ def _prepare_next(prev: UnsignedEvent, kind: str, payload: JSON, time_ms: int) -
             )
     if kind == "genesis":
         raise UsageError(f"cannot create 'genesis' event: {_GENESIS_RULE}")
-    deps = (prev.id,)
-    core = _core(prev.scope, prev.author, seq, deps, lamport, time_ms, kind, payload, prev.local)
-    try:
-        _check_payload(kind, payload)
-        validate_value(payload, max_depth=MAX_DEPTH - 2)
-        core_bytes = encode_validated(core)
-    except EncodingError as e:
-        raise UsageError(f"cannot create {kind!r} event: {e}") from e
-    _check_size(core_bytes)
-    return UnsignedEvent(
-        digest(core_bytes),
-        core_bytes,
+    return _unsigned(
+        _check_kind_and_payload,
         prev.scope,
         prev.author,
         seq,
-        deps,
+        (prev.id,),
         lamport,
         time_ms,
         kind,
