@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit soak bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 test: lint typecheck unit
+
+# The random-history property tests, with many more examples than CI runs (SOAK_HISTORIES to change).
+SOAK_HISTORIES ?= 50000
+soak: $(STAMP)
+	AGENTCRDT_HISTORIES=$(SOAK_HISTORIES) $(BIN)/python -m pytest -n 2 -q tests/capabilities/test_authority_properties.py
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

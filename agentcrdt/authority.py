@@ -32,6 +32,10 @@ def _seq(event: Event) -> int:
     return event.seq
 
 
+def _grant_order(record: GrantRecord) -> tuple[int, str]:
+    return (record.event.lamport, record.event.id)
+
+
 class Authority:
     """Indexes over valid authority-bearing events, for one replica."""
 
@@ -109,7 +113,9 @@ class Authority:
         p = event.payload
         if event.kind == GRANT:
             record = GrantRecord(event, p["grantee"], Capability.from_json(p["capability"]))
-            self._grants.setdefault(p["grantee"], []).append(record)
+            # Sorted by (lamport, id), not by arrival: the policy takes the first grant that fits, and
+            # the grant named in a verdict's reason must be the same on every replica.
+            bisect.insort_right(self._grants.setdefault(p["grantee"], []), record, key=_grant_order)
         elif event.kind == REVOKE:
             self._revokes.setdefault(p["grant"], []).append(event)
         elif event.kind == PROPOSAL:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from agentcrdt.authority import AUTHORITY_KINDS, Authority
 from agentcrdt.capabilities.check import Allowed, Authorizer, Denied, Verdict
+from agentcrdt.capabilities.kinds import REVOKE
 from agentcrdt.log.dag import CausalDAG
 from agentcrdt.log.event import Event
 
@@ -129,10 +130,14 @@ class Judge:
             return reason, old is not None and old[0] == VALID
         if not self.follows_own_chain(event):
             return broken_chain(event.author, event.seq), False
+        # A revocation, valid or not, calls for recompute_all: it may void rights used by events already
+        # judged (concurrent with it), and where revocations hinge on each other, one that fails here
+        # may still count in the fixpoint over all of them.
+        retro = event.kind == REVOKE
         verdict = self.verdict(event)
         if isinstance(verdict, Denied):
-            return (QUARANTINED, f"{verdict.reason}: {verdict.detail}"), False
-        return (VALID, grant_reason(verdict.grant)), False
+            return (QUARANTINED, f"{verdict.reason}: {verdict.detail}"), retro
+        return (VALID, grant_reason(verdict.grant)), retro
 
     def follows_own_chain(self, event: Event) -> bool:
         """Tell whether the author's previous shared event is in this event's causal past.
@@ -160,7 +165,7 @@ class Judge:
         if event.kind == "review":
             before = self.authority.decisive(event.payload["proposal"])
         self.authority.note_valid(event, grant)
-        if event.kind == "revoke":
+        if event.kind == REVOKE:
             return True
         if event.kind == "review":
             after = self.authority.decisive(event.payload["proposal"])
@@ -170,7 +175,13 @@ class Judge:
     # -- every event --------------------------------------------------------------------------------
 
     def recompute_all(self, order: Sequence[str], events: Mapping[str, Event]) -> dict[str, VerdictRow]:
-        """Re-derive every verdict; ``order`` is a causal order of all ids, ``events`` decodes them."""
+        """Re-derive every verdict; ``order`` is a causal order of all ids, ``events`` decodes them.
+
+        Grants and revocations are settled first, all together (:meth:`_settle_authority`); then every
+        other event is judged in causal order against that *whole* authority, so a revocation counts
+        for the writes concurrent with it whether it sorts before or after them. The authority index is
+        left as the verdicts say, ready for events that arrive next.
+        """
         equivocated = {i for ids in self.forks.values() for i in ids}
 
         def static(e: Event) -> VerdictRow | None:
@@ -182,44 +193,78 @@ class Judge:
                 return broken_chain(e.author, e.seq)
             return None
 
-        valid_auth = self._authority_fixpoint(
-            [events[i] for i in order if events[i].kind in AUTHORITY_KINDS], static
-        )
-        self.authority.reset()
         verdicts: dict[str, VerdictRow] = {}
+        authority: list[Event] = []
         for event_id in order:
             e = events[event_id]
             fixed = static(e)
             if fixed is not None:
                 verdicts[event_id] = fixed
-                if fixed[0] == VALID:
-                    self.authority.note_valid(e, None)
+            elif e.kind in AUTHORITY_KINDS:
+                authority.append(e)
+        settled = self._settle_authority(authority)
+        self.authority.reset()
+        for e in authority:  # causal order, as the index expects
+            v = settled[e.id]
+            if isinstance(v, Allowed):
+                self.authority.note_valid(e, v.grant)
+        for event_id in order:
+            e = events[event_id]
+            if event_id in verdicts:
+                if verdicts[event_id][0] == VALID:
+                    self.authority.note_valid(e, None)  # the genesis
                 continue
-            if e.kind in AUTHORITY_KINDS:
-                v: Verdict = Allowed(valid_auth[e.id]) if e.id in valid_auth else self.verdict(e)
-            else:
-                v = self.verdict(e)
+            v = settled[event_id] if e.kind in AUTHORITY_KINDS else self.verdict(e)
             if isinstance(v, Allowed):
                 verdicts[event_id] = (VALID, grant_reason(v.grant))
-                self.authority.note_valid(e, v.grant)
+                if e.kind not in AUTHORITY_KINDS:
+                    self.authority.note_valid(e, v.grant)
             else:
                 verdicts[event_id] = (QUARANTINED, f"{v.reason}: {v.detail}")
         return verdicts
 
-    def _authority_fixpoint(
-        self, authority_events: list[Event], static: Callable[[Event], VerdictRow | None]
-    ) -> dict[str, str | None]:
-        # Grants and revocations first, to a fixpoint: their validity can hinge on revocations that sort
-        # after them (concurrent ones). The iteration is deterministic, so every replica lands alike.
-        valid: dict[str, str | None] = {e.id: None for e in authority_events if static(e) is None}
-        for _ in range(8):
-            self.authority.reset()
-            for e in authority_events:
-                if e.id in valid:
-                    self.authority.note_valid(e, valid[e.id])
-            judged = {e.id: self.verdict(e) for e in authority_events if static(e) is None}
-            now = {i: v.grant for i, v in judged.items() if isinstance(v, Allowed)}
-            if now == valid:
+    def _settle_authority(self, authority: list[Event]) -> dict[str, Verdict]:
+        """Decide every grant and revocation (``authority``: in causal order) at once.
+
+        A revocation counts for events concurrent with it, and its own validity can hinge on other
+        revocations (of its author's grant, of a delegator's), concurrent ones included: the verdicts
+        are a fixpoint, not one pass. ``Γ(R)`` judges every grant and revocation in causal order
+        assuming ``R`` is the set of valid revocations, and returns the revocations found valid. Γ is
+        antitone (assuming more revocations leaves fewer rights), so alternating it from ``R = ∅``
+        gives an under-estimate that only grows and an over-estimate that only shrinks, until both stop
+        (the well-founded fixpoint): usually they meet. Where they do not (revocations that each
+        would void the other's right), the over-estimate holds — revocations win, the safe side —
+        and those revocations are valid too. Every step is a function of the events, so every replica
+        lands on the same verdicts.
+        """
+        lower: frozenset[str] = frozenset()
+        while True:
+            upper, under_lower = self._authority_pass(authority, lower)
+            new_lower, under_upper = self._authority_pass(authority, upper)
+            if new_lower == lower:
                 break
-            valid = now
-        return valid
+            lower = new_lower
+        # The verdicts assuming every revocation that may be valid; undecided revocations (valid
+        # under the under-estimate only) keep the verdict they had there.
+        return {i: under_lower[i] if i in upper and i not in lower else v for i, v in under_upper.items()}
+
+    def _authority_pass(
+        self, authority: list[Event], revocations: frozenset[str]
+    ) -> tuple[frozenset[str], dict[str, Verdict]]:
+        """Γ (see :meth:`_settle_authority`): judge ``authority`` assuming ``revocations`` are the valid
+        revocations; return the revocations found valid and every verdict."""
+        self.authority.reset()
+        for e in authority:
+            if e.id in revocations:
+                self.authority.note_valid(e, None)
+        verdicts: dict[str, Verdict] = {}
+        valid_revocations = []
+        for e in authority:
+            v = self.verdict(e)
+            verdicts[e.id] = v
+            if isinstance(v, Allowed):
+                if e.kind == REVOKE:
+                    valid_revocations.append(e.id)
+                else:
+                    self.authority.note_valid(e, v.grant)
+        return frozenset(valid_revocations), verdicts

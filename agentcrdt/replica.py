@@ -153,6 +153,9 @@ class Replica:
         # Perf: the events just stored by commit/ingest, handed to followers during _notify so they
         # need not decode (and re-check) the bytes we built or verified a moment ago.
         self._fresh: dict[str, Event] = {}
+        # The events an ingest has placed in the DAG but maybe not yet written (writes go chunk by
+        # chunk): the policy must find them by id (a revoke's grant, a review's proposal) all the same.
+        self._placing: dict[str, Event] = {}
         genesis = store.get(scope)
         if genesis is None:
             raise NotFound(f"the store names scope {scope} but does not hold its genesis event")
@@ -276,6 +279,9 @@ class Replica:
             self._loaded = positions[-1]
 
     def _fetch(self, event_id: str) -> Event | None:
+        placing = self._placing.get(event_id)
+        if placing is not None:
+            return placing
         stored = self.store.get(event_id)
         return None if stored is None else self.decoded(stored)
 
@@ -407,6 +413,8 @@ class Replica:
             if placed.events:
                 self._reload()  # forget what was placed but not stored: the store is the truth
             raise
+        finally:
+            self._placing.clear()
         if placed.retro:
             self.recompute()
         if placed.events:
@@ -477,6 +485,7 @@ class Replica:
             report.rejected.append((event.id, "bad_causality", str(e)))
             return False
         placed.events.append(event)
+        self._placing[event.id] = event
         verdict, retro = self.judge.judge(event, placed.verdicts, self._stored_verdict)
         placed.retro = placed.retro or retro
         placed.verdicts[event.id] = verdict

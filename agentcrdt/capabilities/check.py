@@ -13,6 +13,11 @@ Rules (the same on every replica, see ARCHITECTURE §3):
 * ``grant`` needs ownership or an active grant with ``can_grant`` holding at least what it passes on, so a
   peer can never grant more than it holds (itself included); ``revoke`` needs ownership or being the
   revoked grant's granter.
+* Delegation is transitive both ways: a delegated grant is active for an event only while the
+  granter's own grant (some grant to it that could pass it on) is active for that event too, so
+  revoking a delegator voids what it passed on, for events concurrent with the revocation as well.
+* Where several active grants allow an event, the first by (Lamport time, id) is the one named in its
+  verdict (``grant:<id>``): the same on every replica, whatever order the grants arrived in.
 """
 
 from __future__ import annotations
@@ -150,17 +155,46 @@ def _grant_in_past(view: PolicyView, grant_id: str, event: Event) -> bool:
 
 
 def _active(view: PolicyView, event: Event) -> list[GrantRecord]:
+    owners: list[str] = view.genesis.payload["owners"]
     out = []
     for g in view.grants_to(event.author):
         if g.event.id == event.id or not _grant_in_past(view, g.event.id, event):
             continue
-        revoked = any(
-            _in_past(view, r.id, event) or not view.is_ancestor(event.id, r.id)
-            for r in view.revocations_of(g.event.id)
-        )
-        if not revoked:
+        if _holds(view, g, event, owners):
             out.append(g)
     return out
+
+
+def _revoked(view: PolicyView, grant_id: str, event: Event) -> bool:
+    # A revocation counts unless it came after the event (the event is in its causal past): in the
+    # event's past or concurrent with it, it wins. An event not in the DAG yet (ours, being signed)
+    # is in nobody's past, so every known revocation counts.
+    revocations = view.revocations_of(grant_id)
+    return any(_in_past(view, r.id, event) or not view.is_ancestor(event.id, r.id) for r in revocations)
+
+
+def _holds(view: PolicyView, g: GrantRecord, event: Event, owners: list[str]) -> bool:
+    """Tell whether grant ``g`` (in the event's past) is still in force for ``event``.
+
+    It is unless a revocation of it counts for the event, or the granter's own right to pass it on
+    does not hold for the event either (revoking a delegator voids what it passed on, also for events
+    concurrent with that revocation): some grant to the granter, in the grant's past, that can grant
+    and holds at least ``g``'s capability, must itself hold for the event — up to an owner.
+    """
+    if _revoked(view, g.event.id, event):
+        return False
+    granter = g.event.author
+    if granter in owners:
+        return True
+    # Each parent is in the causal past of the grant it allowed, so the recursion goes strictly back.
+    return any(
+        parent.event.id != g.event.id
+        and parent.capability.can_grant
+        and g.capability.within(parent.capability)
+        and _in_past(view, parent.event.id, g.event)
+        and _holds(view, parent, event, owners)
+        for parent in view.grants_to(granter)
+    )
 
 
 def _targets(ops: list[dict[str, Any]]) -> list[str]:
