@@ -8,15 +8,25 @@ function either way, so every arrival order ends with the same verdicts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from agentcrdt.authority import AUTHORITY_KINDS, Authority
-from agentcrdt.capabilities.check import Allowed, Authorizer, Denied, Verdict
+from agentcrdt.capabilities.check import Allowed, Authorizer, CapabilityPolicy, Denied, Verdict
 from agentcrdt.capabilities.kinds import REVOKE
-from agentcrdt.log.dag import CausalDAG
-from agentcrdt.log.event import Event
+from agentcrdt.log.dag import CausalDAG, Node
+from agentcrdt.log.event import Event, decode_event
+from agentcrdt.store.base import EventStore
 
-__all__ = ["QUARANTINED", "VALID", "Judge", "VerdictRow", "grant_of", "grant_reason"]
+__all__ = [
+    "QUARANTINED",
+    "VALID",
+    "Judge",
+    "VerdictRow",
+    "derive_verdicts",
+    "first_verdict_mismatch",
+    "grant_of",
+    "grant_reason",
+]
 
 VALID, QUARANTINED = "valid", "quarantined"
 VerdictRow = tuple[str, str]  # (verdict, reason), as stored
@@ -268,3 +278,46 @@ class Judge:
                 else:
                     self.authority.note_valid(e, v.grant)
         return frozenset(valid_revocations), verdicts
+
+
+def derive_verdicts(
+    genesis: Event, events: Iterable[Event], authorizer: Authorizer | None = None
+) -> dict[str, VerdictRow]:
+    """Return the verdict of every event of one scope (``events``: the genesis's followers, in any
+    causal order, e.g. store order), derived from the events alone, as a fresh replica would.
+
+    What ``agentcrdt audit verify`` compares stored verdicts with.
+    """
+    dag = CausalDAG()
+    by_id: dict[str, Event] = {}
+    judge = Judge(genesis, authorizer or CapabilityPolicy(), lambda: dag, by_id.get)
+    for e in (genesis, *events):
+        if e.id in by_id:
+            continue
+        dag.add(Node(e.id, tuple(e.deps), e.lamport, e.author, e.seq, e.local))
+        by_id[e.id] = e
+        judge.note_seq(e.author, e.seq, e.id, e.local)
+    return judge.recompute_all(dag.topo_order(), by_id)
+
+
+def first_verdict_mismatch(store: EventStore) -> tuple[int, str, VerdictRow | None, VerdictRow] | None:
+    """Derive every verdict of the events ``store`` holds and compare with the stored ones.
+
+    Returns ``(position, id, stored, derived)`` of the first event, in store order, whose stored
+    verdict differs, or None when all agree. The events must have passed ``verify_log`` first.
+    """
+    rows: list[tuple[int, str, VerdictRow | None]] = []
+    events: list[Event] = []
+    cursor = 0
+    while batch := store.since_judged(cursor, limit=10_000):
+        for position, stored, verdict in batch:
+            rows.append((position, stored.id, verdict))
+            events.append(decode_event(stored.raw, verify_signature=False))
+            cursor = position
+    if not events:
+        return None
+    derived = derive_verdicts(events[0], events[1:])
+    for position, event_id, verdict in rows:
+        if verdict != derived[event_id]:
+            return position, event_id, verdict, derived[event_id]
+    return None

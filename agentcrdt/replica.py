@@ -29,6 +29,7 @@ from agentcrdt.log.pending import PendingBuffer
 from agentcrdt.proposals import kinds as _proposal_kinds  # noqa: F401  (registers proposal, review)
 from agentcrdt.state import OPS, DecodedOp, DocState
 from agentcrdt.store.base import EventStore, StoredEvent
+from agentcrdt.store.seal import SEAL_META, RowDigest, Seal, seal_key
 from agentcrdt.undo import inverse_ops
 
 __all__ = ["Follower", "IngestReport", "Replica", "new_genesis"]
@@ -109,6 +110,30 @@ def new_genesis(
     )
 
 
+class _SealBroken(Exception):
+    """The rows a seal covers do not have its digest (internal: refresh judges everything again)."""
+
+
+# A stored row whose bytes do not decode, verify or match its columns: someone wrote it behind our back.
+_TAMPERED = ("quarantined", "tampered: the stored event does not verify against its bytes and columns")
+
+
+def _columns_match(stored: StoredEvent, event: Event) -> bool:
+    return (
+        stored.scope == event.scope
+        and stored.author == event.author
+        and stored.seq == event.seq
+        and stored.lamport == event.lamport
+        and stored.kind == event.kind
+        and tuple(stored.deps) == event.deps
+        and stored.local == event.local
+    )
+
+
+def _default_seal_key() -> bytes:
+    return seal_key()
+
+
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -136,6 +161,8 @@ class Replica:
         followers: Sequence[Follower] = (),
         clock: Callable[[], int] = _wall_ms,
         pending: PendingBuffer[Event] | None = None,
+        seal_key: bytes | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         scope = store.get_meta(SCOPE_META)
         if scope is None:
@@ -150,6 +177,13 @@ class Replica:
         self._pending: PendingBuffer[Event] = pending if pending is not None else PendingBuffer()
         self._dag: CausalDAG | None = None  # loaded on first use: opening a big room must stay cheap
         self._loaded = 0  # store position up to which the DAG and indexes are loaded
+        # Stored verdicts are believed only under this installation's seal (see agentcrdt.store.seal):
+        # the digest covers the rows up to _loaded as this replica judged or checked them.
+        self._seal_key = _default_seal_key() if seal_key is None else seal_key
+        self._digest = RowDigest()
+        self._digest_stale = False  # an earlier row's verdict changed: rebuild the digest before sealing
+        #: Called as ``progress(done, total)`` while stored events are judged again (a room from elsewhere).
+        self.progress = progress
         # Perf: the events just stored by commit/ingest, handed to followers during _notify so they
         # need not decode (and re-check) the bytes we built or verified a moment ago.
         self._fresh: dict[str, Event] = {}
@@ -160,6 +194,8 @@ class Replica:
         if genesis is None:
             raise NotFound(f"the store names scope {scope} but does not hold its genesis event")
         self.genesis = decode_event(genesis.raw, expected_id=scope)
+        last = store.last_position()  # first: a seal read after it covers at least as much
+        self._vouched_at_open = self._seal_position() >= last
         # The judge reaches back through a weak reference: a cycle replica -> judge -> replica would keep
         # every closed replica (its DAG, its indexes) alive until a full garbage collection.
         this = weakref.ref(self)
@@ -205,8 +241,18 @@ class Replica:
 
     @classmethod
     def open(cls, store: EventStore, **kwargs: Any) -> Replica:
-        """Open the scope a store already holds."""
-        return cls(store, **kwargs)
+        """Open the scope a store already holds.
+
+        A room this installation sealed opens in O(1). Anything its seal does not cover (a room file
+        from elsewhere, rows added or changed behind its back) is judged again from the events first,
+        reported through ``progress``, and the followers' tables are rebuilt from what it derived.
+        """
+        replica = cls(store, **kwargs)
+        if not replica._vouched_at_open:
+            replica.dag  # noqa: B018  (loads, judging what no seal of ours covers)
+            for follower in replica.followers:
+                follower.rebuild(replica)
+        return replica
 
     @classmethod
     def join(cls, store: EventStore, genesis_raw: bytes, **kwargs: Any) -> Replica:
@@ -219,8 +265,12 @@ class Replica:
         if genesis.author not in genesis.payload["owners"]:
             raise UsageError("that genesis event is not signed by one of the owners it names; refusing it")
         with store.atomic():
-            store.append_judged([genesis], {genesis.id: (VALID, "")})
+            positions = store.append_judged([genesis], {genesis.id: (VALID, "")})
             store.set_meta(SCOPE_META, genesis.id)
+            digest = RowDigest()
+            digest.add(positions[0], genesis, VALID, "")
+            key = kwargs.get("seal_key") or _default_seal_key()
+            store.set_meta(SEAL_META, Seal(genesis.id, positions[0], digest.hexdigest()).encode(key))
         return cls(store, **kwargs)
 
     # -- the DAG ------------------------------------------------------------------------------------
@@ -233,34 +283,173 @@ class Replica:
             self.refresh()
         return self._dag
 
-    def refresh(self) -> int:
-        """Take in events other processes appended to the same store since we last looked.
+    def refresh(self, *, judge: bool = True) -> int:
+        """Take in events appended to the store since we last looked (by other processes, or ours on
+        first load); return how many were new.
 
-        Several workers may share one SQLite file, each with its own replica: their events are already
-        verified and judged (by the same rules), so they are indexed from the store as they are.
-        Returns how many new events were found.
+        Rows under this installation's seal (see :mod:`agentcrdt.store.seal`) are indexed with their
+        stored verdicts once the digest of the rows matches the seal; every other row is verified and
+        judged again from its bytes, and its verdict corrected where the stored one differs (with
+        ``judge=False``, loading stops before such rows: nothing is written). A seal that does not
+        match means rows changed behind our back: everything is judged again.
         """
-        dag = self._dag
-        if dag is None:
+        if self._dag is None:
             return 0
-        indexed: list[StoredEvent] = []
         found = 0
-        while batch := self.store.since(self._loaded, limit=10_000):
-            for position, stored in batch:
+        while True:
+            seal = self._read_seal()
+            if seal is None or seal.position <= self._loaded:
+                break
+            initial = self._loaded == 0
+            try:
+                found += self._load_vouched(seal)
+            except _SealBroken:
+                self._reload_all()
+                if not initial:
+                    # Maybe another process of ours rewrote earlier verdicts (a recompute): load it all
+                    # again and check the whole digest against its seal before suspecting the file.
+                    return self.refresh(judge=judge)
+                found = 0  # the rows do not match our seal: believe none of them
+                break
+        return found + self._judge_stored() if judge else found
+
+    def _load_vouched(self, seal: Seal) -> int:
+        """Index the rows up to the seal's position with their stored verdicts; raise _SealBroken when
+        their digest does not match the seal (or rows it covers are missing)."""
+        vouched = seal.position
+        dag, digest = self._require_dag(), self._digest
+        indexed: list[tuple[StoredEvent, tuple[str, str]]] = []
+        found = 0
+        while self._loaded < vouched and (batch := self.store.since_judged(self._loaded, limit=10_000)):
+            for position, stored, verdict in batch:
+                if position > vouched:
+                    break
+                row = verdict or ("", "")
+                digest.add(position, stored, *row)
                 if stored.id not in dag:
                     dag.add(_node(stored))
                     self._note_seq(stored.author, stored.seq, stored.id, stored.local)
                     found += 1
-                    if stored.kind in INDEXED_KINDS:
-                        indexed.append(stored)
+                    if stored.kind in INDEXED_KINDS and row[0] == VALID:
+                        indexed.append((stored, row))
                 self._loaded = position
-        if indexed:
-            verdicts = self.store.verdicts([s.id for s in indexed])
-            for stored in indexed:  # store order is causal order, as the index expects
-                verdict, reason = verdicts.get(stored.id, ("", ""))
-                if verdict == VALID:
-                    self.authority.note_valid(self.decoded(stored), grant_of(reason))
+            else:
+                continue
+            break
+        if self._loaded != vouched or digest.hexdigest() != seal.digest:
+            raise _SealBroken
+        for stored, (_, reason) in indexed:  # store order is causal order, as the index expects
+            self.authority.note_valid(self.decoded(stored), grant_of(reason))
         return found
+
+    def _judge_stored(self) -> int:
+        """Verify and judge every stored row after ``_loaded`` (no seal of ours covers them), correct
+        the stored verdicts that differ, and seal the result."""
+        dag = self._require_dag()
+        total = self.store.last_position() - self._loaded
+        if total <= 0:
+            return 0
+        verdicts = _Verdicts()
+        stored_rows: dict[str, tuple[str, str] | None] = {}
+        digested: dict[str, VerdictRow] = {}  # the verdict each row entered the digest with
+        retro = False
+        found = done = 0
+        while batch := self.store.since_judged(self._loaded, limit=CHUNK * 4):
+            decoded: list[tuple[int, StoredEvent, Event | None]] = []
+            with VerifyBatch() as checks:
+                for position, stored, verdict in batch:
+                    stored_rows[stored.id] = verdict
+                    if stored.id in dag:
+                        decoded.append((position, stored, None))  # ours, appended while others wrote
+                        continue
+                    try:
+                        event = decode_event(stored.raw, expected_id=stored.id, verify_signature=False)
+                    except RejectedEvent:
+                        decoded.append((position, stored, None))
+                        continue
+                    checks.add(*signature_check(event))
+                    decoded.append((position, stored, event))
+                results = iter(checks.iter_results())
+                for position, stored, candidate in decoded:
+                    if stored.id in dag:
+                        row = stored_rows[stored.id] or ("", "")
+                    else:
+                        found += 1
+                        dag.add(_node(stored))
+                        ok = candidate is not None and next(results) and _columns_match(stored, candidate)
+                        if candidate is None or not ok:
+                            self._note_seq(stored.author, stored.seq, stored.id, stored.local)
+                            verdicts[stored.id] = row = _TAMPERED
+                        elif stored.id == self.scope:
+                            self._note_seq(stored.author, stored.seq, stored.id, stored.local)
+                            verdicts[stored.id] = row = (VALID, "")  # the genesis (checked on open)
+                        else:
+                            self._placing[stored.id] = candidate
+                            row, late = self.judge.judge(candidate, verdicts, self._stored_verdict)
+                            verdicts[stored.id] = row
+                            retro = retro or late
+                            if row[0] == VALID:
+                                retro = self.judge.index_valid(candidate, grant_of(row[1])) or retro
+                    self._digest.add(position, stored, *row)
+                    digested[stored.id] = row
+                    self._loaded = position
+                    done += 1
+            self._placing.clear()
+            if self.progress is not None:
+                self.progress(done, total)
+        changed = {}
+        for event_id, row in verdicts.items():
+            before = stored_rows[event_id] if event_id in stored_rows else self._stored_verdict(event_id)
+            if before != row:
+                changed[event_id] = row
+            if digested.get(event_id, row) != row:
+                self._digest_stale = True  # an equivocation found later changed an earlier row
+        with self.store.atomic():
+            if changed:
+                self.store.set_verdicts(changed)
+            self._write_seal()
+        if retro:
+            self.recompute()  # outside the transaction: followers may write to the same file
+        return found
+
+    def _require_dag(self) -> CausalDAG:
+        assert self._dag is not None  # callers load it first
+        return self._dag
+
+    def _reload_all(self) -> None:
+        """Forget the DAG, indexes and digest, and start loading again from an empty DAG."""
+        self._reload()
+        self._dag = CausalDAG()
+
+    # -- the seal -----------------------------------------------------------------------------------
+
+    def _read_seal(self) -> Seal | None:
+        return Seal.decode(self.store.get_meta(SEAL_META), self._seal_key, self.scope)
+
+    def _seal_position(self) -> int:
+        seal = self._read_seal()
+        return -1 if seal is None else seal.position
+
+    def _rebuild_digest(self) -> None:
+        """Compute the digest of every row up to ``_loaded`` again from the store (verdicts changed)."""
+        digest = RowDigest()
+        while batch := self.store.since_judged(digest.position, limit=10_000):
+            for position, stored, verdict in batch:
+                if position > self._loaded:
+                    break
+                digest.add(position, stored, *(verdict or ("", "")))
+            else:
+                continue
+            break
+        self._digest = digest
+        self._digest_stale = False
+
+    def _write_seal(self) -> None:
+        """Seal the rows up to ``_loaded`` (call inside the transaction that wrote them)."""
+        if self._digest_stale:
+            self._rebuild_digest()
+        seal = Seal(self.scope, self._digest.position, self._digest.hexdigest())
+        self.store.set_meta(SEAL_META, seal.encode(self._seal_key))
 
     def indexed_position(self) -> int:
         """Index everything the store holds (other processes' appends too); return the last store
@@ -269,14 +458,24 @@ class Replica:
         Followers project no further than this: an event's effects (an auto-accepted proposal, an
         accepting review) depend on the grants and reviews before it, which must be indexed first.
         """
-        self.dag  # noqa: B018  (loads everything on first use)
-        self.refresh()
+        # Followers call this inside their own transaction on the room file: never write from here
+        # (rows no seal of ours covers wait for the next commit, ingest or refresh).
+        if self._dag is None:
+            self._dag = CausalDAG()
+        self.refresh(judge=False)
         return self._loaded
 
-    def _advance(self, positions: list[int]) -> None:
-        # Our own appends need no re-reading, unless another process slipped events in between.
+    def _advance(
+        self, positions: list[int], events: Sequence[Event], verdicts: dict[str, VerdictRow]
+    ) -> None:
+        # Our own appends need no re-reading, unless another process slipped events in between (then
+        # refresh reads them back, in store order, with theirs).
         if positions and positions[0] == self._loaded + 1:
+            for position, event in zip(positions, events, strict=True):
+                self._digest.add(position, event, *verdicts[event.id])
             self._loaded = positions[-1]
+        if len(verdicts) > len(events):
+            self._digest_stale = True  # an earlier row's verdict changed (an equivocation found)
 
     def _fetch(self, event_id: str) -> Event | None:
         placing = self._placing.get(event_id)
@@ -352,6 +551,7 @@ class Replica:
                             self._write_judged(events[written:], grants[written:])
                             written = len(events)
                     self._write_judged(events[written:], grants[written:])
+                    self._write_seal()
             except BaseException:
                 if events:
                     self._reload()  # forget the unwritten chain: the store is the truth
@@ -363,12 +563,14 @@ class Replica:
 
     def _write_judged(self, events: list[Event], grants: list[str | None]) -> None:
         verdicts = {e.id: (VALID, grant_reason(g)) for e, g in zip(events, grants, strict=True)}
-        self._advance(self.store.append_judged(events, verdicts))
+        self._advance(self.store.append_judged(events, verdicts), events, verdicts)
 
     def _reload(self) -> None:
         """Drop the in-memory DAG and indexes; they are rebuilt from the store on next use."""
         self._dag = None
         self._loaded = 0
+        self._digest = RowDigest()
+        self._digest_stale = False
         self.judge.reset()
 
     # -- ingest -------------------------------------------------------------------------------------
@@ -409,6 +611,8 @@ class Replica:
                     if len(placed.events) - placed.written >= CHUNK:
                         self._write_placed(placed)
                 self._write_placed(placed)
+                if placed.events or placed.verdicts:
+                    self._write_seal()
         except BaseException:
             if placed.events:
                 self._reload()  # forget what was placed but not stored: the store is the truth
@@ -426,7 +630,7 @@ class Replica:
         events = placed.events[placed.written :]
         verdicts = placed.verdicts.take_dirty()
         if events or verdicts:
-            self._advance(self.store.append_judged(events, verdicts))
+            self._advance(self.store.append_judged(events, verdicts), events, verdicts)
         placed.written = len(placed.events)
 
     def _verified(self, raws: Iterable[bytes], report: IngestReport) -> Iterator[Event]:
@@ -510,8 +714,11 @@ class Replica:
         verdicts = self.judge.recompute_all(order, {i: self.decoded(stored[i]) for i in order})
         old = self.store.verdicts(order)
         changed = {i: v for i, v in verdicts.items() if old.get(i) != v}
-        if changed:
-            self.store.set_verdicts(changed)
+        with self.store.atomic():
+            if changed:
+                self.store.set_verdicts(changed)
+                self._digest_stale = True
+            self._write_seal()
         for follower in self.followers:
             follower.rebuild(self)
 
@@ -538,7 +745,13 @@ class Replica:
     # -- reading and sync ---------------------------------------------------------------------------
 
     def verdict(self, event_id: str) -> tuple[str, str]:
-        """Return ``(verdict, reason)`` for a stored event."""
+        """Return ``(verdict, reason)`` for a stored event.
+
+        The first call loads the DAG, which checks the stored verdicts against our seal (see
+        :meth:`refresh`): a verdict is never reported that this replica has not derived or checked.
+        """
+        self.dag  # noqa: B018
+        self.refresh()  # rows other processes appended since: judged, if no seal of ours covers them
         found = self.store.verdicts([event_id]).get(event_id)
         if found is None:
             raise NotFound(f"no event {event_id} in this replica")
@@ -564,6 +777,7 @@ class Replica:
 
     def valid_ids(self) -> set[str]:
         """Return the ids of every stored event whose verdict is ``valid``."""
+        self.dag  # noqa: B018  (checks stored verdicts against our seal first)
         return {i for i, (v, _) in self.store.verdicts().items() if v == VALID}
 
     def state_at(self, heads: Iterable[str] | None = None) -> DocState:

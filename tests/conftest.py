@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +15,13 @@ from agentcrdt.store.memory import MemoryStore
 
 # PostgreSQL fixtures for the store and replica tests; a guard that fails any non-loopback connection.
 pytest_plugins = ["tests.postgres_fixtures", "tests.network_guard"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _seal_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep this installation's seal key (see agentcrdt.store.seal) out of the user's home: one per
+    test session, inherited by the processes tests start, as processes of one installation share it."""
+    os.environ["AGENTCRDT_HOME"] = str(tmp_path_factory.mktemp("agentcrdt-home"))
 
 
 @pytest.fixture

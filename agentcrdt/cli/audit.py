@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from agentcrdt.errors import NotFound
-from agentcrdt.log.audit import verify_log
+from agentcrdt.log.audit import AuditFailure, verify_log
 from agentcrdt.log.event import decode_event
 from agentcrdt.store.base import EventStore, StoredEvent
 from agentcrdt.store.sqlite import SQLiteStore
@@ -40,8 +40,22 @@ def verify_command(path: str, *, as_json: bool) -> int:
     """Verify every event of the room at ``path``; exit 0 when intact, 1 when not."""
     _register_kinds()
 
+    from agentcrdt.judge import first_verdict_mismatch
+
     with _open(path) as store:
         report = verify_log(_all(store), stored_heads=store.heads())
+        # Integrity first; then authorization: every stored verdict must be the one the events imply
+        # (a file writer could add a signed but unauthorized event with a "valid" row).
+        mismatch = first_verdict_mismatch(store) if report.failure is None else None
+    if mismatch is not None:
+        position, event_id, stored, derived = mismatch
+        shown = "none" if stored is None else ": ".join(x for x in stored if x)
+        report.failure = AuditFailure(
+            position,
+            event_id,
+            "verdict_mismatch",
+            f"stored verdict {shown!r}, the events imply {': '.join(x for x in derived if x)!r}",
+        )
     if as_json:
         out = {
             "intact": report.intact,
@@ -57,7 +71,7 @@ def verify_command(path: str, *, as_json: bool) -> int:
     elif report.failure is None:
         print(
             f"intact: {report.events} events by {len(report.authors)} authors verified"
-            f" in scope {report.scope}"
+            f" in scope {report.scope}, every stored verdict re-derived from the events"
         )
         print("  kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(report.kinds.items())))
         print(f"  heads: {len(report.heads)}")
@@ -66,7 +80,10 @@ def verify_command(path: str, *, as_json: bool) -> int:
     else:
         f = report.failure
         print(f"TAMPERED: event #{f.position} {f.event_id} fails: {f.reason}: {f.detail}")
-        print(f"  {report.events} events before it verified")
+        if f.reason == "verdict_mismatch":
+            print(f"  all {report.events} events verify; this verdict row was written by someone else")
+        else:
+            print(f"  {report.events} events before it verified")
     return 0 if report.intact else 1
 
 

@@ -103,6 +103,18 @@ class EventStore(abc.ABC):
     def since(self, cursor: int, limit: int | None = None) -> list[tuple[int, StoredEvent]]:
         """Return ``(position, event)`` for positions > ``cursor`` in position (hence causal) order."""
 
+    def since_judged(
+        self, cursor: int, limit: int | None = None
+    ) -> list[tuple[int, StoredEvent, tuple[str, str] | None]]:
+        """Return ``(position, event, verdict)`` like :meth:`since`, with each event's stored verdict.
+
+        Derived from ``since`` and ``verdicts``; backends keeping verdicts in the event row read both
+        in one query.
+        """
+        batch = self.since(cursor, limit)
+        verdicts = self.verdicts([s.id for _, s in batch])
+        return [(p, s, verdicts.get(s.id)) for p, s in batch]
+
     @abc.abstractmethod
     def by_author_seq(self, author: str, seq: int) -> list[StoredEvent]:
         """Return every stored event by ``author`` with ``seq`` (two or more means equivocation)."""

@@ -277,6 +277,22 @@ class SQLiteStore(EventStore):
             )
             return [_row_event(r) for r in rows]
 
+    def since_judged(
+        self, cursor: int, limit: int | None = None
+    ) -> list[tuple[int, StoredEvent, tuple[str, str] | None]]:
+        check_since(cursor, limit)
+        with self._lock, _mapped("since_judged"):
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS}, verdict, reason FROM events"
+                " WHERE position > ? ORDER BY position LIMIT ?",
+                (cursor, -1 if limit is None else limit),
+            )
+            out = []
+            for r in rows:
+                position, stored = _row_event(r[:10])
+                out.append((position, stored, None if r[10] is None else (r[10], r[11])))
+            return out
+
     def by_author_seq(self, author: str, seq: int) -> list[StoredEvent]:
         with self._lock, _mapped("by_author_seq"):
             rows = self._conn.execute(

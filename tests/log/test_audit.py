@@ -443,3 +443,49 @@ def test_cli_reports_equivocation_as_intact(room: Room, capsys: pytest.CaptureFi
 def test_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "verify", str(tmp_path / "nope.db")]) == 2
     assert "no room file" in capsys.readouterr().err
+
+
+# -- verdicts --------------------------------------------------------------------------------------
+
+
+def _forged(room: Room) -> Event:
+    """An event signed by a peer without any grant, on top of the room's heads."""
+    heads = sorted(room.alice.heads)
+    lamport = 1 + max(room.alice.dag.lamport(h) for h in heads)
+    return create_event(
+        MALLORY,
+        scope=room.alice.scope,
+        seq=1,
+        deps=heads,
+        lamport=lamport,
+        time_ms=0,
+        kind="ops",
+        payload=set_title("forged"),
+    )
+
+
+def test_audit_names_a_forged_event_with_a_valid_verdict_row(
+    room: Room, capsys: pytest.CaptureFixture[str]
+) -> None:
+    forged = _forged(room)
+    position = room.insert(forged)
+    room.sql("UPDATE events SET verdict = 'valid', reason = '' WHERE id = ?", forged.id)
+    room.sql("DELETE FROM heads")
+    room.sql("INSERT INTO heads (id) VALUES (?)", forged.id)
+    assert audit(room.path).intact  # integrity alone cannot see it: the event is properly signed
+    assert main(["audit", "verify", str(room.path)]) == 1
+    out = capsys.readouterr().out
+    assert f"event #{position} {forged.id} fails: verdict_mismatch" in out
+    assert "not_authorized" in out
+
+
+def test_audit_names_the_first_flipped_verdict(room: Room, capsys: pytest.CaptureFixture[str]) -> None:
+    forged = _forged(room)
+    room.alice.ingest([forged.raw])
+    assert room.alice.verdict(forged.id)[0] == "quarantined"
+    assert main(["audit", "verify", str(room.path)]) == 0  # the twin: derived and stored agree
+    capsys.readouterr()
+    room.sql("UPDATE events SET verdict = 'valid', reason = '' WHERE id = ?", forged.id)
+    assert main(["audit", "verify", str(room.path), "--json"]) == 1
+    failure = json.loads(capsys.readouterr().out)["failure"]
+    assert (failure["event_id"], failure["reason"]) == (forged.id, "verdict_mismatch")
