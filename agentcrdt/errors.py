@@ -15,10 +15,12 @@ with ``raise ... from e`` so callers catch one tree::
     │   ├── BadSignature           signature does not verify for the claimed author
     │   └── Equivocation           one author, one seq, two different events
     ├── RejectedEvent              an event was refused on ingest (carries the reason)
+    ├── CapabilityDenied           the policy refuses an event this replica tried to write (slot, op, reason)
     ├── StoreError                 a backend failed (I/O, locking, connection)
     │   └── MigrationError         the schema migrations could not be applied
     ├── NotFound                   a named event / entity / room does not exist
     └── ModelError                 a model call failed (carries provider and HTTP status)
+        ├── TransientError         a failure worth retrying (429, 5xx, timeouts); retried, then a ModelError
         └── ModelOutputError       the model's output failed validation after the allowed re-asks
 
 The kernel raises only :class:`UsageError` (for ops that do not fit a type).
@@ -29,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "AgentCRDTError",
     "BadSignature",
+    "CapabilityDenied",
     "EncodingError",
     "Equivocation",
     "HashMismatch",
@@ -42,6 +45,7 @@ __all__ = [
     "RejectedEvent",
     "SchemaError",
     "StoreError",
+    "TransientError",
     "UsageError",
 ]
 
@@ -102,6 +106,27 @@ class RejectedEvent(AgentCRDTError):
         self.event_id = event_id
 
 
+class CapabilityDenied(AgentCRDTError):
+    """The policy refuses an event this replica tried to sign; nothing was written.
+
+    ``kind`` is the event kind, ``reason`` the stable code (``outside_slot``, ``not_authorized``,
+    ``grant_exceeds_holding``...), ``detail`` the explanation; ``slot`` and ``op`` (``Type.field``)
+    name what was refused when the policy knows.
+    """
+
+    def __init__(
+        self, kind: str, reason: str, detail: str, *, slot: str | None = None, op: str | None = None
+    ) -> None:
+        parts = ([f"slot {slot!r}"] if slot else []) + ([op] if op else [])
+        where = f" ({', '.join(parts)})" if parts else ""
+        super().__init__(f"this replica may not write a {kind!r} event{where}: {reason}: {detail}")
+        self.kind = kind
+        self.reason = reason
+        self.detail = detail
+        self.slot = slot
+        self.op = op
+
+
 class StoreError(AgentCRDTError):
     """A storage backend failed; nothing from the failed call was written."""
 
@@ -133,6 +158,27 @@ class ModelError(AgentCRDTError):
         super().__init__(message)
         self.provider = provider
         self.status = status
+
+
+class TransientError(ModelError):
+    """A model call failed in a way worth retrying; ``retry_after`` is the server's requested wait in
+    seconds, if it gave one.
+
+    The currency between adapters and the retry loop: ``Model.request`` retries it and, once the budget
+    is spent, raises a plain :class:`ModelError` from it. Scripted fakes raise it to simulate flaky
+    providers.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        provider: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, status=status)
+        self.retry_after = retry_after
 
 
 class ModelOutputError(ModelError):

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from agentcrdt.authority import INDEXED_KINDS, Authority
 from agentcrdt.capabilities.check import Authorizer, CapabilityPolicy, Denied
-from agentcrdt.errors import NotFound, RejectedEvent, UsageError
+from agentcrdt.errors import CapabilityDenied, NotFound, RejectedEvent, UsageError
 from agentcrdt.judge import VALID, Judge, VerdictRow, grant_of, grant_reason
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.dag import CausalDAG, Node
@@ -537,8 +537,8 @@ class Replica:
                         event = u.seal(sig)
                         verdict = self.judge.verdict(event)
                         if isinstance(verdict, Denied):
-                            raise UsageError(
-                                f"this replica may not write a {event.kind!r} event: {verdict.detail}"
+                            raise CapabilityDenied(
+                                event.kind, verdict.reason, verdict.detail, slot=verdict.slot, op=verdict.op
                             )
                         # Placed and indexed at once, so the next event of the chain is judged with this
                         # one in its causal past (a grant it uses, a proposal counted against its limits).

@@ -134,3 +134,20 @@ def test_audit_verify_reads_every_kind_in_a_fresh_process(room: tuple[Path, Path
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
         assert out.returncode == 0, out.stdout + out.stderr
     assert "grant" in out.stdout  # log show lists the grant event
+
+
+def test_failures_are_one_line_saying_what_to_do(
+    room: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, agent_key, _ = room
+    agent_file = tmp_path / "tagger.py"
+    capsys.readouterr()
+    # The agent's key may not grant: a capability denial, with the way out.
+    assert main(["grant", str(agent_key), str(agent_file), "--room", str(path), "--key", str(agent_key)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "may not write a 'grant' event" in err and "ask an owner" in err
+    # A path that is a directory, not a key file: an OS error, one line too.
+    assert main(["revoke", "sha256:" + "0" * 64, "--room", str(path), "--key", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and str(tmp_path) in err

@@ -53,10 +53,13 @@ class Allowed:
 
 @dataclass(frozen=True, slots=True)
 class Denied:
-    """The event is quarantined; ``reason`` is a stable code, ``detail`` explains it to a human."""
+    """The event is quarantined; ``reason`` is a stable code, ``detail`` explains it to a human, and
+    ``slot`` and ``op`` (``Type.field``) name what was refused when the policy knows."""
 
     reason: str
     detail: str
+    slot: str | None = None
+    op: str | None = None
 
 
 Verdict = Allowed | Denied
@@ -207,22 +210,25 @@ def _check_ops(view: PolicyView, event: Event, active: list[GrantRecord]) -> Ver
         granted = next((g for g in direct if g.capability.may_write(o["e"], o["f"])), None)
         if granted is None:
             how = "its slot only proposes: emit a proposal" if active else "no slot covers it"
-            return Denied("outside_slot", f"write to {o['e']}.{o['f']} is not allowed ({how})")
+            target = f"{o['e']}.{o['f']}"
+            return Denied("outside_slot", f"write to {target} is not allowed ({how})", op=target)
     return Allowed(direct[0].event.id if direct else None)
 
 
 def _check_proposal(view: PolicyView, event: Event, active: list[GrantRecord]) -> Verdict:
     p = event.payload
     slot_grants = [g for g in active if g.capability.slot == p["slot"]]
+    slot = p["slot"]
     if not slot_grants:
-        return Denied("outside_slot", f"{event.author} holds no active grant for slot {p['slot']!r}")
+        return Denied("outside_slot", f"{event.author} holds no active grant for slot {slot!r}", slot=slot)
     reasons = []
     for g in slot_grants:
         why = _proposal_fits(view, event, g.capability)
         if why is None:
             return Allowed(g.event.id)
         reasons.append(why)
-    return Denied("outside_slot", reasons[0])
+    outside = [t for t in _targets(p["ops"]) if not slot_grants[0].capability.may_write(*t.split(".", 1))]
+    return Denied("outside_slot", reasons[0], slot=slot, op=outside[0] if outside else None)
 
 
 def _proposal_fits(view: PolicyView, event: Event, cap: Capability) -> str | None:
@@ -263,7 +269,7 @@ def _check_review(view: PolicyView, event: Event, active: list[GrantRecord]) -> 
     slot = proposal.payload["slot"]
     granted = next((g for g in active if g.capability.may_review(slot)), None)
     if granted is None:
-        return Denied("not_reviewer", f"{event.author} may not review proposals of slot {slot!r}")
+        return Denied("not_reviewer", f"{event.author} may not review proposals of slot {slot!r}", slot=slot)
     return Allowed(granted.event.id)
 
 
@@ -272,7 +278,11 @@ def _check_grant(view: PolicyView, event: Event, active: list[GrantRecord]) -> V
     for g in active:
         if g.capability.can_grant and wanted.within(g.capability):
             return Allowed(g.event.id)
-    return Denied("grant_exceeds_holding", f"{event.author} cannot grant slot {wanted.slot!r}: it holds less")
+    return Denied(
+        "grant_exceeds_holding",
+        f"{event.author} cannot grant slot {wanted.slot!r}: it holds less",
+        slot=wanted.slot,
+    )
 
 
 def _check_revoke(view: PolicyView, event: Event, active: list[GrantRecord]) -> Verdict:

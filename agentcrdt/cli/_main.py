@@ -9,7 +9,7 @@ from collections.abc import Callable
 from agentcrdt import __version__
 from agentcrdt.cli import room
 from agentcrdt.cli.worker import add_worker_arguments
-from agentcrdt.errors import AgentCRDTError
+from agentcrdt.errors import AgentCRDTError, CapabilityDenied
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -188,8 +188,20 @@ def run(argv: list[str] | None = None) -> int:
         return 2
     try:
         return handler(args)
+    except CapabilityDenied as e:
+        hint = "ask an owner of the room for a grant that covers it (agentcrdt grant)"
+        print(f"agentcrdt: error: {e}; {hint}", file=sys.stderr)
+        return 2
     except AgentCRDTError as e:
         print(f"agentcrdt: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        # Files the user named (unreadable, a directory, a full disk): one line, never a traceback.
+        where = f" {e.filename}" if e.filename else ""
+        print(
+            f"agentcrdt: error:{where}: {e.strerror or e}; check the path and its permissions",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

@@ -31,7 +31,7 @@ from agentcrdt.dataroom.domain import (
 )
 from agentcrdt.dataroom.ingest import DEFAULT_LIMITS, AddResult, Limits, plan_add, read_sources
 from agentcrdt.dataroom.signatures import CheckResult, check_signature, check_text, sign_ops
-from agentcrdt.errors import InvalidEntityValue, NotFound, UsageError
+from agentcrdt.errors import CapabilityDenied, InvalidEntityValue, NotFound, UsageError
 from agentcrdt.local import create_local, open_local
 from agentcrdt.log.event import decode_event
 from agentcrdt.log.keys import Identity
@@ -232,6 +232,14 @@ class Dataroom:
             event = self.replica.commit(
                 ACCESS, access_payload(doc.id, version.id, version.content_hash, via), local=True
             )
+        except CapabilityDenied as e:
+            raise CapabilityDenied(
+                e.kind,
+                e.reason,
+                f"this read cannot be logged, so it is refused: {e.detail}",
+                slot=e.slot,
+                op=e.op,
+            ) from e
         except UsageError as e:
             raise UsageError(f"this read cannot be logged, so it is refused: {e}") from e
         return Reading(doc, version, text, event.id)

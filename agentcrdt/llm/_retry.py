@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar
 import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
-from agentcrdt.errors import ModelError
+from agentcrdt.errors import ModelError, TransientError
 
 __all__ = [
     "Clock",
@@ -39,27 +39,6 @@ T = TypeVar("T")
 
 # Statuses the providers' own SDKs retry (OpenAI and Anthropic agree on this set; 529 is "overloaded").
 _TRANSIENT_STATUSES = frozenset({408, 409, 429})
-
-
-class TransientError(Exception):
-    """A failure worth retrying; ``retry_after`` is the server's requested wait in seconds, if it gave one.
-
-    Internal currency between adapters and the retry loop: it never escapes ``Model.request`` (an exhausted
-    budget becomes a :class:`ModelError`). Scripted fakes may raise it to simulate flaky providers.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        provider: str | None = None,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.provider = provider
-        self.status = status
 
 
 class Clock(Protocol):

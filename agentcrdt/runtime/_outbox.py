@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio
 
-from agentcrdt.errors import EncodingError, InvalidEntityValue, UsageError
+from agentcrdt.errors import CapabilityDenied, EncodingError, InvalidEntityValue, UsageError
 from agentcrdt.llm.base import ModelResponse, Usage
 from agentcrdt.materialize.atoms import Reader
 from agentcrdt.replica import Replica
@@ -139,12 +139,11 @@ def _append(replica: Replica, slot: str, outcome: Outcome) -> None:
             input_id=p.input_id,
             base=p.base,
         )
+    except CapabilityDenied as e:
+        outcome.refused = str(e)  # the replica's policy refused it before anything was written (slot, limits)
+        return
     except UsageError as e:
-        # "may not write": the replica's policy refused it before anything was written (slot, limits).
-        if "may not write" in str(e):
-            outcome.refused = str(e)
-        else:
-            outcome.invalid = str(e)
+        outcome.invalid = str(e)
         return
     except (EncodingError, InvalidEntityValue) as e:
         outcome.invalid = str(e)

@@ -10,7 +10,7 @@ import pytest
 
 from agentcrdt.capabilities import AutoAccept, Capability, Limits
 from agentcrdt.capabilities.kinds import grant_payload
-from agentcrdt.errors import UsageError
+from agentcrdt.errors import CapabilityDenied, UsageError
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity, digest
 from agentcrdt.replica import Replica
@@ -164,7 +164,7 @@ def test_concurrent_reviews_resolve_the_same_everywhere(room: Room) -> None:
 def test_writes_outside_the_slot_are_quarantined_on_every_replica(room: Room) -> None:
     grant(room.owner, AGENT.author, TAGGER)
     room.sync()
-    with pytest.raises(UsageError, match="outside slot"):
+    with pytest.raises(CapabilityDenied, match="outside slot"):
         propose(
             room.agent,
             slot="tagger",
@@ -174,7 +174,7 @@ def test_writes_outside_the_slot_are_quarantined_on_every_replica(room: Room) ->
             confidence=1,
             provenance=PROV,
         )
-    with pytest.raises(UsageError, match="only proposes"):
+    with pytest.raises(CapabilityDenied, match="only proposes"):
         room.agent.commit("ops", {"ops": tags("d1", "direct")})
     # A hostile agent bypasses its own checks and signs the events anyway.
     forged = _forge(room.agent, AGENT, "ops", {"ops": tags("d1", "direct")})
@@ -189,7 +189,7 @@ def test_an_agent_cannot_widen_its_own_grant(room: Room) -> None:
     delegator = Capability("tagger", writes=("Document.tags",), can_grant=True)
     grant(room.owner, AGENT.author, delegator)
     room.sync()
-    with pytest.raises(UsageError, match="holds less"):
+    with pytest.raises(CapabilityDenied, match="holds less"):
         grant(room.agent, AGENT.author, Capability("tagger", writes=("Document.*",), mode="direct"))
     forged = _forge(
         room.agent, AGENT, "grant", grant_payload(AGENT.author, Capability("x", writes=("*",), mode="direct"))
@@ -206,7 +206,7 @@ def test_an_agent_cannot_widen_its_own_grant(room: Room) -> None:
 def test_without_can_grant_no_delegation(room: Room) -> None:
     grant(room.owner, AGENT.author, TAGGER)
     room.sync()
-    with pytest.raises(UsageError, match="holds less"):
+    with pytest.raises(CapabilityDenied, match="holds less"):
         grant(room.agent, OTHER.author, TAGGER)
 
 
@@ -232,7 +232,7 @@ def test_revocation_wins_over_concurrent_writes_in_any_arrival_order(room: Room)
         assert room.doc(obs) == {"tags": ["before"]}
     assert raws  # all three were delivered above
     # After seeing the revocation the agent cannot write at all.
-    with pytest.raises(UsageError):
+    with pytest.raises(CapabilityDenied):
         room.agent.commit("ops", {"ops": tags("d1", "after")})
 
 
@@ -264,7 +264,7 @@ def test_limits_are_enforced_by_every_replica(room: Room) -> None:
     )
     grant(room.owner, AGENT.author, tight)
     room.sync()
-    with pytest.raises(UsageError, match="exceed"):
+    with pytest.raises(CapabilityDenied, match="exceed"):
         propose(
             room.agent,
             slot="tagger",
@@ -292,7 +292,7 @@ def test_limits_are_enforced_by_every_replica(room: Room) -> None:
         confidence="0.3",
         provenance=PROV,
     )
-    with pytest.raises(UsageError, match="token budget"):
+    with pytest.raises(CapabilityDenied, match="token budget"):
         propose(
             room.agent,
             slot="tagger",
@@ -321,7 +321,7 @@ def test_hourly_rate_limit_uses_the_events_own_clocks(room: Room) -> None:
             confidence="0.3",
             provenance=PROV,
         )
-    with pytest.raises(UsageError, match="within an hour"):
+    with pytest.raises(CapabilityDenied, match="within an hour"):
         propose(
             room.agent,
             slot="tagger",
@@ -412,13 +412,13 @@ def _forge(r: Replica, who: Identity, kind: str, payload: dict[str, object]) -> 
 
 def test_reads_are_logged_locally_by_any_grant_holder(room: Room) -> None:
     read = {"document": "d1", "version": "d1@1", "content_hash": digest(b"text"), "via": "test"}
-    with pytest.raises(UsageError, match=r"not_authorized|no active grant"):
+    with pytest.raises(CapabilityDenied, match=r"not_authorized|no active grant"):
         room.agent.commit("access", read, local=True)
     grant(room.owner, AGENT.author, TAGGER)
     room.sync()
     logged = room.agent.commit("access", read, local=True)
     assert room.agent.verdict(logged.id)[0] == "valid" and logged.id not in room.agent.heads
-    with pytest.raises(UsageError, match="local-only"):
+    with pytest.raises(CapabilityDenied, match="local-only"):
         room.owner.commit("access", read)  # the twin: a shared access event is refused, even for owners
 
 
@@ -432,7 +432,7 @@ def test_a_grantee_can_commit_a_chain_and_a_refused_chain_writes_nothing(room: R
         ("ops", {"ops": tags("d9", "t")}),
         ("ops", {"ops": [op("Document", "d9", "title", "lww", {"set": "x"})]}),
     ]
-    with pytest.raises(UsageError, match=r"outside_slot|not allowed"):
+    with pytest.raises(CapabilityDenied, match=r"outside_slot|not allowed"):
         room.agent.commit_many(bad)
     assert (room.agent.store.count(), room.agent.heads) == before
     again = room.agent.commit("ops", {"ops": tags("d9", "t")})  # the replica still works after the refusal
@@ -461,3 +461,25 @@ def test_evidence_is_rechecked_against_what_the_agent_read(room: Room) -> None:
     )
     room.sync()
     assert [ok for _, ok in check_evidence(room.human, p.id)] == [True, False]
+
+
+def test_a_denial_is_a_capability_error_naming_slot_op_and_reason(room: Room) -> None:
+    grant(room.owner, AGENT.author, Capability("tagger", writes=("Document.tags",), mode="direct"))
+    room.sync()
+    with pytest.raises(CapabilityDenied) as caught:
+        room.agent.commit("ops", {"ops": [op("Document", "d1", "title", "lww", {"set": "x"})]})
+    e = caught.value
+    assert (e.kind, e.reason, e.op) == ("ops", "outside_slot", "Document.title")
+    assert not isinstance(e, UsageError)  # a refusal by the policy, not a malformed call
+    with pytest.raises(CapabilityDenied) as caught:
+        propose(
+            room.agent,
+            slot="tagger",
+            kind="edit",
+            ops=[op("Document", "d1", "title", "lww", {"set": "x"})],
+            rationale="r",
+            confidence=0.9,
+            provenance=PROV,
+        )
+    assert (caught.value.slot, caught.value.op) == ("tagger", "Document.title")
+    assert "slot 'tagger', Document.title" in str(caught.value)

@@ -9,7 +9,7 @@ import pytest
 
 from agentcrdt.dataroom import ACCESS, Dataroom
 from agentcrdt.dataroom.access import check_access_payload
-from agentcrdt.errors import EncodingError, UsageError
+from agentcrdt.errors import CapabilityDenied, EncodingError, UsageError
 from agentcrdt.log.audit import verify_log
 from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
@@ -87,7 +87,7 @@ def test_read_that_cannot_be_logged_is_refused(
     room.add([write("nda.txt", "secret")])
     with Dataroom.open(tmp_path / "room.db", identity=Identity.from_name("stranger")) as stranger:
         count = stranger.replica.store.count()
-        with pytest.raises(UsageError, match="cannot be logged, so it is refused"):
+        with pytest.raises(CapabilityDenied, match="cannot be logged, so it is refused"):
             stranger.read("nda")
         assert stranger.replica.store.count() == count
 

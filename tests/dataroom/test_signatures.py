@@ -15,7 +15,7 @@ from agentcrdt.dataroom import (
     signature_id,
     signature_message,
 )
-from agentcrdt.errors import UsageError
+from agentcrdt.errors import CapabilityDenied, UsageError
 from agentcrdt.log.keys import Identity, verify
 from agentcrdt.replica import Replica
 from agentcrdt.state import OPS
@@ -126,7 +126,7 @@ def test_signature_replayed_on_another_version_is_reported(signed: Dataroom) -> 
 def test_only_a_peer_with_rights_can_record_a_signature(tmp_path: Path, signed: Dataroom) -> None:
     with Dataroom.open(tmp_path / "room.db", identity=Identity.from_name("outsider")) as outsider:
         count = outsider.replica.store.count()
-        with pytest.raises(UsageError, match="may not write"):
+        with pytest.raises(CapabilityDenied, match="may not write"):
             outsider.sign("nda")
         assert outsider.replica.store.count() == count
 

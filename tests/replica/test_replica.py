@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentcrdt.capabilities.check import ALLOWED, Denied, PolicyView, Verdict
-from agentcrdt.errors import NotFound, UsageError
+from agentcrdt.errors import CapabilityDenied, NotFound, UsageError
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.log.parallel import CHUNK
@@ -123,7 +123,7 @@ def test_non_owner_is_quarantined_owner_is_not(pair: tuple[Replica, Replica], ma
 def test_commit_refuses_when_not_authorized(pair: tuple[Replica, Replica], mallory: Identity) -> None:
     a, _ = pair
     stranger = Replica.open(a.store, identity=mallory)
-    with pytest.raises(UsageError, match="may not write"):
+    with pytest.raises(CapabilityDenied, match="may not write"):
         stranger.commit("ops", title("nope"))
     readonly = Replica.open(a.store)
     with pytest.raises(UsageError, match="no identity"):
@@ -341,7 +341,7 @@ def test_a_chain_refused_after_some_chunks_were_written_leaves_nothing(
     good = [("ops", title(f"t{i}", f"d{i}")) for i in range(3 * CHUNK)]
     bad = ("ops", {"ops": [op("Doc", "d0", "forbidden", "lww", {"set": 1})]})
     before = (store.last_position(), store.heads(), store.verdicts())
-    with pytest.raises(UsageError, match="may not write"):
+    with pytest.raises(CapabilityDenied, match="may not write"):
         replica.commit_many([*good, bad, *good[:5]])
     assert (store.last_position(), store.heads(), store.verdicts()) == before
     events = replica.commit_many(good)  # the good twin: the replica is usable, positions have no gap
