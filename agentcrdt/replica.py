@@ -8,6 +8,7 @@ scoped, causally placed, checked for equivocation and authorized before anything
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import weakref
@@ -21,6 +22,7 @@ from agentcrdt.capabilities.check import Authorizer, CapabilityPolicy, Denied
 from agentcrdt.errors import CapabilityDenied, NotFound, RejectedEvent, UsageError
 from agentcrdt.judge import VALID, Judge, VerdictRow, grant_of, grant_reason
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
+from agentcrdt.log.codec import canonical
 from agentcrdt.log.dag import CausalDAG, Node
 from agentcrdt.log.event import Event, create_event, decode_event, prepare_chain, signature_check
 from agentcrdt.log.keys import Identity
@@ -182,6 +184,7 @@ class Replica:
         self._seal_key = _default_seal_key() if seal_key is None else seal_key
         self._digest = RowDigest()
         self._digest_stale = False  # an earlier row's verdict changed: rebuild the digest before sealing
+        self._closed = False
         #: Called as ``progress(done, total)`` while stored events are judged again (a room from elsewhere).
         self.progress = progress
         # Perf: the events just stored by commit/ingest, handed to followers during _notify so they
@@ -794,6 +797,28 @@ class Replica:
                 event = self.decoded(stored[event_id])
                 doc.apply_ops(self.effects(event), event.time)
         return doc
+
+    def state_hash(self) -> str:
+        """Return one digest of the state (every valid event's effects folded): equal on every replica
+        that holds the same events, whatever order they arrived in."""
+        return "sha256:" + hashlib.sha256(canonical(self.state_at().snapshot())).hexdigest()
+
+    def close(self) -> None:
+        """Close the followers' connections and the store (idempotent). The replica is unusable after."""
+        if self._closed:
+            return
+        self._closed = True
+        for follower in self.followers:
+            close = getattr(follower, "close", None)
+            if callable(close):
+                close()
+        self.store.close()
+
+    def __enter__(self) -> Replica:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def undo(self, event_id: str) -> Event:
         """Undo one of our own events with a new event (history is never rewritten)."""

@@ -109,10 +109,7 @@ class Dataroom:
 
     def close(self) -> None:
         """Close the room's store and projection connections."""
-        for f in self.replica.followers:
-            if isinstance(f, SQLiteFollower):
-                f.close()
-        self.replica.store.close()
+        self.replica.close()
 
     def __enter__(self) -> Dataroom:
         return self

@@ -396,3 +396,24 @@ def test_an_equivocation_found_chunks_after_its_twin_was_written_is_stored(
     assert store.verdicts(ids) == one_by_one.store.verdicts(ids)
     assert "equivocation" in store.verdicts([far[0].id])[far[0].id][1]
     assert store.verdicts([chain[2].id])[chain[2].id][0] == "quarantined"
+
+
+def test_state_hash_is_equal_exactly_when_replicas_converged(pair: tuple[Replica, Replica]) -> None:
+    a, b = pair
+    assert a.state_hash() == b.state_hash()
+    a.commit("ops", title("from a"))
+    b.commit("ops", title("from b"))
+    assert a.state_hash() != b.state_hash()
+    a.sync_with(b)
+    assert a.state_hash() == b.state_hash() and a.state_hash().startswith("sha256:")
+
+
+def test_a_replica_is_a_context_manager_that_closes_its_store(tmp_path: Path, alice: Identity) -> None:
+    from agentcrdt.errors import StoreError
+    from agentcrdt.local import create_local
+
+    with create_local(tmp_path / "room.db", alice, "room") as r:
+        r.commit("ops", title("x"))
+    with pytest.raises(StoreError):
+        r.store.count()
+    r.close()  # closing twice is harmless
