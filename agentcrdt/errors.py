@@ -119,7 +119,7 @@ class CapabilityDenied(AgentCRDTError):
     ) -> None:
         parts = ([f"slot {slot!r}"] if slot else []) + ([op] if op else [])
         where = f" ({', '.join(parts)})" if parts else ""
-        super().__init__(f"this replica may not write a {kind!r} event{where}: {reason}: {detail}")
+        super().__init__(f"this replica may not write {kind!r} events{where}: {reason}: {detail}")
         self.kind = kind
         self.reason = reason
         self.detail = detail

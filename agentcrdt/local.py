@@ -1,8 +1,12 @@
-"""The embedded default: one SQLite file holding a scope's log and its projections.
+"""Rooms with their default follower, so nobody builds stores and followers by hand.
 
-``open_local(path)`` gives a :class:`Replica` whose store and entity tables live in the same file, so a
-room is one file to copy, back up or audit. Pass ``entities=`` (Entity classes) to also project them into
-typed tables named after each type.
+* ``create_local(path, me, name)`` / ``open_local(path)``: the embedded default, one SQLite file holding
+  a scope's log and its projections, so a room is one file to copy, back up or audit;
+* ``create_memory(me, name)``: the same room in memory (tests, notebooks, short-lived agents);
+* ``join_memory(room, peer)`` / ``join_local(path, room, peer)``: a second replica of a room's scope in
+  this process (another peer), already synced with it; exchange later changes with ``a.sync_with(b)``.
+
+Pass ``entities=`` (Entity classes) to also project them into typed tables named after each type.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ from agentcrdt.materialize.entities import EntityProjection
 from agentcrdt.materialize.follower import Projection, SQLiteFollower
 from agentcrdt.replica import SCOPE_META, Replica
 from agentcrdt.schema import Entity, TypedEntityProjection
+from agentcrdt.store.base import EventStore
+from agentcrdt.store.memory import MemoryStore
 from agentcrdt.store.sqlite import SQLiteStore
 
-__all__ = ["create_local", "open_local"]
+__all__ = ["create_local", "create_memory", "join_local", "join_memory", "open_local"]
+
+_IN_MEMORY = ":memory:"
 
 
 def _follower(
-    path: Path, entities: Sequence[type[Entity]], projections: tuple[Projection, ...]
+    path: Path | str, entities: Sequence[type[Entity]], projections: tuple[Projection, ...]
 ) -> SQLiteFollower:
     base = TypedEntityProjection(entities) if entities else EntityProjection()
     return SQLiteFollower(path, (base, *projections))
@@ -44,11 +52,7 @@ def create_local(
     if p.exists():
         raise UsageError(f"{p} already exists; open it with open_local({str(p)!r}) or choose another path")
     store = SQLiteStore(p)
-    replica = Replica.create(store, identity, name, owners=owners, **kwargs)
-    follower = _follower(p, entities, projections)
-    replica.followers.append(follower)
-    follower.catch_up(replica)
-    return replica
+    return _attached(Replica.create(store, identity, name, owners=owners, **kwargs), p, entities, projections)
 
 
 def open_local(
@@ -71,3 +75,76 @@ def open_local(
     replica = Replica.open(store, identity=identity, followers=[follower], **kwargs)
     follower.catch_up(replica)
     return replica
+
+
+def _attached(
+    replica: Replica, db: Path | str, entities: Sequence[type[Entity]], projections: tuple[Projection, ...]
+) -> Replica:
+    follower = _follower(db, entities, projections)
+    replica.followers.append(follower)
+    follower.catch_up(replica)
+    return replica
+
+
+def create_memory(
+    identity: Identity,
+    name: str,
+    *,
+    owners: tuple[str, ...] = (),
+    entities: Sequence[type[Entity]] = (),
+    projections: tuple[Projection, ...] = (),
+    **kwargs: Any,
+) -> Replica:
+    """Create a new scope held in memory, its tables in an in-memory SQLite database (gone on close)."""
+    replica = Replica.create(MemoryStore(), identity, name, owners=owners, **kwargs)
+    return _attached(replica, _IN_MEMORY, entities, projections)
+
+
+def _join(
+    store: EventStore,
+    db: Path | str,
+    room: Replica,
+    identity: Identity | None,
+    entities: Sequence[type[Entity]],
+    projections: tuple[Projection, ...],
+    kwargs: dict[str, Any],
+) -> Replica:
+    if identity is not None and room.identity is not None and identity.author == room.identity.author:
+        raise UsageError(
+            "a second replica needs its own identity: two replicas writing as one author fork its chain "
+            "(an equivocation every peer quarantines); pass Identity.generate() or another key"
+        )
+    replica = _attached(
+        Replica.join(store, room.genesis.raw, identity=identity, **kwargs), db, entities, projections
+    )
+    replica.sync_with(room)
+    return replica
+
+
+def join_memory(
+    room: Replica,
+    identity: Identity | None = None,
+    *,
+    entities: Sequence[type[Entity]] = (),
+    projections: tuple[Projection, ...] = (),
+    **kwargs: Any,
+) -> Replica:
+    """Return a new in-memory replica of ``room``'s scope for another peer (read-only without an
+    identity), holding everything ``room`` holds; ``a.sync_with(b)`` exchanges what comes later."""
+    return _join(MemoryStore(), _IN_MEMORY, room, identity, entities, projections, kwargs)
+
+
+def join_local(
+    path: str | Path,
+    room: Replica,
+    identity: Identity | None = None,
+    *,
+    entities: Sequence[type[Entity]] = (),
+    projections: tuple[Projection, ...] = (),
+    **kwargs: Any,
+) -> Replica:
+    """Like :func:`join_memory`, into a new SQLite file at ``path`` (reopen it with open_local)."""
+    p = Path(path)
+    if p.exists():
+        raise UsageError(f"{p} already exists; open it with open_local({str(p)!r}) or choose another path")
+    return _join(SQLiteStore(p), p, room, identity, entities, projections, kwargs)

@@ -15,7 +15,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from agentcrdt.authority import INDEXED_KINDS, Authority
 from agentcrdt.capabilities.check import Authorizer, CapabilityPolicy, Denied
@@ -29,14 +29,16 @@ from agentcrdt.log.keys import Identity
 from agentcrdt.log.parallel import CHUNK, VerifyBatch
 from agentcrdt.log.pending import PendingBuffer
 from agentcrdt.proposals import kinds as _proposal_kinds  # noqa: F401  (registers proposal, review)
-from agentcrdt.state import OPS, DecodedOp, DocState
+from agentcrdt.state import OPS, DecodedOp, DocState, EntityState
 from agentcrdt.store.base import EventStore, StoredEvent
 from agentcrdt.store.seal import SEAL_META, RowDigest, Seal, seal_key
 from agentcrdt.undo import inverse_ops
 
-__all__ = ["Follower", "IngestReport", "Replica", "new_genesis"]
+__all__ = ["EntityClass", "Follower", "IngestReport", "Replica", "new_genesis"]
 
 SCOPE_META = "scope"
+
+T_co = TypeVar("T_co", covariant=True)
 
 
 class Follower(Protocol):
@@ -47,6 +49,18 @@ class Follower(Protocol):
 
     def rebuild(self, replica: Replica) -> None:
         """Forget every projected row and process the log again (verdicts changed retroactively)."""
+
+
+class EntityClass(Protocol[T_co]):
+    """What :meth:`Replica.get` needs of a typed entity class (any :class:`agentcrdt.schema.Entity`).
+
+    A protocol rather than the class itself: typed entities live in a layer above the replica.
+    """
+
+    entity_type: str
+
+    def from_state(self, entity_id: str, state: EntityState) -> T_co:
+        """Read one entity of this type from its state."""
 
 
 @dataclass
@@ -185,6 +199,10 @@ class Replica:
         self._digest = RowDigest()
         self._digest_stale = False  # an earlier row's verdict changed: rebuild the digest before sealing
         self._closed = False
+        # The current state, folded incrementally up to store position _state_pos (see _current_state);
+        # dropped whenever a verdict of a row already folded may have changed.
+        self._state: DocState | None = None
+        self._state_pos = 0
         #: Called as ``progress(done, total)`` while stored events are judged again (a room from elsewhere).
         self.progress = progress
         # Perf: the events just stored by commit/ingest, handed to followers during _notify so they
@@ -410,6 +428,7 @@ class Replica:
         with self.store.atomic():
             if changed:
                 self.store.set_verdicts(changed)
+                self._state = None
             self._write_seal()
         if retro:
             self.recompute()  # outside the transaction: followers may write to the same file
@@ -479,6 +498,7 @@ class Replica:
             self._loaded = positions[-1]
         if len(verdicts) > len(events):
             self._digest_stale = True  # an earlier row's verdict changed (an equivocation found)
+            self._state = None
 
     def _fetch(self, event_id: str) -> Event | None:
         placing = self._placing.get(event_id)
@@ -574,6 +594,7 @@ class Replica:
         self._loaded = 0
         self._digest = RowDigest()
         self._digest_stale = False
+        self._state = None
         self.judge.reset()
 
     # -- ingest -------------------------------------------------------------------------------------
@@ -722,6 +743,7 @@ class Replica:
                 self.store.set_verdicts(changed)
                 self._digest_stale = True
             self._write_seal()
+        self._state = None  # effects may have moved too (a displaced review), not only verdicts
         for follower in self.followers:
             follower.rebuild(self)
 
@@ -786,9 +808,13 @@ class Replica:
     def state_at(self, heads: Iterable[str] | None = None) -> DocState:
         """Return the state as of ``heads`` (default: now): a fold over their valid causal past.
 
-        Verdicts are today's: an event found invalid later (equivocation) is invalid in the past too.
+        The current state is kept folded as events arrive, so ``state_at()`` costs a copy of the state,
+        not a fold of the log; past heads fold their causal past. Verdicts are today's: an event found
+        invalid later (equivocation) is invalid in the past too. The copy is the caller's to change.
         """
-        order = self.dag.ancestors_of_heads(self.heads if heads is None else heads)
+        if heads is None:
+            return self._current_state().copy()
+        order = self.dag.ancestors_of_heads(heads)
         verdicts = self.store.verdicts(order)
         stored = self.store.get_many(order)
         doc = DocState()
@@ -798,10 +824,68 @@ class Replica:
                 doc.apply_ops(self.effects(event), event.time)
         return doc
 
+    def _current_state(self) -> DocState:
+        """Return the cached current state, after folding in the valid shared events stored since.
+
+        Store order is a causal order and the cache is dropped whenever an earlier verdict (or the
+        effects a review gives a proposal) may have changed, so this equals a fold of the heads' past.
+        """
+        self.dag  # noqa: B018
+        self.refresh()
+        if self._state is None:
+            self._state, self._state_pos = DocState(), 0
+        doc = self._state
+        while self._state_pos < self._loaded and (
+            batch := self.store.since_judged(self._state_pos, limit=10_000)
+        ):
+            for position, stored, verdict in batch:
+                if position > self._loaded:
+                    break
+                if verdict is not None and verdict[0] == VALID and not stored.local:
+                    event = self.decoded(stored)
+                    doc.apply_ops(self.effects(event), event.time)
+                self._state_pos = position
+            else:
+                continue
+            break
+        return doc
+
+    def get(self, entity: EntityClass[T_co], entity_id: str) -> T_co | None:
+        """Return one typed entity as of now (``room.get(Document, "nda")``), or None if it does not
+        exist or is soft-deleted."""
+        state = self._current_state().entities.get((entity.entity_type, entity_id))
+        if state is None or state.deleted:
+            return None
+        return entity.from_state(entity_id, state)
+
+    def all(self, entity: EntityClass[T_co]) -> list[T_co]:
+        """Return every live entity of one type as of now, by id."""
+        entities = self._current_state().entities
+        return [
+            entity.from_state(eid, st)
+            for (etype, eid), st in sorted(entities.items())
+            if etype == entity.entity_type and not st.deleted
+        ]
+
+    def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
+        """Run a read-only SQL query over the first SQL follower's tables (``entities``, typed tables).
+
+        Rooms from :func:`agentcrdt.local.open_local` / ``create_memory`` have one.
+        """
+        for follower in self.followers:
+            query = getattr(follower, "query", None)
+            if callable(query):
+                rows: list[tuple[object, ...]] = query(sql, params)
+                return rows
+        raise UsageError(
+            "this replica has no SQL follower to query; open it with agentcrdt.open_local(path) or "
+            "agentcrdt.create_memory(...), or append a SQLiteFollower to replica.followers"
+        )
+
     def state_hash(self) -> str:
         """Return one digest of the state (every valid event's effects folded): equal on every replica
         that holds the same events, whatever order they arrived in."""
-        return "sha256:" + hashlib.sha256(canonical(self.state_at().snapshot())).hexdigest()
+        return "sha256:" + hashlib.sha256(canonical(self._current_state().snapshot())).hexdigest()
 
     def close(self) -> None:
         """Close the followers' connections and the store (idempotent). The replica is unusable after."""

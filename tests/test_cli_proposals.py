@@ -146,7 +146,7 @@ def test_failures_are_one_line_saying_what_to_do(
     assert main(["grant", str(agent_key), str(agent_file), "--room", str(path), "--key", str(agent_key)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert "may not write a 'grant' event" in err and "ask an owner" in err
+    assert "may not write 'grant' events" in err and "ask an owner" in err
     # A path that is a directory, not a key file: an OS error, one line too.
     assert main(["revoke", "sha256:" + "0" * 64, "--room", str(path), "--key", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -195,11 +196,16 @@ def run(argv: list[str] | None = None) -> int:
     except AgentCRDTError as e:
         print(f"agentcrdt: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`agentcrdt proposals list | head`): stop quietly, as Unix tools do;
+        # stdout is pointed at devnull so the interpreter's final flush cannot complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as e:
         # Files the user named (unreadable, a directory, a full disk): one line, never a traceback.
-        where = f" {e.filename}" if e.filename else ""
+        where = f" {e.filename}:" if e.filename else ""
         print(
-            f"agentcrdt: error:{where}: {e.strerror or e}; check the path and its permissions",
+            f"agentcrdt: error:{where} {e.strerror or e}; check the path and its permissions",
             file=sys.stderr,
         )
         return 2

@@ -52,7 +52,10 @@ class Peer:
         r = self.replica
         verdicts = sorted(r.store.verdicts().items())
         statuses = sorted((p.id, p.status) for p in list_proposals(r))
-        state = hashlib.sha256(canonical(r.state_at().snapshot())).hexdigest()
+        current = r.state_at().snapshot()  # the state the replica keeps folded as events arrive
+        assert current == r.state_at(r.heads).snapshot(), "the kept state differs from a fold of the log"
+        state = hashlib.sha256(canonical(current)).hexdigest()
+        assert r.state_hash() == "sha256:" + state
         self.follower.catch_up(r)
         rows = self.follower.query("SELECT etype, id, value, deleted FROM entities ORDER BY etype, id")
         return verdicts, statuses, state, rows
@@ -77,6 +80,8 @@ def deliver(peer: Peer, raws: list[bytes], rng: random.Random) -> None:
         size = rng.randint(1, max(1, len(picked) // 2))
         chunk, picked = picked[:size], picked[size:]
         peer.replica.ingest(chunk)
+        if rng.random() < 0.5:
+            peer.replica.state_hash()  # fold now: later chunks then update the kept state, or drop it
         if rng.random() < 0.15:
             peer.reopen()
     # Orphans waiting for their deps live in memory and a reopen drops them; a peer sends them again
