@@ -26,9 +26,9 @@ from agentcrdt.log.codec import canonical
 from agentcrdt.log.dag import CausalDAG, Node
 from agentcrdt.log.event import Event, create_event, decode_event, prepare_chain, signature_check
 from agentcrdt.log.keys import Identity
-from agentcrdt.log.parallel import CHUNK, VerifyBatch
 from agentcrdt.log.pending import PendingBuffer
 from agentcrdt.proposals import kinds as _proposal_kinds  # noqa: F401  (registers proposal, review)
+from agentcrdt.signing import CHUNK, PoolSigner, PoolVerifier, Signer, Verifier
 from agentcrdt.state import OPS, DecodedOp, DocState, EntityState
 from agentcrdt.store.base import EventStore, StoredEvent
 from agentcrdt.store.seal import SEAL_META, RowDigest, Seal, seal_key
@@ -179,6 +179,8 @@ class Replica:
         pending: PendingBuffer[Event] | None = None,
         seal_key: bytes | None = None,
         progress: Callable[[int, int], None] | None = None,
+        signer: Signer | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         scope = store.get_meta(SCOPE_META)
         if scope is None:
@@ -188,6 +190,11 @@ class Replica:
         self.store = store
         self.scope: str = scope
         self.identity = identity
+        if signer is not None and (identity is None or signer.author != identity.author):
+            raise UsageError("a signer signs for the replica's identity: pass identity= with the same author")
+        #: Signs our events (helper processes by default) and checks peers' (see agentcrdt.signing).
+        self.signer: Signer | None = signer or (PoolSigner(identity) if identity is not None else None)
+        self.verifier: Verifier = verifier or PoolVerifier()
         self.followers: list[Follower] = list(followers)
         self._clock = clock
         self._pending: PendingBuffer[Event] = pending if pending is not None else PendingBuffer()
@@ -377,7 +384,7 @@ class Replica:
         found = done = 0
         while batch := self.store.since_judged(self._loaded, limit=CHUNK * 4):
             decoded: list[tuple[int, StoredEvent, Event | None]] = []
-            with VerifyBatch() as checks:
+            with self.verifier.verifying() as checks:
                 for position, stored, verdict in batch:
                     stored_rows[stored.id] = verdict
                     if stored.id in dag:
@@ -546,7 +553,8 @@ class Replica:
             clock=self._clock,
             local=local,
         )
-        with self.identity.sign_batch() as signer:
+        assert self.signer is not None  # set whenever identity is
+        with self.signer.signing() as signer:
             for u in chain:
                 signer.add(u.signing_message)
                 unsigned.append(u)
@@ -660,7 +668,7 @@ class Replica:
     def _verified(self, raws: Iterable[bytes], report: IngestReport) -> Iterator[Event]:
         """Decode ``raws`` and yield those whose signatures verify, in order; record every failure."""
         decoded: list[Event] = []
-        with VerifyBatch() as checks:
+        with self.verifier.verifying() as checks:
             for raw in raws:
                 try:
                     # Signatures are checked by helper processes while we decode the next events.

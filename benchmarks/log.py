@@ -12,7 +12,7 @@ primitive every event pays once). agentcrdt figures, each on a fresh SQLite room
 * single append: ``Replica.commit`` one event per call, for information.
 
 Signatures are signed and checked in helper processes while the caller encodes, judges and stores (see
-agentcrdt/log/parallel.py); the reference is one core's rate, as the targets are defined.
+agentcrdt/signing/pool.py); the reference is one core's rate, as the targets are defined.
 
 Ratios (higher is better): ``append_vs_sign`` = batched append rate / sign rate (target >= 0.5) and
 ``ingest_vs_verify`` = ingest rate / verify rate (target >= 0.7), on the log path the targets name (hash +

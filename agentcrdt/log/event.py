@@ -413,7 +413,7 @@ def decode_event(raw: bytes, *, expected_id: str | None = None, verify_signature
 def signature_check(event: Event) -> tuple[bytes, bytes, bytes]:
     """Return ``(public key, message, signature)``: what verifying ``event``'s signature takes.
 
-    For :class:`agentcrdt.log.parallel.VerifyBatch`, after ``decode_event(raw, verify_signature=False)``.
+    For a :class:`agentcrdt.signing.Verifier`, after ``decode_event(raw, verify_signature=False)``.
     """
     return parse_author(event.author), SIGNING_CONTEXT + event.id.encode("ascii"), event.sig
 

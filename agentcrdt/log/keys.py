@@ -13,7 +13,6 @@ import nacl.signing
 from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
 
 from agentcrdt.errors import BadSignature, EncodingError, UsageError
-from agentcrdt.log.parallel import SignBatch
 
 __all__ = ["AUTHOR_PREFIX", "DIGEST_PREFIX", "Identity", "digest", "parse_author", "verify"]
 
@@ -89,9 +88,11 @@ class Identity:
         # The binding directly: SigningKey.sign wraps the same call in a SignedMessage we would discard.
         return crypto_sign(message, self._secret)[:64]
 
-    def sign_batch(self) -> SignBatch:
-        """Return a batch that signs many messages in helper processes (see :mod:`.parallel`)."""
-        return SignBatch(self._secret)
+    @property
+    def secret_key(self) -> bytes:
+        """Return the 64-byte libsodium secret key, for signers that sign elsewhere (helper processes:
+        :class:`agentcrdt.signing.PoolSigner`). Never log or send it."""
+        return bytes(self._secret)
 
     def save(self, path: str | Path) -> None:
         """Write the seed to ``path`` readable by the owner only; refuse to overwrite."""

@@ -12,9 +12,9 @@ from agentcrdt.capabilities.check import ALLOWED, Denied, PolicyView, Verdict
 from agentcrdt.errors import CapabilityDenied, NotFound, UsageError
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity
-from agentcrdt.log.parallel import CHUNK
 from agentcrdt.log.pending import PendingBuffer
 from agentcrdt.replica import Replica
+from agentcrdt.signing import CHUNK
 from agentcrdt.state import DocState, op
 from agentcrdt.store.memory import MemoryStore
 from agentcrdt.store.sqlite import SQLiteStore

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentcrdt.log import parallel
 from agentcrdt.log.event import decode_event, signature_check
 from agentcrdt.log.keys import Identity, parse_author
-from agentcrdt.log.parallel import CHUNK, VerifyBatch
 from agentcrdt.replica import Replica
+from agentcrdt.signing import PoolSigner
+from agentcrdt.signing import pool as parallel
+from agentcrdt.signing.pool import CHUNK, VerifyBatch
 from agentcrdt.state import OPS, op
 from agentcrdt.store.memory import MemoryStore
 
@@ -25,7 +26,7 @@ COUNTS = (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5)
 @pytest.mark.parametrize("n", COUNTS)
 def test_sign_batch_matches_single_signatures_in_order(n: int) -> None:
     messages = [f"message {i}".encode() for i in range(n)]
-    batch = ALICE.sign_batch()
+    batch = PoolSigner(ALICE).signing()
     for m in messages:
         batch.add(m)
     assert batch.signatures() == [ALICE.sign(m) for m in messages]
@@ -89,13 +90,13 @@ def test_a_forged_signature_inside_a_large_batch_is_the_only_rejection() -> None
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_the_pool_works_again_in_a_forked_child() -> None:
-    batch = ALICE.sign_batch()
+    batch = PoolSigner(ALICE).signing()
     for i in range(2 * CHUNK):
         batch.add(b"%d" % i)
     expected = batch.signatures()  # the parent's pool is running now
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
-        child = ALICE.sign_batch()
+        child = PoolSigner(ALICE).signing()
         for i in range(2 * CHUNK):
             child.add(b"%d" % i)
         os._exit(0 if child.signatures() == expected else 1)
@@ -110,7 +111,7 @@ def _messages(n: int) -> list[bytes]:
 def test_many_chunks_in_flight_keep_their_order() -> None:
     # More chunks than the helpers hold in flight: answers must be read while sending, in order.
     messages = _messages(40 * CHUNK + 3)
-    with ALICE.sign_batch() as batch:
+    with PoolSigner(ALICE).signing() as batch:
         for m in messages:
             batch.add(m)
         assert batch.signatures() == [ALICE.sign(m) for m in messages]
@@ -118,7 +119,7 @@ def test_many_chunks_in_flight_keep_their_order() -> None:
 
 def test_a_helper_that_dies_mid_batch_changes_nothing_but_speed() -> None:
     messages = _messages(6 * CHUNK)
-    with ALICE.sign_batch() as batch:
+    with PoolSigner(ALICE).signing() as batch:
         for m in messages[: 3 * CHUNK]:
             batch.add(m)
         for helper in parallel._HELPERS.helpers:  # the helpers working for this batch
@@ -128,7 +129,7 @@ def test_a_helper_that_dies_mid_batch_changes_nothing_but_speed() -> None:
             batch.add(m)
         assert batch.signatures() == [ALICE.sign(m) for m in messages]
     # The next batch starts fresh helpers and uses them.
-    with ALICE.sign_batch() as batch:
+    with PoolSigner(ALICE).signing() as batch:
         for m in messages:
             batch.add(m)
         assert batch.signatures() == [ALICE.sign(m) for m in messages]
@@ -136,12 +137,12 @@ def test_a_helper_that_dies_mid_batch_changes_nothing_but_speed() -> None:
 
 
 def test_a_batch_abandoned_with_answers_unread_leaves_no_stale_answers() -> None:
-    with ALICE.sign_batch() as batch:
+    with PoolSigner(ALICE).signing() as batch:
         for m in _messages(4 * CHUNK):
             batch.add(m)
         # Left without asking for the signatures (an exception in the caller, say).
     messages = [b"other %d" % i for i in range(4 * CHUNK)]
-    with ALICE.sign_batch() as batch:
+    with PoolSigner(ALICE).signing() as batch:
         for m in messages:
             batch.add(m)
         assert batch.signatures() == [ALICE.sign(m) for m in messages]
@@ -153,7 +154,7 @@ def test_two_threads_batching_at_once_both_get_their_own_answers() -> None:
 
     def work(i: int) -> None:
         messages = [b"%d-%d" % (i, j) for j in range(10 * CHUNK)]
-        with identities[i].sign_batch() as batch:
+        with PoolSigner(identities[i]).signing() as batch:
             for m in messages:
                 batch.add(m)
             results[i] = batch.signatures() == [identities[i].sign(m) for m in messages]
@@ -172,7 +173,7 @@ def test_without_helper_processes_the_work_is_done_in_the_calling_thread(
     monkeypatch.setattr(parallel, "_HELPERS", parallel._Helpers())
     monkeypatch.setattr(parallel.sys, "executable", "/nonexistent/python")
     messages = _messages(3 * CHUNK)
-    with ALICE.sign_batch() as batch:
+    with PoolSigner(ALICE).signing() as batch:
         for m in messages:
             batch.add(m)
         assert batch.signatures() == [ALICE.sign(m) for m in messages]
@@ -188,7 +189,7 @@ def test_helpers_that_keep_dying_are_given_up(
     monkeypatch.setattr(parallel, "_HELPER", "raise SystemExit(3)")
     messages = _messages(2 * CHUNK)
     for _ in range(parallel._MAX_FAILURES):
-        with ALICE.sign_batch() as batch:
+        with PoolSigner(ALICE).signing() as batch:
             for m in messages:
                 batch.add(m)
             assert batch.signatures() == [ALICE.sign(m) for m in messages]

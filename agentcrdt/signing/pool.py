@@ -37,9 +37,9 @@ from typing import IO, Any, Self
 from nacl.bindings import crypto_sign, crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 
-__all__ = ["CHUNK", "SignBatch", "VerifyBatch", "shutdown"]
+__all__ = ["CHUNK", "SignBatch", "VerifyBatch", "shutdown", "sign_all", "verify_all"]
 
-log = logging.getLogger("agentcrdt.log")
+log = logging.getLogger("agentcrdt.signing")
 
 CHUNK = 64  # messages per hand-off: ~2-5 ms of work against ~50 µs of pickling and pipe traffic
 _SIG_LEN = 64
@@ -88,11 +88,13 @@ while True:
 """
 
 
-def _sign_chunk(secret: bytes, messages: list[bytes]) -> list[bytes]:
+def sign_all(secret: bytes, messages: list[bytes]) -> list[bytes]:
+    """Sign every message with a libsodium secret key, in the calling thread."""
     return [crypto_sign(m, secret)[:_SIG_LEN] for m in messages]
 
 
-def _verify_chunk(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
+def verify_all(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """Tell, for each ``(public, message, signature)``, whether it verifies, in the calling thread."""
     out = []
     for public, message, signature in items:
         try:
@@ -105,7 +107,7 @@ def _verify_chunk(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
 
 def _local(request: tuple[str, Any]) -> list[Any]:
     op, args = request
-    return _sign_chunk(args[0], args[1]) if op == "sign" else _verify_chunk(args)
+    return sign_all(args[0], args[1]) if op == "sign" else verify_all(args)
 
 
 class _Helper:
@@ -320,7 +322,7 @@ class SignBatch(_Batch):
         if self._buffer and self._chunks:
             self._send(("sign", (self._secret, self._buffer)))
             self._buffer = []
-        tail = _sign_chunk(self._secret, self._buffer)
+        tail = sign_all(self._secret, self._buffer)
         self._buffer = []
         for chunk in self._answers():
             yield from chunk
@@ -351,7 +353,7 @@ class VerifyBatch(_Batch):
         The caller's work on the first results overlaps with the helpers' on later chunks; the last,
         partial chunk is verified in the calling thread first, while the helpers work.
         """
-        tail = _verify_chunk(self._buffer)  # first: the helpers are busy with the full chunks meanwhile
+        tail = verify_all(self._buffer)  # first: the helpers are busy with the full chunks meanwhile
         self._buffer = []
         for chunk in self._answers():
             yield from chunk
