@@ -76,9 +76,9 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from agentcrdt.cli.demo import demo_command
+    from agentcrdt.demo import run
 
-    return demo_command(args.dir, model=args.model, kernel=args.kernel)
+    return run(args.dir, model=args.model, kernel=args.kernel)
 
 
 def build_parser() -> argparse.ArgumentParser:

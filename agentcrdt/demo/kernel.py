@@ -1,4 +1,4 @@
-"""``agentcrdt demo``: two peers edit one room offline, sync, converge, and the audit chain verifies.
+"""Two peers edit one room offline, sync, converge, and the audit chain verifies (`agentcrdt demo --kernel`).
 
 Runs entirely on the embedded defaults (SQLite files, no network, no API key).
 """
@@ -49,7 +49,7 @@ def _fresh(path: Path) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def demo_command(directory: str | None) -> int:
+def run(directory: str | None) -> int:
     """Run the demo; return 0 when both replicas converge and both audits pass."""
     workdir = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="agentcrdt-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)

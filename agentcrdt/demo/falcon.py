@@ -1,11 +1,10 @@
-"""``agentcrdt demo``: the main job on its embedded defaults.
+"""The main job on its embedded defaults (``agentcrdt demo``).
 
 Creates a dataroom from the bundled Project Falcon sample, grants the five agents in ``agents/`` their
 slots, runs their workers (the offline model unless ``--model``/``$AGENTCRDT_MODEL`` names another), and
 prints a report: documents, tags, extracted fields, auto-accepted changes, proposals awaiting review with
 their evidence, the audit chain, and how to review. Embeddings are cached in ``<dir>/embeddings.db``,
-which survives re-runs (the room itself is rebuilt each time). ``--kernel`` runs the two-peer kernel demo.
-"""
+which survives re-runs (the room itself is rebuilt each time)."""
 
 from __future__ import annotations
 
@@ -37,12 +36,8 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def demo_command(directory: str | None, *, model: str | None = None, kernel: bool = False) -> int:
+def run(directory: str | None, *, model: str | None = None) -> int:
     """Run the demo; return 0 when the workers ran and the audit chain verifies."""
-    if kernel:
-        from agentcrdt.cli.demo_kernel import demo_command as kernel_demo
-
-        return kernel_demo(directory)
     import anyio
 
     root = _repo_root()
@@ -52,8 +47,8 @@ def demo_command(directory: str | None, *, model: str | None = None, kernel: boo
 
 
 async def _demo(root: Path, workdir: Path, spec: str) -> int:
-    from agentcrdt.cli.report import print_report
     from agentcrdt.dataroom import Dataroom
+    from agentcrdt.demo.report import print_report
     from agentcrdt.log.keys import Identity
     from agentcrdt.retrieval import CachedEmbedder, EmbeddingCache, get_embedder
     from agentcrdt.runtime import ProgressPrinter, Worker, build_model, load_agent
