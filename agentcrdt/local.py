@@ -73,7 +73,7 @@ def open_local(
         raise NotFound(f"{p} is an SQLite file but holds no agentcrdt scope")
     follower = _follower(p, entities, projections)
     replica = Replica.open(store, identity=identity, followers=[follower], **kwargs)
-    follower.catch_up(replica)
+    replica.feed(follower)
     return replica
 
 
@@ -82,7 +82,7 @@ def _attached(
 ) -> Replica:
     follower = _follower(db, entities, projections)
     replica.followers.append(follower)
-    follower.catch_up(replica)
+    replica.feed(follower)
     return replica
 
 

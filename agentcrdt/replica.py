@@ -34,21 +34,55 @@ from agentcrdt.store.base import EventStore, StoredEvent
 from agentcrdt.store.seal import SEAL_META, RowDigest, Seal, seal_key
 from agentcrdt.undo import inverse_ops
 
-__all__ = ["EntityClass", "Follower", "IngestReport", "Replica", "new_genesis"]
+__all__ = ["Applied", "AppliedEvent", "EntityClass", "Follower", "IngestReport", "Replica", "new_genesis"]
 
 SCOPE_META = "scope"
+FEED_BATCH = 2_000  # store rows per Applied batch: one follower transaction each
 
 T_co = TypeVar("T_co", covariant=True)
 
 
+@dataclass(frozen=True, slots=True)
+class AppliedEvent:
+    """One valid event as the replica applied it: its store position and the entity ops it applies."""
+
+    position: int
+    event: Event
+    effects: list[DecodedOp]
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A run of the log as this replica applied it: what followers project (they never read back).
+
+    ``events`` are the valid events at store positions ``start < position <= end``, in store order (a
+    causal order), each with its effects: an ``ops`` event's own ops, an auto-accepted proposal's, or an
+    accepted proposal's ops stamped at the decisive review. Rows in that range that are not valid apply
+    nothing. ``reset`` says verdicts changed retroactively: drop every projected row first (such a
+    batch starts at 0; it and the next ones replay the log).
+    """
+
+    start: int
+    end: int
+    events: Sequence[AppliedEvent] = ()
+    reset: bool = False
+    #: More batches follow at once (a follower may wait for the last one to notify its listeners).
+    more: bool = False
+
+
 class Follower(Protocol):
-    """Something that projects applied events (a materializer). See :mod:`agentcrdt.materialize`."""
+    """Something that projects applied events (a materializer). See :mod:`agentcrdt.materialize`.
 
-    def catch_up(self, replica: Replica) -> object:
-        """Process every event stored since this follower's cursor."""
+    The replica drives it: it asks how far the follower is and hands it the next :class:`Applied`
+    batches. A follower whose durable position moved (another process projected into the same file)
+    applies only what it lacks, and ignores a batch that does not start at or before its position.
+    """
 
-    def rebuild(self, replica: Replica) -> None:
-        """Forget every projected row and process the log again (verdicts changed retroactively)."""
+    def position(self) -> int:
+        """Return the store position through which this follower has applied the log."""
+
+    def apply(self, batch: Applied) -> object:
+        """Project one batch (atomically with the new position)."""
 
 
 class EntityClass(Protocol[T_co]):
@@ -278,8 +312,7 @@ class Replica:
         replica = cls(store, **kwargs)
         if not replica._vouched_at_open:
             replica.dag  # noqa: B018  (loads, judging what no seal of ours covers)
-            for follower in replica.followers:
-                follower.rebuild(replica)
+            replica._rebuild_followers()
         return replica
 
     @classmethod
@@ -534,7 +567,9 @@ class Replica:
             raise UsageError("this replica has no identity; open it with identity=Identity.load(path)")
         dag = self.dag
         self.refresh()
-        deps: Iterable[str] = self.heads
+        # The DAG's heads, not the store's: another process may append between our refresh and now, and
+        # an event must depend on events we hold (our own last one included, or our chain breaks).
+        deps: Iterable[str] = dag.heads()
         lamport = 1 + max((dag.lamport(d) for d in deps), default=0)
         seq = self.judge.next_seq(self.identity.author, local)
         events: list[Event] = []
@@ -752,8 +787,7 @@ class Replica:
                 self._digest_stale = True
             self._write_seal()
         self._state = None  # effects may have moved too (a displaced review), not only verdicts
-        for follower in self.followers:
-            follower.rebuild(self)
+        self._rebuild_followers()
 
     def effects(self, event: Event) -> list[DecodedOp]:
         """Return the ops a valid event applies (own ops, auto-accepted or accepted proposals)."""
@@ -762,10 +796,50 @@ class Replica:
     def _notify(self, fresh: Sequence[Event] = ()) -> None:
         self._fresh = {e.id: e for e in fresh}
         try:
-            for follower in self.followers:
-                follower.catch_up(self)
+            self.catch_up()
         finally:
             self._fresh = {}
+
+    # -- followers ----------------------------------------------------------------------------------
+
+    def catch_up(self) -> None:
+        """Take in what other processes appended, then bring every follower up to date."""
+        for follower in self.followers:
+            self.feed(follower)
+
+    def feed(self, follower: Follower, *, reset: bool = False) -> None:
+        """Hand ``follower`` every event it lacks, as :class:`Applied` batches of up to FEED_BATCH rows
+        (with ``reset``: every event, the first batch telling it to drop what it holds).
+
+        Never past what the DAG and the authority indexes cover: an event's effects (an auto-accepted
+        proposal, an accepting review) depend on the grants and reviews before it.
+        """
+        position = 0 if reset else follower.position()
+        if position >= self.store.last_position():
+            return  # up to date: opening a big room must not load its DAG for nothing
+        upto = self.indexed_position()
+        while position < upto:
+            rows = self.store.since_judged(position, limit=FEED_BATCH)
+            events: list[AppliedEvent] = []
+            end = position
+            for row_position, stored, verdict in rows:
+                if row_position > upto:
+                    break
+                end = row_position
+                if verdict is not None and verdict[0] == VALID:
+                    event = self.decoded(stored)  # verified on ingest; reused if just written
+                    events.append(AppliedEvent(row_position, event, self.effects(event)))
+            more = end < upto and len(rows) == FEED_BATCH
+            follower.apply(Applied(position, end, events, reset=reset, more=more))
+            if end == position:
+                return  # nothing more is stored (rows another process is still writing)
+            reset = False
+            position = follower.position()
+
+    def _rebuild_followers(self) -> None:
+        """Verdicts changed retroactively: every follower drops its rows and replays the log."""
+        for follower in self.followers:
+            self.feed(follower, reset=True)
 
     def decoded(self, stored: StoredEvent) -> Event:
         """Return the event a stored record holds, decoded without re-verifying its signature.
@@ -792,7 +866,8 @@ class Replica:
 
     def missing_for(self, their_heads: Iterable[str]) -> list[bytes]:
         """Return the raw events a peer at ``their_heads`` lacks, in causal order."""
-        order = self.dag.missing(their_heads, self.heads)
+        dag = self.dag
+        order = dag.missing(their_heads, dag.heads())
         got = self.store.get_many(order)
         return [got[i].raw for i in order]
 

@@ -97,7 +97,7 @@ def build(path: Path, events: int) -> float:
     # The same projection open_local attaches, so opening finds it up to date.
     follower = SQLiteFollower(partial, (EntityProjection(),))
     replica.followers.append(follower)
-    follower.catch_up(replica)
+    replica.feed(follower)
     rng = random.Random(20240601)
     docs = max(1, events // EVENTS_PER_DOC)
     done = 0

@@ -122,7 +122,7 @@ class Dataroom:
     def _follower(self) -> SQLiteFollower | None:
         for f in self.replica.followers:
             if isinstance(f, SQLiteFollower):
-                f.catch_up(self.replica)  # take in what other processes wrote to the same file
+                self.replica.feed(f)  # take in what other processes wrote to the same file
                 return f
         return None
 

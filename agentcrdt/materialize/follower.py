@@ -1,10 +1,12 @@
 """Followers: project valid events into SQLite tables, cursor and rows in one transaction.
 
 A :class:`Projection` says how events become rows. A :class:`SQLiteFollower` drives one or more
-projections over a SQLite database: it reads the store from its cursor, skips events whose verdict is not
-``valid``, lets each projection write its rows, and records the new cursor in the same transaction, so a
-crash leaves either the old rows and old cursor or the new rows and new cursor, never a mix. A changed
-projection ``version`` (or a retroactive verdict change) triggers a rebuild from the log.
+projections over a SQLite database. The replica feeds it :class:`~agentcrdt.replica.Applied` batches
+(valid events with their effects, in store order; it never reads the replica or the store itself): each
+projection writes its rows and the new cursor is recorded in the same transaction, so a crash leaves
+either the old rows and old cursor or the new rows and new cursor, never a mix. A changed projection
+``version`` drops the rows (the replica replays the log from cursor 0); a retroactive verdict change
+arrives as a ``reset`` batch.
 """
 
 from __future__ import annotations
@@ -18,16 +20,14 @@ from typing import TYPE_CHECKING
 from agentcrdt.errors import StoreError, UsageError
 from agentcrdt.log.event import Event
 from agentcrdt.state import DecodedOp
-from agentcrdt.store.base import StoredEvent
 from agentcrdt.store.driver import errors, module
 
 if TYPE_CHECKING:
-    from agentcrdt.replica import Replica
+    from agentcrdt.replica import Applied
 
 __all__ = ["Projection", "SQLiteFollower", "Touched"]
 
 Touched = set[tuple[str, str]]  # (table or entity type, row id); ("*", "*") means "anything"
-BATCH = 2_000
 _SET_CURSOR = "UPDATE _followers SET cursor = ? WHERE name = ?"
 
 
@@ -97,6 +97,7 @@ class SQLiteFollower:
         # The cursor as of our last commit: while the stored cursor still equals it, no other process
         # has written our rows, and projections may trust rows they keep in memory.
         self._trusted: int | None = None
+        self._unsent: Touched = set()  # touched by batches whose run is not over (Applied.more)
         self._init()
 
     def _init(self) -> None:
@@ -130,69 +131,52 @@ class SQLiteFollower:
         row = self.db.execute("SELECT cursor FROM _followers WHERE name = ?", (self.name,)).fetchone()
         return int(row[0]) if row else 0
 
-    def catch_up(self, replica: Replica) -> Touched:
-        """Process everything stored since the cursor; notify listeners of what changed."""
+    def position(self) -> int:
+        """Return the store position through which the projections hold the log (the stored cursor)."""
+        return self.cursor
+
+    def apply(self, batch: Applied) -> Touched:
+        """Project one :class:`Applied` batch and move the cursor, in one transaction; notify listeners
+        of what changed once the last batch of a run is in."""
         touched: Touched = set()
         try:
-            while True:
-                with self._tx():
-                    # The cursor is read inside the write transaction: another process projecting into
-                    # the same file may have moved it, and nothing must be applied twice.
-                    cursor = self.cursor
-                    if cursor != self._trusted:
-                        # Rows changed under us (or this is the first batch): cached rows may be stale.
-                        self._forget()
-                    batch = replica.store.since(cursor, limit=BATCH)
-                    if batch:
-                        # Effects depend on the grants and reviews before an event: never project past
-                        # what the replica has indexed (another process may have appended them).
-                        upto = replica.indexed_position()
-                        batch = [item for item in batch if item[0] <= upto]
-                    if batch:
-                        touched |= self._process(replica, batch)
-                        cursor = batch[-1][0]
-                        self.db.execute(_SET_CURSOR, (cursor, self.name))
-                self._trusted = cursor  # committed: what projections remember matches the rows
-                if not batch:
-                    break
+            with self._tx():
+                # The cursor is read inside the write transaction: another process projecting into the
+                # same file may have moved it, and nothing must be applied twice.
+                cursor = self.cursor
+                if batch.reset:
+                    self._forget()
+                    for p in self.projections:
+                        p.reset(self.db)
+                        p.setup(self.db)
+                    cursor = 0
+                    touched.add(("*", "*"))
+                elif cursor != self._trusted:
+                    # Rows changed under us (or this is the first batch): cached rows may be stale.
+                    self._forget()
+                if batch.start <= cursor < batch.end:
+                    items = [(a.event, a.effects) for a in batch.events if a.position > cursor]
+                    # Projections own disjoint tables, so each may take the whole batch in one call.
+                    for p in self.projections:
+                        touched |= p.process_many(self.db, items)
+                    cursor = batch.end
+                if batch.reset or cursor == batch.end:
+                    self.db.execute(_SET_CURSOR, (cursor, self.name))
+            self._trusted = cursor  # committed: what projections remember matches the rows
         except BaseException:
             self._forget()  # a rolled-back batch may have left changes in projections' memory
             raise
-        if touched:
+        self._unsent |= touched
+        if self._unsent and not batch.more:
+            unsent, self._unsent = self._unsent, set()
             for listener in self.listeners:
-                listener(touched)
-        return touched
-
-    def _process(self, replica: Replica, batch: list[tuple[int, StoredEvent]]) -> Touched:
-        verdicts = replica.store.verdicts([s.id for _, s in batch])
-        items: list[tuple[Event, list[DecodedOp]]] = []
-        for _, stored in batch:
-            if verdicts.get(stored.id, ("pending", ""))[0] != "valid":
-                continue
-            event = replica.decoded(stored)  # verified on ingest; reused if just written
-            items.append((event, replica.effects(event)))
-        touched: Touched = set()
-        # Projections own disjoint tables, so each may take the whole batch in one call.
-        for p in self.projections:
-            touched |= p.process_many(self.db, items)
+                listener(unsent)
         return touched
 
     def _forget(self) -> None:
         self._trusted = None
         for p in self.projections:
             p.forget()
-
-    def rebuild(self, replica: Replica) -> None:
-        """Drop every projected row and replay the log (verdicts changed retroactively)."""
-        self._forget()
-        with self._tx():
-            for p in self.projections:
-                p.reset(self.db)
-                p.setup(self.db)
-            self.db.execute("UPDATE _followers SET cursor = 0 WHERE name = ?", (self.name,))
-        self.catch_up(replica)
-        for listener in self.listeners:
-            listener({("*", "*")})
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
         """Run a read-only SQL query over the projected tables."""

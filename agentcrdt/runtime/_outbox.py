@@ -102,8 +102,7 @@ def commit_batch(
                     _append(replica, slot, outcome)
     finally:
         replica.followers = followers
-    for follower in followers:
-        follower.catch_up(replica)
+    replica.catch_up()
     return outcomes
 
 

@@ -247,8 +247,7 @@ class Worker:
         replica = self.replica
         replica.dag  # noqa: B018
         replica.refresh()
-        for follower in replica.followers:
-            follower.catch_up(replica)
+        replica.catch_up()
         return replica.store.last_position()
 
     # -- running ------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ class Peer:
         assert current == r.state_at(r.heads).snapshot(), "the kept state differs from a fold of the log"
         state = hashlib.sha256(canonical(current)).hexdigest()
         assert r.state_hash() == "sha256:" + state
-        self.follower.catch_up(r)
+        r.feed(self.follower)
         rows = self.follower.query("SELECT etype, id, value, deleted FROM entities ORDER BY etype, id")
         return verdicts, statuses, state, rows
 

@@ -12,8 +12,9 @@ from agentcrdt.errors import StoreError
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize import Atom, EntityProjection, Projection, Reader, SQLiteFollower, Touched
-from agentcrdt.replica import Replica
-from agentcrdt.state import DecodedOp, op
+from agentcrdt.replica import Applied, Replica
+from agentcrdt.state import DecodedOp, DocState, op
+from agentcrdt.store.memory import MemoryStore
 
 
 def title(value: str, entity_id: str = "d1") -> dict[str, object]:
@@ -67,16 +68,16 @@ def test_cursor_and_rows_commit_together(pair: tuple[Replica, Replica]) -> None:
     bomb = Exploding()
     follower = SQLiteFollower(db, [EntityProjection(), bomb])
     a.commit("ops", title("before"))
-    follower.catch_up(a)
+    a.feed(follower)
     cursor = follower.cursor
     a.commit("ops", title("fine", "d2"))
     a.commit("ops", title("boom", "d3"))
     with pytest.raises(StoreError):
-        follower.catch_up(a)
+        a.feed(follower)
     # The batch rolled back whole: no d2 row without its cursor, no cursor without its rows.
     assert follower.cursor == cursor and [r[1] for r in rows(follower)] == ["d1"]
     bomb.armed = False
-    follower.catch_up(a)
+    a.feed(follower)
     assert [r[1] for r in rows(follower)] == ["d1", "d2", "d3"] and follower.cursor == a.store.last_position()
 
 
@@ -87,12 +88,12 @@ def test_follower_resumes_from_its_cursor_after_restart(
     path = tmp_path / "proj.db"
     first = SQLiteFollower(path, [EntityProjection()])
     a.commit("ops", title("one"))
-    first.catch_up(a)
+    a.feed(first)
     first.close()
     a.commit("ops", title("two", "d2"))
     again = SQLiteFollower(path, [EntityProjection()])
     assert again.cursor > 0
-    again.catch_up(a)
+    a.feed(again)
     assert [r[1] for r in rows(again)] == ["d1", "d2"]
 
 
@@ -105,12 +106,12 @@ def test_version_change_rebuilds_from_the_log(tmp_path: Path, pair: tuple[Replic
     path = tmp_path / "proj.db"
     v1 = SQLiteFollower(path, [EntityProjection()])
     a.commit("ops", title("one"))
-    v1.catch_up(a)
+    a.feed(v1)
     v1.db.execute("UPDATE entities SET value = 'stale'")  # rows the new version must not trust
     v1.close()
     v2 = SQLiteFollower(path, [EntityProjectionV2()])
     assert v2.cursor == 0
-    v2.catch_up(a)
+    a.feed(v2)
     assert rows(v2) == [("Doc", "d1", '{"title":"one"}', 0)]
 
 
@@ -192,11 +193,11 @@ def test_a_follower_drops_remembered_rows_when_another_writer_moved_its_cursor(
     path = tmp_path / "shared.db"
     one, two = SQLiteFollower(path, [EntityProjection()]), SQLiteFollower(path, [EntityProjection()])
     a.commit("ops", views(1))
-    one.catch_up(a)  # one now remembers d1 with views = 1
+    a.feed(one)  # one now remembers d1 with views = 1
     a.commit("ops", views(10))
-    two.catch_up(a)  # the other writer adds 10 and moves the shared cursor
+    a.feed(two)  # the other writer adds 10 and moves the shared cursor
     a.commit("ops", views(100))
-    one.catch_up(a)  # must start from the stored row (11), not from what it remembers (1)
+    a.feed(one)  # must start from the stored row (11), not from what it remembers (1)
     assert rows(one) == [("Doc", "d1", '{"views":111}', 0)]
 
 
@@ -205,13 +206,13 @@ def test_a_rolled_back_batch_leaves_nothing_behind_in_memory(pair: tuple[Replica
     bomb = Exploding()
     follower = SQLiteFollower(memdb(), [EntityProjection(), bomb])
     a.commit("ops", views(1))
-    follower.catch_up(a)
+    a.feed(follower)
     a.commit("ops", views(10))
     a.commit("ops", title("boom", "d9"))
     with pytest.raises(StoreError):
-        follower.catch_up(a)  # the entity projection applied +10 before the bomb went off
+        a.feed(follower)  # the entity projection applied +10 before the bomb went off
     bomb.armed = False
-    follower.catch_up(a)
+    a.feed(follower)
     assert rows(follower)[0] == ("Doc", "d1", '{"views":11}', 0)
 
 
@@ -222,3 +223,49 @@ def test_entities_evicted_from_memory_are_read_back_from_their_rows(pair: tuple[
     for round_ in range(3):
         a.commit_many([("ops", views(1, f"d{i}")) for i in range(5)])
         assert {r[2] for r in rows(follower)} == {f'{{"views":{round_ + 1}}}'}
+
+
+class Recorder:
+    """A follower that keeps what it is fed: the contract, with no database and no replica in sight."""
+
+    def __init__(self) -> None:
+        self.at = 0
+        self.state = DocState()
+        self.batches: list[Applied] = []
+
+    def position(self) -> int:
+        return self.at
+
+    def apply(self, batch: Applied) -> None:
+        self.batches.append(batch)
+        if batch.reset:
+            self.at, self.state = 0, DocState()
+        assert batch.start == self.at, "a batch must continue where the follower is"
+        for applied in batch.events:
+            assert batch.start < applied.position <= batch.end
+            self.state.apply_ops(applied.effects, applied.event.time)
+        self.at = batch.end
+
+
+def test_followers_are_fed_applied_batches_and_a_reset_when_verdicts_change(
+    pair: tuple[Replica, Replica],
+) -> None:
+    a, b = pair
+    recorder = Recorder()
+    a.followers.append(recorder)
+    a.feed(recorder)  # the genesis
+    for i in range(3):
+        a.commit("ops", title(f"v{i}", f"d{i}"))
+    assert recorder.at == a.store.last_position() and not any(x.reset for x in recorder.batches)
+    assert recorder.state.snapshot() == a.state_at().snapshot()
+    # b signs two events with one seq (an equivocation): the one a already applied is quarantined.
+    fork = Replica.join(MemoryStore(), a.genesis.raw, identity=b.identity)
+    b.sync_with(a)
+    b.commit("ops", title("one branch", "x"))
+    fork.commit("ops", title("the other", "x"))
+    a.sync_with(b)
+    assert recorder.state.value("Doc", "x") is not None
+    a.ingest(fork.missing_for(a.heads))
+    assert any(x.reset for x in recorder.batches)
+    assert recorder.state.value("Doc", "x") is None
+    assert recorder.state.snapshot() == a.state_at().snapshot()

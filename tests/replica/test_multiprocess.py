@@ -99,7 +99,7 @@ def test_a_follower_applies_what_another_process_wrote_even_before_its_replica_s
     pending = tag("reviewed", "0.1")
     elsewhere.refresh()
     review(elsewhere, pending, "accept", "ok")
-    here.followers[0].catch_up(here)
+    here.feed(here.followers[0])
     rows = here.followers[0].query("SELECT value FROM entities WHERE id = 'd1'")
     assert rows == [('{"tags":["auto","reviewed"]}',)]
     assert json.loads(str(rows[0][0])) == here.state_at().value("Document", "d1")

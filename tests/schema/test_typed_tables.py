@@ -128,7 +128,7 @@ def test_typed_projection_rebuild_drops_stale_rows(tick: Callable[[], int]) -> N
     r = room(follower, tick)
     r.commit("ops", {"ops": Task.create_ops(id="t1", title="a")})
     follower.db.execute("INSERT INTO task (id, deleted) VALUES ('ghost', 0)")
-    follower.rebuild(r)
+    r.feed(follower, reset=True)
     assert rows(follower, "SELECT id, title FROM task") == [("t1", "a")]
 
 
@@ -143,12 +143,12 @@ def test_typed_rows_commit_with_the_cursor(tick: Callable[[], int]) -> None:
     r = Replica.create(MemoryStore(), Identity.from_name("alice"), "room", nonce="n", clock=tick)
     r.commit("ops", {"ops": Task.create_ops(id="t1", title="a")})
     with pytest.raises(RuntimeError):
-        follower.catch_up(r)
+        r.feed(follower)
     # Rolled back with the cursor: not even the lazily created table survives.
     assert follower.cursor == 0
     assert rows(follower, "SELECT name FROM sqlite_master WHERE name = 'task'") == []
     failing[0] = False
-    follower.catch_up(r)  # the hook must notice its table is gone and create it again
+    r.feed(follower)  # the hook must notice its table is gone and create it again
     assert rows(follower, "SELECT id, title FROM task") == [("t1", "a")]
 
 
