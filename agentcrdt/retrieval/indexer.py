@@ -1,7 +1,8 @@
 """Incremental indexing of entity text fields from the log: only new or changed chunks are embedded.
 
-:class:`RetrievalIndexer` reads ``replica.store.since(cursor)`` as a follower does (skipping events
-whose verdict is not ``valid``), folds the ops that touch its source fields into per-entity states,
+:class:`RetrievalIndexer` is fed :class:`~agentcrdt.replica.Applied` batches like any follower
+(``replica.feed(indexer)``: valid events with their effects), folds the ops that touch its source
+fields into per-entity states,
 re-chunks each touched field and compares content hashes with the stored chunks: unchanged chunks keep
 their vectors, changed ones get vectors through the :class:`EmbeddingCache` (so a text seen before, in
 any entity, is never embedded again) and removed ones are deleted.
@@ -14,12 +15,12 @@ and the same transaction as its cursor and its index rows: a crash leaves the ol
 rows and states, or the new ones, never a mix. The price is a second copy of the indexed fields' CRDT
 state.
 
-It is deliberately **not** a replica follower: followers run inside ``commit``/``ingest``, and embedding
-a batch takes seconds. The worker calls :meth:`RetrievalIndexer.catch_up` when it chooses. Embedding
-happens *before* the write transaction opens, so the write lock on the room's file is held only for the
-row writes, never while the model runs. When verdicts change retroactively (a revocation), call
-:meth:`RetrievalIndexer.rebuild`; with the cache it re-embeds nothing that was embedded before. One
-indexer owns one index table.
+It is deliberately **not** in ``replica.followers``: those are fed inside ``commit``/``ingest``, and
+embedding a batch takes seconds. The worker feeds it when it chooses (``replica.feed(indexer)``).
+Embedding happens *before* the write transaction opens, so the write lock on the room's file is held
+only for the row writes, never while the model runs. When verdicts change retroactively (a revocation),
+``replica.feed(indexer, reset=True)`` indexes the log again; with the cache it re-embeds nothing that
+was embedded before. One indexer owns one index table.
 """
 
 from __future__ import annotations
@@ -27,20 +28,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
 from agentcrdt.errors import StoreError
-from agentcrdt.log.event import decode_event
 from agentcrdt.retrieval.cache import EmbeddingCache
 from agentcrdt.retrieval.chunking import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, DEFAULT_OVERLAP, chunk_text
 from agentcrdt.retrieval.embedder import Vectors
 from agentcrdt.retrieval.index import IndexItem, VectorIndex
-from agentcrdt.state import DELETED, OPS, EntityKey, EntityState, entity_ops
+from agentcrdt.state import DELETED, EntityKey, EntityState
 
 if TYPE_CHECKING:
-    from agentcrdt.replica import Replica
+    from agentcrdt.replica import Applied
 
 __all__ = ["IndexStats", "RetrievalIndexer", "field_text"]
 
@@ -50,7 +50,7 @@ _TYPE_PREFERENCE = ("rga", "lww")
 
 @dataclass
 class IndexStats:
-    """What one :meth:`RetrievalIndexer.catch_up` did."""
+    """What indexing one or more batches did."""
 
     events: int = 0
     entities: int = 0
@@ -105,6 +105,8 @@ class RetrievalIndexer:
             self.sources[etype] = (*self.sources.get(etype, ()), field_name)
         self.chunking = {"max_chars": max_chars, "overlap": overlap, "min_chars": min_chars}
         self.db = index.db
+        #: What every batch applied so far did, added up (``Retrieval.catch_up`` reports the difference).
+        self.totals = IndexStats()
         self._setup()
 
     def _config(self) -> str:
@@ -141,24 +143,23 @@ class RetrievalIndexer:
         row = self.db.execute("SELECT cursor FROM _retrieval_cursors WHERE name = ?", (self.name,)).fetchone()
         return int(row[0]) if row else 0
 
-    def rebuild(self, replica: Replica) -> IndexStats:
-        """Forget every indexed row and state and index the log again (verdicts changed)."""
-        with self.index.transaction():
-            self._reset()
-        return self.catch_up(replica)
+    def position(self) -> int:
+        """Return the store position through which the index holds the log (see Follower)."""
+        return self.cursor
 
-    def catch_up(self, replica: Replica) -> IndexStats:
-        """Index every event stored since the cursor; return what was embedded, reused and deleted."""
-        total = IndexStats()
-        while True:
-            cursor = self.cursor
-            batch = replica.store.since(cursor, limit=self.batch)
-            if not batch:
-                return total
-            try:
-                total.add(self._process(replica, cursor, batch))
-            except _CursorMoved:
-                continue
+    def apply(self, batch: Applied) -> IndexStats:
+        """Index one :class:`~agentcrdt.replica.Applied` batch; return what was embedded, reused and
+        deleted (also added to :attr:`totals`). A batch that no longer continues the cursor (another
+        indexer on this table moved it) is ignored: the replica feeds it again from the new cursor."""
+        if batch.reset:
+            with self.index.transaction():
+                self._reset()
+        try:
+            stats = self._process(batch)
+        except _CursorMoved:
+            return IndexStats()
+        self.totals.add(stats)
+        return stats
 
     def _load(self, key: EntityKey) -> EntityState | None:
         row = self.db.execute(
@@ -167,23 +168,23 @@ class RetrievalIndexer:
         ).fetchone()
         return None if row is None else EntityState.decode(orjson.loads(row[0]))
 
-    def _process(self, replica: Replica, cursor: int, batch: Sequence[tuple[int, Any]]) -> IndexStats:
+    def _process(self, batch: Applied) -> IndexStats:
         stats = IndexStats()
-        verdicts = replica.store.verdicts([s.id for _, s in batch])
+        cursor = batch.start
+        if self.cursor != cursor:
+            raise _CursorMoved
         states: dict[EntityKey, EntityState] = {}
-        for _, stored in batch:
-            if stored.kind != OPS or verdicts.get(stored.id, ("pending", ""))[0] != "valid":
-                continue
-            event = decode_event(stored.raw, verify_signature=False)  # verified on ingest
+        for applied in batch.events:
+            # Effects, not the event's own ops: a proposal accepted by a review changes text too.
             stats.events += 1
-            for key, f, t, kop, stamp in entity_ops(event):
+            for key, f, t, kop, stamp in applied.effects:
                 fields = self.sources.get(key[0])
                 if fields is None or (f not in fields and f != DELETED):
                     continue
                 st = states.get(key)
                 if st is None:
                     st = states[key] = self._load(key) or EntityState()
-                st.apply(f, t, kop, stamp, event.time)
+                st.apply(f, t, kop, stamp, applied.event.time)
         stats.entities = len(states)
         items: list[IndexItem] = []
         keep: list[bool] = []  # True: the stored vector stays
@@ -222,7 +223,7 @@ class RetrievalIndexer:
                 [(self.name, *key, orjson.dumps(st.encode()).decode()) for key, st in states.items()],
             )
             cur = self.db.execute(
-                "UPDATE _retrieval_cursors SET cursor = ? WHERE name = ?", (batch[-1][0], self.name)
+                "UPDATE _retrieval_cursors SET cursor = ? WHERE name = ?", (batch.end, self.name)
             )
             if cur.rowcount != 1:
                 raise StoreError(f"retrieval indexer {self.name!r} lost its cursor row")

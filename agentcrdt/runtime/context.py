@@ -35,8 +35,10 @@ class Retrieval:
         return [h for h in hits if h.metadata.get("eid") not in exclude][:k]
 
     def catch_up(self, replica: Replica) -> IndexStats:
-        """Index what the log added since the last call."""
-        return self.indexer.catch_up(replica)
+        """Index what the log added since the last call; return what that did."""
+        self.indexer.totals = IndexStats()
+        replica.feed(self.indexer)
+        return self.indexer.totals
 
     def close(self) -> None:
         """Close the index's connection."""
