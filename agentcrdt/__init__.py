@@ -23,11 +23,11 @@ __version__ = "0.1.0"
 # name -> the module that defines it. Kept flat and explicit: tests/test_public_api.py holds the list.
 _EXPORTS: dict[str, str] = {
     # rooms and replicas
-    "create_local": "agentcrdt.local",
-    "open_local": "agentcrdt.local",
-    "create_memory": "agentcrdt.local",
-    "join_memory": "agentcrdt.local",
-    "join_local": "agentcrdt.local",
+    "create_local": "agentcrdt.rooms.local",
+    "open_local": "agentcrdt.rooms.local",
+    "create_memory": "agentcrdt.rooms.local",
+    "join_memory": "agentcrdt.rooms.local",
+    "join_local": "agentcrdt.rooms.local",
     "Replica": "agentcrdt.replica",
     "IngestReport": "agentcrdt.replica",
     "Dataroom": "agentcrdt.dataroom",
@@ -54,12 +54,12 @@ _EXPORTS: dict[str, str] = {
     "Capability": "agentcrdt.capabilities",
     "AutoAccept": "agentcrdt.capabilities",
     "Limits": "agentcrdt.capabilities",
-    "grant": "agentcrdt.workflow",
-    "revoke": "agentcrdt.workflow",
-    "propose": "agentcrdt.workflow",
-    "review": "agentcrdt.workflow",
-    "list_proposals": "agentcrdt.workflow",
-    "Evidence": "agentcrdt.workflow",
+    "grant": "agentcrdt.rooms.workflow",
+    "revoke": "agentcrdt.rooms.workflow",
+    "propose": "agentcrdt.rooms.workflow",
+    "review": "agentcrdt.rooms.workflow",
+    "list_proposals": "agentcrdt.rooms.workflow",
+    "Evidence": "agentcrdt.rooms.workflow",
     # agents and workers
     "Agent": "agentcrdt.runtime",
     "WorkItem": "agentcrdt.runtime",
@@ -178,15 +178,15 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         UsageError,
     )
     from agentcrdt.llm import Model, ModelSettings, get_model
-    from agentcrdt.local import create_local, create_memory, join_local, join_memory, open_local
     from agentcrdt.log.event import Event
     from agentcrdt.log.keys import Identity
     from agentcrdt.materialize import Atom, Reader
     from agentcrdt.replica import IngestReport, Replica
+    from agentcrdt.rooms.local import create_local, create_memory, join_local, join_memory, open_local
+    from agentcrdt.rooms.workflow import Evidence, grant, list_proposals, propose, review, revoke
     from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, Worker, WorkItem, load_agent
     from agentcrdt.schema import LWW, AddWinsSet, Counter, Entity, GrowCounter, LWWSet, Map, MultiValue, Text
     from agentcrdt.state import DocState, op
-    from agentcrdt.workflow import Evidence, grant, list_proposals, propose, review, revoke
 
 
 def __getattr__(name: str) -> Any:

@@ -22,8 +22,8 @@ from typing import Any
 from agentcrdt.dataroom.domain import Span, chunk_id
 from agentcrdt.llm.tasks import DocumentInput, Quote
 from agentcrdt.materialize import Reader
+from agentcrdt.rooms.workflow import Evidence
 from agentcrdt.runtime import TextKey, WorkItem, find_evidence
-from agentcrdt.workflow import Evidence
 
 __all__ = [
     "READS",

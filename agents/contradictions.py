@@ -27,8 +27,8 @@ from agentcrdt.capabilities import Capability
 from agentcrdt.dataroom.domain import ENTITIES, Finding
 from agentcrdt.llm.tasks import CompareContext, ContradictionFinding, Contradictions, Fact, Quote
 from agentcrdt.materialize import Reader
+from agentcrdt.rooms.workflow import Evidence
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, TextKey, WorkItem, load_sibling
-from agentcrdt.workflow import Evidence
 
 V = load_sibling(__file__, "_vocabulary.py")
 

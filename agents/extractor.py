@@ -19,8 +19,8 @@ from agentcrdt.capabilities import AutoAccept, Capability
 from agentcrdt.dataroom.domain import ENTITIES, Document, FieldValue
 from agentcrdt.llm.tasks import ExtractContext, ExtractedField, Extraction, FieldSpec
 from agentcrdt.materialize import Reader
+from agentcrdt.rooms.workflow import Evidence
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem, load_sibling
-from agentcrdt.workflow import Evidence
 
 V = load_sibling(__file__, "_vocabulary.py")
 

@@ -44,13 +44,13 @@ from pydantic import BaseModel
 from agentcrdt.capabilities import Capability
 from agentcrdt.llm.base import Message, Model
 from agentcrdt.llm.testing import FunctionModel
-from agentcrdt.local import create_local
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize import Reader
 from agentcrdt.retrieval import FakeEmbedder
+from agentcrdt.rooms.local import create_local
+from agentcrdt.rooms.workflow import Evidence, grant
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, Worker, WorkItem
 from agentcrdt.state import op
-from agentcrdt.workflow import Evidence, grant
 
 QUICK = quick()
 DOCS = 60 if QUICK else 2000

@@ -31,9 +31,9 @@ from typing import Any
 import nacl.signing
 from _common import emit, line, load_line, quick
 
-from agentcrdt.local import create_local, open_local
 from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.local import create_local, open_local
 from agentcrdt.state import OPS, op
 from agentcrdt.store.sqlite import SQLiteStore
 

@@ -122,7 +122,7 @@ def child(mode: str, path: str, probe: str) -> None:
     """Open ``path`` the way ``mode`` says, answer the first query, print one JSON line of figures."""
     t0 = time.perf_counter()
     if mode == "ours":
-        from agentcrdt.local import open_local
+        from agentcrdt.rooms.local import open_local
     import sqlite3
 
     t1 = time.perf_counter()
@@ -223,7 +223,7 @@ def main() -> None:
     line("  (slowest of the runs)", max(r["first_query_ms"] for r in ours), "ms")
     line("peak RSS", max(r["peak_rss_mb"] for r in ours), "MiB")
     line("  of which before open (interpreter + imports)", med(ours, "rss_before_open_mb"), "MiB")
-    line("import agentcrdt.local (for information)", med(ours, "import_ms"), "ms")
+    line("import agentcrdt.rooms.local (for information)", med(ours, "import_ms"), "ms")
     emit(
         "open",
         {

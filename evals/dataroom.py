@@ -87,8 +87,8 @@ def _apply(view: dict[tuple[str, str], dict[str, Any]], ops: Iterable[Mapping[st
 def read_room(room_path: str | Path) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
     """Return ``{"applied": view, "proposed": view}``; a view maps (type, id) to field values."""
     from agentcrdt.dataroom import ENTITIES
-    from agentcrdt.local import open_local
-    from agentcrdt.workflow import list_proposals
+    from agentcrdt.rooms.local import open_local
+    from agentcrdt.rooms.workflow import list_proposals
 
     replica = open_local(room_path, entities=ENTITIES)
     try:
@@ -241,8 +241,8 @@ def build(
     from agentcrdt.dataroom import Dataroom
     from agentcrdt.log.keys import Identity
     from agentcrdt.retrieval import get_embedder
+    from agentcrdt.rooms.workflow import grant, list_proposals, review
     from agentcrdt.runtime import Worker, build_model, load_agent
-    from agentcrdt.workflow import grant, list_proposals, review
 
     for stale in room_path.parent.glob(room_path.name + "*"):
         stale.unlink()

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from agentcrdt.cli import main
-from agentcrdt.local import create_local, open_local
 from agentcrdt.log.keys import Identity, digest
+from agentcrdt.rooms.local import create_local, open_local
+from agentcrdt.rooms.workflow import Evidence, Provenance, propose
 from agentcrdt.state import op
-from agentcrdt.workflow import Evidence, Provenance, propose
 
 AGENT_FILE = """
 from decimal import Decimal

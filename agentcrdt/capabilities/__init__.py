@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 from agentcrdt.capabilities import kinds as _kinds  # registers grant / revoke
-from agentcrdt.capabilities.check import (
+from agentcrdt.capabilities.kinds import grant_payload, revoke_payload
+from agentcrdt.capabilities.policy import (
     Allowed,
-    Authorizer,
     CapabilityPolicy,
     Denied,
     GrantRecord,
+    Policy,
     PolicyView,
     Verdict,
 )
-from agentcrdt.capabilities.kinds import grant_payload, revoke_payload
 from agentcrdt.capabilities.spec import AutoAccept, Capability, Limits
 
 del _kinds
 
 __all__ = [
     "Allowed",
-    "Authorizer",
     "AutoAccept",
     "Capability",
     "CapabilityPolicy",
     "Denied",
     "GrantRecord",
     "Limits",
+    "Policy",
     "PolicyView",
     "Verdict",
     "grant_payload",

@@ -40,7 +40,7 @@ def verify_command(path: str, *, as_json: bool) -> int:
     """Verify every event of the room at ``path``; exit 0 when intact, 1 when not."""
     _register_kinds()
 
-    from agentcrdt.judge import first_verdict_mismatch
+    from agentcrdt.replica.judge import first_verdict_mismatch
 
     with _open(path) as store:
         report = verify_log(_all(store), stored_heads=store.heads())

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agentcrdt.errors import UsageError
-from agentcrdt.local import open_local
 from agentcrdt.log.keys import Identity
 from agentcrdt.proposals.status import ProposalInfo
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.local import open_local
 
 KEY_ENV = "AGENTCRDT_KEY"
 
@@ -48,7 +48,7 @@ def _print_info(info: ProposalInfo) -> None:
 
 def list_command(room: str, *, status: str | None, as_json: bool) -> int:
     """List proposals, oldest first."""
-    from agentcrdt.workflow import list_proposals
+    from agentcrdt.rooms.workflow import list_proposals
 
     replica = open_local(room)
     found = list_proposals(replica, status)
@@ -68,7 +68,7 @@ def list_command(room: str, *, status: str | None, as_json: bool) -> int:
 
 def show_command(room: str, proposal_id: str, *, as_json: bool) -> int:
     """Show one proposal with its evidence and the three-way view of the fields it touches."""
-    from agentcrdt.workflow import check_evidence, proposal, three_way_view
+    from agentcrdt.rooms.workflow import check_evidence, proposal, three_way_view
 
     replica = open_local(room)
     info = proposal(replica, proposal_id)
@@ -135,7 +135,7 @@ def decide_command(
     Accepting re-checks the proposal's evidence first: a span that is not in the text the agent read
     (an agent of another peer may not have checked it) is refused unless ``force`` is given.
     """
-    from agentcrdt.workflow import check_evidence, proposal, review
+    from agentcrdt.rooms.workflow import check_evidence, proposal, review
 
     identity = load_identity(key)
     replica = open_local(room, identity=identity)
@@ -159,7 +159,7 @@ def decide_command(
 def grant_command(room: str, grantee: str, capability_target: str, *, key: str | None) -> int:
     """Grant the capability defined in an agent file (or MODULE:NAME) to a peer."""
     from agentcrdt.capabilities.spec import Capability
-    from agentcrdt.workflow import grant
+    from agentcrdt.rooms.workflow import grant
 
     capability = _load_capability(capability_target)
     if not isinstance(capability, Capability):
@@ -172,7 +172,7 @@ def grant_command(room: str, grantee: str, capability_target: str, *, key: str |
 
 def revoke_command(room: str, grant_id: str, *, reason: str, key: str | None) -> int:
     """Revoke a grant by id."""
-    from agentcrdt.workflow import revoke
+    from agentcrdt.rooms.workflow import revoke
 
     replica = open_local(room, identity=load_identity(key))
     event = revoke(replica, grant_id, reason)

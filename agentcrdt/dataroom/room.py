@@ -32,11 +32,11 @@ from agentcrdt.dataroom.domain import (
 from agentcrdt.dataroom.ingest import DEFAULT_LIMITS, AddResult, Limits, plan_add, read_sources
 from agentcrdt.dataroom.signatures import CheckResult, check_signature, check_text, sign_ops
 from agentcrdt.errors import CapabilityDenied, InvalidEntityValue, NotFound, UsageError
-from agentcrdt.local import create_local, open_local
 from agentcrdt.log.event import decode_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize.follower import SQLiteFollower
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.local import create_local, open_local
 from agentcrdt.schema import Entity
 from agentcrdt.state import OPS, EntityState
 from agentcrdt.store.base import StoredEvent

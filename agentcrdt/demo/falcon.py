@@ -51,8 +51,8 @@ async def _demo(root: Path, workdir: Path, spec: str) -> int:
     from agentcrdt.demo.report import print_report
     from agentcrdt.log.keys import Identity
     from agentcrdt.retrieval import CachedEmbedder, EmbeddingCache, get_embedder
+    from agentcrdt.rooms.workflow import grant
     from agentcrdt.runtime import ProgressPrinter, Worker, build_model, load_agent
-    from agentcrdt.workflow import grant
 
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -114,8 +114,8 @@ async def _demo(root: Path, workdir: Path, spec: str) -> int:
 
 def _review_as_owner(room_path: Path, owner: Any, slots: tuple[str, ...]) -> int:
     """Accept every pending proposal of ``slots``, as a reviewer who checked the evidence would."""
-    from agentcrdt.local import open_local
-    from agentcrdt.workflow import list_proposals, review
+    from agentcrdt.rooms.local import open_local
+    from agentcrdt.rooms.workflow import list_proposals, review
 
     replica = open_local(room_path, identity=owner)
     try:

@@ -9,10 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from agentcrdt.local import create_local, open_local
 from agentcrdt.log.audit import verify_log
 from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.local import create_local, open_local
 from agentcrdt.schema import AddWinsSet, Counter, Entity, Text
 from agentcrdt.store.sqlite import SQLiteStore
 

@@ -10,7 +10,7 @@ from typing import Any
 from agentcrdt.dataroom import Dataroom
 from agentcrdt.log.audit import verify_log
 from agentcrdt.proposals.status import ProposalInfo
-from agentcrdt.workflow import list_proposals
+from agentcrdt.rooms.workflow import list_proposals
 
 
 def _say(text: str = "") -> None:

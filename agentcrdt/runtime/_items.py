@@ -17,12 +17,12 @@ import anyio
 
 from agentcrdt.errors import ModelError
 from agentcrdt.llm.base import Model, ModelResponse, ModelSettings, Usage
+from agentcrdt.rooms.workflow import Provenance
 from agentcrdt.runtime._outbox import Outbox, Pending, provenance_of
 from agentcrdt.runtime.agent import Agent, ProposalDraft, WorkItem
 from agentcrdt.runtime.context import Retrieval
 from agentcrdt.runtime.progress import Progress
 from agentcrdt.runtime.prompts import PromptTemplate
-from agentcrdt.workflow import Provenance
 
 __all__ = ["ItemPipeline"]
 

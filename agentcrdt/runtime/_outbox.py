@@ -1,7 +1,7 @@
 """The worker's outbox: checked drafts wait here and are appended in batches, one transaction each.
 
 A batch is committed by :func:`commit_batch`: evidence re-checked against the texts read, each proposal
-appended by :func:`~agentcrdt.workflow.propose` (checked by the policy before it is written; a refused
+appended by :func:`~agentcrdt.rooms.workflow.propose` (checked by the policy before it is written; a refused
 one leaves the others alone) inside one outer transaction, so one fsync per batch; the projections catch
 up after it commits (their connection cannot see, and must not wait on, the open transaction).
 
@@ -28,9 +28,9 @@ from agentcrdt.errors import CapabilityDenied, EncodingError, InvalidEntityValue
 from agentcrdt.llm.base import ModelResponse, Usage
 from agentcrdt.materialize.atoms import Reader
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.workflow import Evidence, Provenance, propose
 from agentcrdt.runtime.agent import ProposalDraft, TextKey, check_evidence
 from agentcrdt.runtime.progress import Progress
-from agentcrdt.workflow import Evidence, Provenance, propose
 
 __all__ = ["Outbox", "Pending", "commit_batch", "provenance_of"]
 
@@ -148,7 +148,7 @@ def _append(replica: Replica, slot: str, outcome: Outcome) -> None:
         outcome.invalid = str(e)
         return
     outcome.proposed = True
-    outcome.auto_accepted = replica.authority.auto_accepted(event)
+    outcome.auto_accepted = replica.policy_index.auto_accepted(event)
 
 
 class Outbox:

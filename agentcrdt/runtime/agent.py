@@ -35,8 +35,8 @@ from agentcrdt.errors import UsageError
 from agentcrdt.llm.base import ModelSettings
 from agentcrdt.log.keys import digest
 from agentcrdt.materialize.atoms import Reader
+from agentcrdt.rooms.workflow import Evidence
 from agentcrdt.schema import Entity
-from agentcrdt.workflow import Evidence
 
 if TYPE_CHECKING:
     from agentcrdt.runtime.context import Retrieval

@@ -17,7 +17,7 @@ __all__ = ["proposed_inputs", "slot_problem"]
 def proposed_inputs(replica: Replica, author: str, slot: str) -> set[str]:
     """Return the ``input`` ids of ``author``'s valid proposals under ``slot``."""
     replica.dag  # noqa: B018  (loads the authority index)
-    return {e.payload["input"] for e in replica.authority.earlier_proposals(author, sys.maxsize, slot)}
+    return {e.payload["input"] for e in replica.policy_index.earlier_proposals(author, sys.maxsize, slot)}
 
 
 def slot_problem(replica: Replica, author: str, slot: str) -> str | None:
@@ -25,10 +25,10 @@ def slot_problem(replica: Replica, author: str, slot: str) -> str | None:
     replica.dag  # noqa: B018
     if author in replica.genesis.payload["owners"]:
         return None
-    grants = replica.authority.grants_to(author)
-    if any(g.capability.slot == slot and not replica.authority.revocations_of(g.event.id) for g in grants):
+    grants = replica.policy_index.grants_to(author)
+    if any(g.capability.slot == slot and not replica.policy_index.revocations_of(g.event.id) for g in grants):
         return None
-    held = sorted({g.capability.slot for g in grants if not replica.authority.revocations_of(g.event.id)})
+    held = sorted({g.capability.slot for g in grants if not replica.policy_index.revocations_of(g.event.id)})
     has = f" (its active grants: {', '.join(held)})" if held else ""
     return (
         f"{author} holds no active grant for slot {slot!r} in this room{has}; nothing was proposed. "

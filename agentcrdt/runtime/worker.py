@@ -29,11 +29,11 @@ import anyio.abc
 
 from agentcrdt.errors import UsageError
 from agentcrdt.llm.base import Model, ModelSettings
-from agentcrdt.local import open_local
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize.follower import SQLiteFollower
 from agentcrdt.replica import Replica
 from agentcrdt.retrieval import Embedder
+from agentcrdt.rooms.local import open_local
 from agentcrdt.runtime._atom import LazyAtom
 from agentcrdt.runtime._items import ItemPipeline
 from agentcrdt.runtime._outbox import Outbox

@@ -12,8 +12,8 @@ import pytest
 from agentcrdt.dataroom import Dataroom
 from agentcrdt.log.keys import Identity
 from agentcrdt.retrieval import FakeEmbedder
+from agentcrdt.rooms.workflow import grant
 from agentcrdt.runtime import Agent, Worker, load_agent
-from agentcrdt.workflow import grant
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "examples" / "falcon" / "documents"

@@ -11,13 +11,13 @@ import pytest
 
 from agentcrdt.capabilities import Capability
 from agentcrdt.dataroom.domain import Document, FieldValue
-from agentcrdt.local import open_local
 from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
 from agentcrdt.retrieval import FakeEmbedder
+from agentcrdt.rooms.local import open_local
+from agentcrdt.rooms.workflow import grant, list_proposals, review
 from agentcrdt.runtime import build_model
 from agentcrdt.store.memory import MemoryStore
-from agentcrdt.workflow import grant, list_proposals, review
 
 pytestmark = pytest.mark.anyio
 DOC = "04-msa-meridian"

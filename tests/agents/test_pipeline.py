@@ -10,14 +10,14 @@ import pytest
 
 from agentcrdt.dataroom import ENTITIES, Dataroom, Document, Finding, Link
 from agentcrdt.llm.base import Model
-from agentcrdt.local import open_local
 from agentcrdt.log.audit import verify_log
 from agentcrdt.log.keys import Identity
 from agentcrdt.proposals.status import ProposalInfo
 from agentcrdt.replica import Replica
 from agentcrdt.retrieval import FakeEmbedder
+from agentcrdt.rooms.local import open_local
+from agentcrdt.rooms.workflow import list_proposals, review
 from agentcrdt.runtime import build_model
-from agentcrdt.workflow import list_proposals, review
 
 pytestmark = pytest.mark.anyio
 

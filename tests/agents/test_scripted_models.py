@@ -16,11 +16,11 @@ import pytest
 from agentcrdt.dataroom import ENTITIES, Dataroom, Document
 from agentcrdt.llm.base import Message
 from agentcrdt.llm.testing import FunctionModel
-from agentcrdt.local import open_local
 from agentcrdt.log.keys import Identity
 from agentcrdt.retrieval import FakeEmbedder
+from agentcrdt.rooms.local import open_local
+from agentcrdt.rooms.workflow import list_proposals, review
 from agentcrdt.runtime import build_model
-from agentcrdt.workflow import list_proposals, review
 
 pytestmark = pytest.mark.anyio
 

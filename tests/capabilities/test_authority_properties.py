@@ -23,9 +23,9 @@ import pytest
 from agentcrdt.log.codec import canonical
 from agentcrdt.materialize import EntityProjection, SQLiteFollower
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.workflow import list_proposals
 from agentcrdt.store.memory import MemoryStore
 from agentcrdt.store.sqlite import SQLiteStore
-from agentcrdt.workflow import list_proposals
 from tests.capabilities.histories import History, random_history
 
 EXAMPLES = int(os.environ.get("AGENTCRDT_HISTORIES", "2000"))

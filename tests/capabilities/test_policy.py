@@ -14,9 +14,7 @@ from agentcrdt.errors import CapabilityDenied, UsageError
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity, digest
 from agentcrdt.replica import Replica
-from agentcrdt.state import op
-from agentcrdt.store.memory import MemoryStore
-from agentcrdt.workflow import (
+from agentcrdt.rooms.workflow import (
     Provenance,
     grant,
     list_proposals,
@@ -26,6 +24,8 @@ from agentcrdt.workflow import (
     revoke,
     three_way_view,
 )
+from agentcrdt.state import op
+from agentcrdt.store.memory import MemoryStore
 
 OWNER, AGENT, HUMAN, OTHER = (Identity.from_name(n) for n in ("owner", "agent", "human", "other"))
 PROV = Provenance("test:scripted", digest(b"prompt v1"), 10, 5)
@@ -440,7 +440,7 @@ def test_a_grantee_can_commit_a_chain_and_a_refused_chain_writes_nothing(room: R
 
 
 def test_evidence_is_rechecked_against_what_the_agent_read(room: Room) -> None:
-    from agentcrdt.workflow import Evidence, check_evidence
+    from agentcrdt.rooms.workflow import Evidence, check_evidence
 
     grant(room.owner, AGENT.author, TAGGER)
     room.owner.commit(

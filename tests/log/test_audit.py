@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from agentcrdt.cli import main
-from agentcrdt.local import create_local
 from agentcrdt.log.audit import AuditReport, verify_log
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity, digest
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.local import create_local
 from agentcrdt.state import op
 from agentcrdt.store.base import EventStore, StoredEvent
 from agentcrdt.store.driver import driver

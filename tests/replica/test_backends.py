@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from agentcrdt.local import open_local
 from agentcrdt.log.audit import verify_log
 from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.local import open_local
 from agentcrdt.state import op
 from agentcrdt.store import open_store
 from agentcrdt.store.memory import MemoryStore

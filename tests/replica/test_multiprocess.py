@@ -8,14 +8,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from agentcrdt.local import create_local, open_local
 from agentcrdt.log.audit import verify_log
 from agentcrdt.log.keys import Identity
+from agentcrdt.rooms.local import create_local, open_local
 
 WRITER = textwrap.dedent(
     """
     import sys
-    from agentcrdt.local import open_local
+    from agentcrdt.rooms.local import open_local
     from agentcrdt.log.keys import Identity
     from agentcrdt.state import op
 
@@ -68,9 +68,9 @@ def test_a_follower_applies_what_another_process_wrote_even_before_its_replica_s
 
     from agentcrdt.capabilities import AutoAccept, Capability
     from agentcrdt.replica import Replica
+    from agentcrdt.rooms.workflow import Provenance, grant, propose, review
     from agentcrdt.state import op
     from agentcrdt.store.sqlite import SQLiteStore
-    from agentcrdt.workflow import Provenance, grant, propose, review
 
     path = tmp_path / "room.db"
     owner, agent = Identity.from_name("owner"), Identity.from_name("agent")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agentcrdt.capabilities.check import ALLOWED, Denied, PolicyView, Verdict
+from agentcrdt.capabilities.policy import ALLOWED, Denied, PolicyView, Verdict
 from agentcrdt.errors import CapabilityDenied, NotFound, UsageError
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity
@@ -337,7 +337,7 @@ def test_a_chain_refused_after_some_chunks_were_written_leaves_nothing(
     # several chunks went to the store must take the whole chain with it, on every backend.
     store = MemoryStore() if backend == "memory" else SQLiteStore(tmp_path / "room.db")
     Replica.create(store, alice, "room")
-    replica = Replica.open(store, identity=alice, authorizer=_RefuseMarked())
+    replica = Replica.open(store, identity=alice, policy=_RefuseMarked())
     good = [("ops", title(f"t{i}", f"d{i}")) for i in range(3 * CHUNK)]
     bad = ("ops", {"ops": [op("Doc", "d0", "forbidden", "lww", {"set": 1})]})
     before = (store.last_position(), store.heads(), store.verdicts())
@@ -410,7 +410,7 @@ def test_state_hash_is_equal_exactly_when_replicas_converged(pair: tuple[Replica
 
 def test_a_replica_is_a_context_manager_that_closes_its_store(tmp_path: Path, alice: Identity) -> None:
     from agentcrdt.errors import StoreError
-    from agentcrdt.local import create_local
+    from agentcrdt.rooms.local import create_local
 
     with create_local(tmp_path / "room.db", alice, "room") as r:
         r.commit("ops", title("x"))

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from agentcrdt.local import create_local
 from agentcrdt.log.event import create_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
 from agentcrdt.retrieval import EmbeddingCache, FakeEmbedder, RetrievalIndexer, VectorIndex, chunk_text
 from agentcrdt.retrieval.index import IndexItem
 from agentcrdt.retrieval.indexer import IndexStats
+from agentcrdt.rooms.local import create_local
 from agentcrdt.state import OPS, op
 from agentcrdt.store.memory import MemoryStore
 
@@ -195,8 +195,8 @@ def test_not_a_follower_by_default(local: Setup) -> None:
 
 def test_text_from_an_accepted_proposal_is_indexed(local: Setup, bob: Identity) -> None:
     from agentcrdt.capabilities import Capability
-    from agentcrdt.local import join_memory
-    from agentcrdt.workflow import Provenance, grant, propose, review
+    from agentcrdt.rooms.local import join_memory
+    from agentcrdt.rooms.workflow import Provenance, grant, propose, review
 
     r = local.replica
     grant(r, bob.author, Capability("writer", writes=("Note.body",), proposal_kinds=("draft",)))

@@ -13,12 +13,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from runtime_helpers import DOCS, agent, doc_ops
 
-from agentcrdt.local import create_local, open_local
 from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
 from agentcrdt.retrieval import FakeEmbedder
+from agentcrdt.rooms.local import create_local, open_local
+from agentcrdt.rooms.workflow import grant
 from agentcrdt.runtime import Worker
-from agentcrdt.workflow import grant
 
 
 @pytest.fixture

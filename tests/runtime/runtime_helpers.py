@@ -7,9 +7,9 @@ from typing import Any
 
 from agentcrdt.proposals.status import ProposalInfo
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.workflow import list_proposals
 from agentcrdt.runtime import Agent, load_agent
 from agentcrdt.state import op
-from agentcrdt.workflow import list_proposals
 
 HERE = Path(__file__).resolve().parent
 AGENTS = HERE / "agents" / "tagger.py"

@@ -92,10 +92,10 @@ async def test_a_hacked_worker_signing_out_of_slot_events_is_quarantined_on_ever
     genesis = room.store.get(room.scope)
     assert genesis is not None
     # The agent's own replica, with its policy patched out: it signs what the injection asked for.
-    hacked = Replica.join(MemoryStore(), genesis.raw, identity=tagger_key, authorizer=_AnythingGoes())
+    hacked = Replica.join(MemoryStore(), genesis.raw, identity=tagger_key, policy=_AnythingGoes())
     hacked.ingest(room.missing_for(hacked.heads))
+    from agentcrdt.rooms.workflow import Provenance, propose
     from agentcrdt.state import op
-    from agentcrdt.workflow import Provenance, propose
 
     propose(
         hacked,

@@ -10,12 +10,12 @@ from subprocess import PIPE
 from runtime_helpers import AGENTS, DOCS, agent, doc_ops, edit_ops, inputs_of, proposals_by
 
 from agentcrdt.cli.worker import main
-from agentcrdt.local import open_local
 from agentcrdt.log.audit import verify_log
 from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.local import open_local
+from agentcrdt.rooms.workflow import grant
 from agentcrdt.store.memory import MemoryStore
-from agentcrdt.workflow import grant
 
 
 def worker_cmd(room: Path, name: str, model: str, key: Path) -> list[str]:

@@ -14,14 +14,14 @@ from runtime_helpers import DOCS, agent, doc_ops, proposals_by
 from agentcrdt.llm import get_model
 from agentcrdt.llm.base import Completion, Message, Model, ModelSettings, Usage
 from agentcrdt.llm.testing import FunctionModel
-from agentcrdt.local import create_local, open_local
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize.atoms import Reader
 from agentcrdt.materialize.follower import SQLiteFollower
 from agentcrdt.replica import Replica
+from agentcrdt.rooms.local import create_local, open_local
+from agentcrdt.rooms.workflow import Evidence, grant
 from agentcrdt.runtime import ProposalDraft, Worker, WorkItem
 from agentcrdt.state import op
-from agentcrdt.workflow import Evidence, grant
 
 pytestmark = pytest.mark.anyio
 

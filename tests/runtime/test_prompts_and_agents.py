@@ -9,8 +9,8 @@ import pytest
 from runtime_helpers import AGENTS, agent
 
 from agentcrdt.errors import UsageError
+from agentcrdt.rooms.workflow import Evidence
 from agentcrdt.runtime import PromptTemplate, WorkItem, check_evidence, find_evidence, load_agent, load_prompt
-from agentcrdt.workflow import Evidence
 
 PROMPTS = AGENTS.parent.parent / "prompts"
 REPO_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"

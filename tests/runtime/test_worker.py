@@ -180,8 +180,8 @@ async def test_a_grant_of_the_slot_with_narrower_writes_refuses_out_of_slot_draf
     from runtime_helpers import doc_ops
 
     from agentcrdt.capabilities import Capability
-    from agentcrdt.local import create_local
-    from agentcrdt.workflow import grant
+    from agentcrdt.rooms.local import create_local
+    from agentcrdt.rooms.workflow import grant
 
     path = tmp_path / "narrow.db"
     room = create_local(path, owner, "narrow")

@@ -274,8 +274,8 @@ def test_a_room_of_the_first_schema_keeps_its_verdicts_when_migrated(tmp_path: P
 def test_processes_on_different_sqlite_libraries_share_a_room(tmp_path: Path) -> None:
     # This process opens rooms through store.driver's choice (sqlean where the stdlib cannot load
     # extensions); another process may use the standard library: separate processes, separate locks.
-    from agentcrdt.local import create_local, open_local
     from agentcrdt.log.keys import Identity
+    from agentcrdt.rooms.local import create_local, open_local
     from agentcrdt.state import op
     from agentcrdt.store.driver import driver
 
@@ -285,7 +285,7 @@ def test_processes_on_different_sqlite_libraries_share_a_room(tmp_path: Path) ->
     room.commit("ops", {"ops": [op("Doc", "d1", "n", "pncounter", {"inc": 1})]})
     script = textwrap.dedent(
         f"""
-        from agentcrdt.local import open_local
+        from agentcrdt.rooms.local import open_local
         from agentcrdt.log.keys import Identity
         from agentcrdt.state import op
         from agentcrdt.store.driver import driver

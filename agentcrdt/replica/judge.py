@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from agentcrdt.authority import AUTHORITY_KINDS, Authority
-from agentcrdt.capabilities.check import Allowed, Authorizer, CapabilityPolicy, Denied, Verdict
 from agentcrdt.capabilities.kinds import REVOKE
+from agentcrdt.capabilities.policy import Allowed, CapabilityPolicy, Denied, Policy, Verdict
 from agentcrdt.log.dag import CausalDAG, Node
 from agentcrdt.log.event import Event, decode_event
+from agentcrdt.replica.policy_index import AUTHORITY_KINDS, PolicyIndex
 from agentcrdt.store.base import EventStore
 
 __all__ = [
@@ -65,14 +65,14 @@ class Judge:
     def __init__(
         self,
         genesis: Event,
-        authorizer: Authorizer,
+        policy: Policy,
         dag: Callable[[], CausalDAG],
         fetch: Callable[[str], Event | None],
     ) -> None:
         self.genesis = genesis
-        self.authorizer = authorizer
+        self.policy = policy
         self._dag = dag
-        self.authority = Authority(genesis, dag, fetch)
+        self.policy_index = PolicyIndex(genesis, dag, fetch)
         # Per-author sequence index over shared events (local-only events count separately: peers never
         # see them, so they must not leave holes in the author's shared chain). One id per (author, seq),
         # the first seen; the rare seqs used more than once (equivocations) list all their ids in forks.
@@ -85,7 +85,7 @@ class Judge:
         self.seqs.clear()
         self.forks.clear()
         self.max_seq.clear()
-        self.authority.reset()
+        self.policy_index.reset()
 
     def note_seq(self, author: str, seq: int, event_id: str, local: bool) -> None:
         """Record an event's place in its author's sequence."""
@@ -96,7 +96,7 @@ class Judge:
                 ids = self.forks.setdefault(key, [first])
                 if event_id not in ids:
                     ids.append(event_id)
-                    self.authority.mark_forked(author)
+                    self.policy_index.mark_forked(author)
         if seq > self.max_seq.get((author, local), 0):
             self.max_seq[(author, local)] = seq
 
@@ -119,7 +119,7 @@ class Judge:
         """Ask the policy about one event (no sequence checks)."""
         if event.kind == "genesis":
             return Denied("second_genesis", "a scope has exactly one genesis event")
-        return self.authorizer.authorize(self.authority, event)
+        return self.policy.authorize(self.policy_index, event)
 
     def judge(
         self, event: Event, batch: dict[str, VerdictRow], stored: Callable[[str], VerdictRow | None]
@@ -173,12 +173,12 @@ class Judge:
         """
         before = None
         if event.kind == "review":
-            before = self.authority.decisive(event.payload["proposal"])
-        self.authority.note_valid(event, grant)
+            before = self.policy_index.decisive(event.payload["proposal"])
+        self.policy_index.note_valid(event, grant)
         if event.kind == REVOKE:
             return True
         if event.kind == "review":
-            after = self.authority.decisive(event.payload["proposal"])
+            after = self.policy_index.decisive(event.payload["proposal"])
             return before is not None and after is not None and before.id != after.id
         return False
 
@@ -213,22 +213,22 @@ class Judge:
             elif e.kind in AUTHORITY_KINDS:
                 authority.append(e)
         settled = self._settle_authority(authority)
-        self.authority.reset()
+        self.policy_index.reset()
         for e in authority:  # causal order, as the index expects
             v = settled[e.id]
             if isinstance(v, Allowed):
-                self.authority.note_valid(e, v.grant)
+                self.policy_index.note_valid(e, v.grant)
         for event_id in order:
             e = events[event_id]
             if event_id in verdicts:
                 if verdicts[event_id][0] == VALID:
-                    self.authority.note_valid(e, None)  # the genesis
+                    self.policy_index.note_valid(e, None)  # the genesis
                 continue
             v = settled[event_id] if e.kind in AUTHORITY_KINDS else self.verdict(e)
             if isinstance(v, Allowed):
                 verdicts[event_id] = (VALID, grant_reason(v.grant))
                 if e.kind not in AUTHORITY_KINDS:
-                    self.authority.note_valid(e, v.grant)
+                    self.policy_index.note_valid(e, v.grant)
             else:
                 verdicts[event_id] = (QUARANTINED, f"{v.reason}: {v.detail}")
         return verdicts
@@ -263,10 +263,10 @@ class Judge:
     ) -> tuple[frozenset[str], dict[str, Verdict]]:
         """Γ (see :meth:`_settle_authority`): judge ``authority`` assuming ``revocations`` are the valid
         revocations; return the revocations found valid and every verdict."""
-        self.authority.reset()
+        self.policy_index.reset()
         for e in authority:
             if e.id in revocations:
-                self.authority.note_valid(e, None)
+                self.policy_index.note_valid(e, None)
         verdicts: dict[str, Verdict] = {}
         valid_revocations = []
         for e in authority:
@@ -276,12 +276,12 @@ class Judge:
                 if e.kind == REVOKE:
                     valid_revocations.append(e.id)
                 else:
-                    self.authority.note_valid(e, v.grant)
+                    self.policy_index.note_valid(e, v.grant)
         return frozenset(valid_revocations), verdicts
 
 
 def derive_verdicts(
-    genesis: Event, events: Iterable[Event], authorizer: Authorizer | None = None
+    genesis: Event, events: Iterable[Event], policy: Policy | None = None
 ) -> dict[str, VerdictRow]:
     """Return the verdict of every event of one scope (``events``: the genesis's followers, in any
     causal order, e.g. store order), derived from the events alone, as a fresh replica would.
@@ -290,7 +290,7 @@ def derive_verdicts(
     """
     dag = CausalDAG()
     by_id: dict[str, Event] = {}
-    judge = Judge(genesis, authorizer or CapabilityPolicy(), lambda: dag, by_id.get)
+    judge = Judge(genesis, policy or CapabilityPolicy(), lambda: dag, by_id.get)
     for e in (genesis, *events):
         if e.id in by_id:
             continue

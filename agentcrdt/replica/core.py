@@ -17,10 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from agentcrdt.authority import INDEXED_KINDS, Authority
-from agentcrdt.capabilities.check import Authorizer, CapabilityPolicy, Denied
+from agentcrdt.capabilities.policy import CapabilityPolicy, Denied, Policy
 from agentcrdt.errors import CapabilityDenied, NotFound, RejectedEvent, UsageError
-from agentcrdt.judge import VALID, Judge, VerdictRow, grant_of, grant_reason
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.codec import canonical
 from agentcrdt.log.dag import CausalDAG, Node
@@ -28,6 +26,8 @@ from agentcrdt.log.event import Event, create_event, decode_event, prepare_chain
 from agentcrdt.log.keys import Identity
 from agentcrdt.log.pending import PendingBuffer
 from agentcrdt.proposals import kinds as _proposal_kinds  # noqa: F401  (registers proposal, review)
+from agentcrdt.replica.judge import VALID, Judge, VerdictRow, grant_of, grant_reason
+from agentcrdt.replica.policy_index import INDEXED_KINDS, PolicyIndex
 from agentcrdt.signing import CHUNK, PoolSigner, PoolVerifier, Signer, Verifier
 from agentcrdt.state import OPS, DecodedOp, DocState, EntityState
 from agentcrdt.store.base import EventStore, StoredEvent
@@ -207,7 +207,7 @@ class Replica:
         store: EventStore,
         *,
         identity: Identity | None = None,
-        authorizer: Authorizer | None = None,
+        policy: Policy | None = None,
         followers: Sequence[Follower] = (),
         clock: Callable[[], int] = _wall_ms,
         pending: PendingBuffer[Event] | None = None,
@@ -263,20 +263,20 @@ class Replica:
         this = weakref.ref(self)
         self.judge = Judge(
             self.genesis,
-            authorizer or CapabilityPolicy(),
+            policy or CapabilityPolicy(),
             lambda: _alive(this).dag,
             lambda event_id: _alive(this)._fetch(event_id),
         )
 
     @property
-    def authority(self) -> Authority:
+    def policy_index(self) -> PolicyIndex:
         """Return the index of grants, revocations, proposals and reviews (valid events only)."""
-        return self.judge.authority
+        return self.judge.policy_index
 
     @property
-    def authorizer(self) -> Authorizer:
+    def policy(self) -> Policy:
         """Return the policy that judges events."""
-        return self.judge.authorizer
+        return self.judge.policy
 
     # -- construction -------------------------------------------------------------------------------
 
@@ -400,7 +400,7 @@ class Replica:
         if self._loaded != vouched or digest.hexdigest() != seal.digest:
             raise _SealBroken
         for stored, (_, reason) in indexed:  # store order is causal order, as the index expects
-            self.authority.note_valid(self.decoded(stored), grant_of(reason))
+            self.policy_index.note_valid(self.decoded(stored), grant_of(reason))
         return found
 
     def _judge_stored(self) -> int:
@@ -791,7 +791,7 @@ class Replica:
 
     def effects(self, event: Event) -> list[DecodedOp]:
         """Return the ops a valid event applies (own ops, auto-accepted or accepted proposals)."""
-        return self.authority.effects(event)
+        return self.policy_index.effects(event)
 
     def _notify(self, fresh: Sequence[Event] = ()) -> None:
         self._fresh = {e.id: e for e in fresh}
@@ -953,7 +953,7 @@ class Replica:
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
         """Run a read-only SQL query over the first SQL follower's tables (``entities``, typed tables).
 
-        Rooms from :func:`agentcrdt.local.open_local` / ``create_memory`` have one.
+        Rooms from :func:`agentcrdt.rooms.local.open_local` / ``create_memory`` have one.
         """
         for follower in self.followers:
             query = getattr(follower, "query", None)

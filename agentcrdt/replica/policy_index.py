@@ -1,6 +1,6 @@
 """The replica's authority index: grants, revocations, proposals and reviews, and what events do.
 
-It answers the policy's questions (:class:`~agentcrdt.capabilities.check.PolicyView`) from indexes kept
+It answers the policy's questions (:class:`~agentcrdt.capabilities.policy.PolicyView`) from indexes kept
 over *valid* events, derives proposal status, and turns an event into the ops it applies (its
 *effects*): an ``ops`` event applies its own ops, an auto-accepted proposal applies its ops at its own
 position, and the decisive accepting review applies the proposal's ops stamped at the review.
@@ -12,8 +12,8 @@ import bisect
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from agentcrdt.capabilities.check import GrantRecord
 from agentcrdt.capabilities.kinds import GRANT, REVOKE
+from agentcrdt.capabilities.policy import GrantRecord
 from agentcrdt.capabilities.spec import Capability
 from agentcrdt.log.dag import CausalDAG
 from agentcrdt.log.event import Event
@@ -21,7 +21,7 @@ from agentcrdt.proposals.kinds import PROPOSAL, REVIEW
 from agentcrdt.proposals.status import ProposalInfo, decisive_review
 from agentcrdt.state import OPS, DecodedOp, decode_ops
 
-__all__ = ["AUTHORITY_KINDS", "Authority"]
+__all__ = ["AUTHORITY_KINDS", "PolicyIndex"]
 
 AUTHORITY_KINDS = frozenset({GRANT, REVOKE})
 INDEXED_KINDS = frozenset({GRANT, REVOKE, PROPOSAL, REVIEW})
@@ -36,7 +36,7 @@ def _grant_order(record: GrantRecord) -> tuple[int, str]:
     return (record.event.lamport, record.event.id)
 
 
-class Authority:
+class PolicyIndex:
     """Indexes over valid authority-bearing events, for one replica."""
 
     def __init__(

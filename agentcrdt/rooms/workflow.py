@@ -140,7 +140,7 @@ def list_proposals(replica: Replica, status: str | None = None) -> list[Proposal
     for event in replica.events():
         if event.kind != PROPOSAL:
             continue
-        info = replica.authority.status(event, replica.verdict(event.id))
+        info = replica.policy_index.status(event, replica.verdict(event.id))
         if status is None or info.status == status:
             found.append(info)
     return found
@@ -163,7 +163,7 @@ def proposal(replica: Replica, proposal_id: str) -> ProposalInfo:
     stored = replica.store.get(full)
     assert stored is not None
     replica.dag  # noqa: B018
-    return replica.authority.status(replica.decoded(stored), replica.verdict(full))
+    return replica.policy_index.status(replica.decoded(stored), replica.verdict(full))
 
 
 def check_evidence(replica: Replica, proposal_id: str) -> list[tuple[dict[str, Any], bool]]:

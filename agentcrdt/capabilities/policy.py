@@ -33,10 +33,10 @@ from agentcrdt.log.event import Event
 __all__ = [
     "ALLOWED",
     "Allowed",
-    "Authorizer",
     "CapabilityPolicy",
     "Denied",
     "GrantRecord",
+    "Policy",
     "PolicyView",
     "Verdict",
 ]
@@ -110,7 +110,7 @@ class PolicyView(Protocol):
         ...
 
 
-class Authorizer(Protocol):
+class Policy(Protocol):
     """Decide whether an event may apply; must be deterministic."""
 
     def authorize(self, view: PolicyView, event: Event) -> Verdict:
