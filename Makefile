@@ -22,8 +22,8 @@ demo: $(STAMP)
 	$(BIN)/agentcrdt demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check agentcrdt tests benchmarks
-	$(BIN)/ruff format --check agentcrdt tests benchmarks
+	$(BIN)/ruff check agentcrdt tests benchmarks agents
+	$(BIN)/ruff format --check agentcrdt tests benchmarks agents
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcrdt.capabilities import Capability
 from agentcrdt.dataroom.domain import ENTITIES, Finding
@@ -30,7 +30,10 @@ from agentcrdt.materialize import Reader
 from agentcrdt.rooms.workflow import Evidence
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, TextKey, WorkItem, load_sibling
 
-V = load_sibling(__file__, "_vocabulary.py")
+if TYPE_CHECKING:  # the checker reads the helper as a module; at run time it is loaded by path
+    import _vocabulary as V
+else:
+    V = load_sibling(__file__, "_vocabulary.py")
 
 #: Fields compared between related documents (dates and parties legitimately differ between them).
 TERMS = ("governing_law", "term", "renewal", "notice_period", "payment_terms", "fees")
@@ -83,7 +86,7 @@ def _norm(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", value.lower())
 
 
-class ContradictionFinder(Agent):
+class ContradictionFinder(Agent[Contradictions]):
     """Compare the extracted fields of related documents and propose the conflicts as Findings."""
 
     name = "contradictions"
@@ -94,7 +97,6 @@ class ContradictionFinder(Agent):
         proposal_kinds=("finding",),
     )
     prompt = "contradictions.md.j2"
-    output = Contradictions
     entities = ENTITIES
 
     def select(self, reader: Reader) -> list[WorkItem]:
@@ -210,8 +212,7 @@ class ContradictionFinder(Agent):
                 return ev
         return None
 
-    def proposals(self, item: WorkItem, output: Any) -> list[ProposalDraft]:
-        assert isinstance(output, Contradictions)
+    def proposals(self, item: WorkItem, output: Contradictions) -> list[ProposalDraft]:
         pair = set(item.inputs["pair"])
         drafts = []
         seen: set[str] = set()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcrdt.capabilities import AutoAccept, Capability
 from agentcrdt.dataroom.domain import ENTITIES, Document, FieldValue
@@ -22,7 +22,10 @@ from agentcrdt.materialize import Reader
 from agentcrdt.rooms.workflow import Evidence
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem, load_sibling
 
-V = load_sibling(__file__, "_vocabulary.py")
+if TYPE_CHECKING:  # the checker reads the helper as a module; at run time it is loaded by path
+    import _vocabulary as V
+else:
+    V = load_sibling(__file__, "_vocabulary.py")
 
 AUTO_ACCEPT = Decimal("0.8")
 
@@ -58,7 +61,7 @@ def canonical(name: str, value: str, quote: str) -> str:
     return v
 
 
-class Extractor(Agent):
+class Extractor(Agent[Extraction]):
     """Extract the contract fields of each document and propose them with their quotes."""
 
     name = "extractor"
@@ -70,7 +73,6 @@ class Extractor(Agent):
         auto_accept=AutoAccept(AUTO_ACCEPT),
     )
     prompt = "extractor.md.j2"
-    output = Extraction
     entities = ENTITIES
 
     def select(self, reader: Reader) -> list[WorkItem]:
@@ -91,8 +93,7 @@ class Extractor(Agent):
         fv = FieldValue(value=value, quote=ev.quote, start=ev.start, end=ev.end, source_version=doc.version)
         return fv, ev, V.confidence(found.confidence)
 
-    def proposals(self, item: WorkItem, output: Any) -> list[ProposalDraft]:
-        assert isinstance(output, Extraction)
+    def proposals(self, item: WorkItem, output: Extraction) -> list[ProposalDraft]:
         doc = V.doc_from_item(item)
         best: dict[str, tuple[FieldValue, Evidence, Decimal]] = {}
         for found in output.fields:

@@ -9,7 +9,7 @@ names, then those whose passages retrieval finds closest to its own, up to ``MAX
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcrdt.capabilities import Capability
 from agentcrdt.dataroom.domain import ENTITIES, Link, link_id
@@ -17,7 +17,10 @@ from agentcrdt.llm.tasks import LinkContext, Links
 from agentcrdt.materialize import Reader
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem, load_sibling
 
-V = load_sibling(__file__, "_vocabulary.py")
+if TYPE_CHECKING:  # the checker reads the helper as a module; at run time it is loaded by path
+    import _vocabulary as V
+else:
+    V = load_sibling(__file__, "_vocabulary.py")
 
 #: Relations the linker proposes (``Link.relation``), as the task vocabulary names them.
 RELATIONS = {
@@ -47,7 +50,7 @@ def _passages(text: str) -> list[str]:
     return [text[s : s + _PASSAGE] for s in starts[::step][:_QUERIES] if text[s : s + _PASSAGE].strip()]
 
 
-class Linker(Agent):
+class Linker(Agent[Links]):
     """Find each document's relations to other documents and propose them as Link entities."""
 
     name = "linker"
@@ -58,7 +61,6 @@ class Linker(Agent):
         proposal_kinds=("link",),
     )
     prompt = "linker.md.j2"
-    output = Links
     entities = ENTITIES
     retrieval_sources = (("DocumentVersion", "text"),)
 
@@ -126,8 +128,7 @@ class Linker(Agent):
             "task": task,
         }
 
-    def proposals(self, item: WorkItem, output: Any) -> list[ProposalDraft]:
-        assert isinstance(output, Links)
+    def proposals(self, item: WorkItem, output: Links) -> list[ProposalDraft]:
         me = item.entity_id
         key = ("DocumentVersion", str(item.inputs["version"]), "text")
         others = item.data["docs"]

@@ -10,7 +10,7 @@ extractor's 0.8 costs little and spares reviewers a queue of summaries to rubber
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcrdt.capabilities import AutoAccept, Capability
 from agentcrdt.dataroom.domain import ENTITIES, Document
@@ -18,13 +18,16 @@ from agentcrdt.llm.tasks import SummarizeContext, Summary
 from agentcrdt.materialize import Reader
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem, load_sibling
 
-V = load_sibling(__file__, "_vocabulary.py")
+if TYPE_CHECKING:  # the checker reads the helper as a module; at run time it is loaded by path
+    import _vocabulary as V
+else:
+    V = load_sibling(__file__, "_vocabulary.py")
 
 MAX_SENTENCES = 3
 MAX_CHARS = 2000
 
 
-class Summarizer(Agent):
+class Summarizer(Agent[Summary]):
     """Summarize each document in a few sentences and propose the summary with its quotes."""
 
     name = "summarizer"
@@ -36,7 +39,6 @@ class Summarizer(Agent):
         auto_accept=AutoAccept(Decimal("0.6")),
     )
     prompt = "summarizer.md.j2"
-    output = Summary
     entities = ENTITIES
 
     def select(self, reader: Reader) -> list[WorkItem]:
@@ -48,8 +50,7 @@ class Summarizer(Agent):
         task = SummarizeContext(document=doc.as_input(), max_sentences=MAX_SENTENCES)
         return {"doc": doc, "max_sentences": MAX_SENTENCES, "task": task}
 
-    def proposals(self, item: WorkItem, output: Any) -> list[ProposalDraft]:
-        assert isinstance(output, Summary)
+    def proposals(self, item: WorkItem, output: Summary) -> list[ProposalDraft]:
         doc = V.doc_from_item(item)
         summary = " ".join(output.summary.split())[:MAX_CHARS]
         evidence = V.checked(item.texts, doc.key, output.evidence)

@@ -8,7 +8,7 @@ otherwise reviewed. The label sets below are the vocabulary of ``examples/falcon
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcrdt.capabilities import AutoAccept, Capability
 from agentcrdt.dataroom.domain import ENTITIES, Document
@@ -16,7 +16,10 @@ from agentcrdt.llm.tasks import Classification, ClassifyContext, LabelSpec
 from agentcrdt.materialize import Reader
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem, load_sibling
 
-V = load_sibling(__file__, "_vocabulary.py")
+if TYPE_CHECKING:  # the checker reads the helper as a module; at run time it is loaded by path
+    import _vocabulary as V
+else:
+    V = load_sibling(__file__, "_vocabulary.py")
 
 #: Document kinds: name -> (description, keywords that signal it in the title or opening).
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -139,7 +142,7 @@ def label_specs(labels: dict[str, tuple[str, tuple[str, ...]]]) -> list[LabelSpe
     return [LabelSpec(name=n, description=d, keywords=list(k)) for n, (d, k) in labels.items()]
 
 
-class Tagger(Agent):
+class Tagger(Agent[Classification]):
     """Classify each document (kind + tags) and propose the labels with their supporting quotes."""
 
     name = "tagger"
@@ -151,7 +154,6 @@ class Tagger(Agent):
         auto_accept=AutoAccept(Decimal("0.8")),
     )
     prompt = "tagger.md.j2"
-    output = Classification
     entities = ENTITIES
 
     def select(self, reader: Reader) -> list[WorkItem]:
@@ -164,8 +166,7 @@ class Tagger(Agent):
         task = ClassifyContext(document=doc.as_input(), kinds=kinds, tags=tags)
         return {"doc": doc, "kinds": kinds, "tags": tags, "task": task}
 
-    def proposals(self, item: WorkItem, output: Any) -> list[ProposalDraft]:
-        assert isinstance(output, Classification)
+    def proposals(self, item: WorkItem, output: Classification) -> list[ProposalDraft]:
         doc = V.doc_from_item(item)
         kind = output.kind if output.kind in KINDS else None
         tags = sorted({t for t in output.tags if t in TAGS})

@@ -33,7 +33,7 @@ log = logging.getLogger("agentcrdt.runtime")
 class ItemPipeline:
     """Process work items into drafts for ``outbox``; counts into ``progress``, marks them ``handled``."""
 
-    agent: Agent
+    agent: Agent[Any]
     model: Model
     prompt: PromptTemplate
     settings: ModelSettings | None

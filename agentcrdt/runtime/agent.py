@@ -2,17 +2,19 @@
 
 Users subclass :class:`Agent` in a Python file under ``agents/`` and the worker loads it **by path**
 (:func:`load_agent`): ``agents`` is never imported as a package (the name clashes with the OpenAI Agents
-SDK's module). An agent is four declarations and three methods::
+SDK's module). A minimal agent is a name, a capability, instructions and two methods; the output type
+is the generic parameter, and the prompt is generated from the instructions and the output's schema::
 
-    class Tagger(Agent):
-        name = "tagger"
-        capability = Capability("tagger", writes=("Document.tags",), reads=("Document.*",))
-        prompt = "tagger.md.j2"            # relative to the repo's prompts/ dir, or absolute
-        output = Tags                      # a pydantic model: the structured output
+    class Titler(Agent[Title]):
+        instructions = "Give each note a short title, quoting the note."   # or a docstring
+        name = "titler"
+        capability = Capability("titler", writes=("Note.title",), reads=("Note.*",))
 
-        def select(self, reader): ...      # -> list[WorkItem], read through the atom Reader
-        def context(self, item, retrieval): ...   # -> template variables
-        def proposals(self, item, output): ...    # -> list[ProposalDraft]
+        def select(self, reader): ...                       # -> list[WorkItem] (through the Reader)
+        def proposals(self, item, output: Title): ...       # -> list[ProposalDraft]
+
+A larger agent names a Jinja template instead (``prompt = "tagger.md.j2"``, under the repo's prompts/
+dir, or absolute) and fills it from ``context(item, retrieval)``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 import orjson
 from pydantic import BaseModel
@@ -54,6 +56,7 @@ __all__ = [
 ]
 
 TextKey = tuple[str, str, str]  # (entity type, entity id, field)
+OutputT = TypeVar("OutputT", bound=BaseModel)
 _MAX_MATCHES = 1000
 
 
@@ -160,12 +163,17 @@ def check_evidence(evidence: Sequence[Evidence], texts: Mapping[TextKey, str]) -
     return kept, dropped
 
 
-class Agent:
-    """Base class of agents. Subclass it and set the class attributes; see the module docstring."""
+class Agent(Generic[OutputT]):
+    """Base class of agents: subclass ``Agent[YourOutput]`` and set the class attributes; see the
+    module docstring."""
 
     name: ClassVar[str] = ""
     capability: ClassVar[Capability]
+    #: A template file; empty: the prompt is generated from ``instructions`` and the output's schema.
     prompt: ClassVar[str] = ""
+    #: What the model is asked to do (default: the class docstring); used when there is no template.
+    instructions: ClassVar[str] = ""
+    #: The structured output (a pydantic model); set from the generic parameter when not given.
     output: ClassVar[type[BaseModel]]
     #: Entity classes for typed tables: pass the same ones every process opening the room uses.
     entities: ClassVar[tuple[type[Entity], ...]] = ()
@@ -174,6 +182,20 @@ class Agent:
     settings: ClassVar[ModelSettings | None] = None
     #: The file the agent was loaded from (set by :func:`load_agent`); prompts resolve next to its repo.
     source_path: Path | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "output" in cls.__dict__:
+            return
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is Agent:
+                (arg,) = get_args(base)
+                if inspect.isclass(arg) and issubclass(arg, BaseModel):
+                    cls.output = arg
+
+    def task_instructions(self) -> str:
+        """Return the instructions of the generated prompt: ``instructions``, else the docstring."""
+        return (self.instructions or inspect.getdoc(type(self)) or "").strip()
 
     def select(self, reader: Reader) -> list[WorkItem]:
         """Return what to process now; read only through ``reader`` so changes to it wake the worker."""
@@ -196,7 +218,7 @@ class Agent:
             return task
         return None
 
-    def proposals(self, item: WorkItem, output: Any) -> list[ProposalDraft]:
+    def proposals(self, item: WorkItem, output: OutputT) -> list[ProposalDraft]:
         """Turn the model's validated output into proposal drafts (may be empty)."""
         raise NotImplementedError(f"{type(self).__name__}.proposals(item, output) is not implemented")
 
@@ -208,11 +230,19 @@ class Agent:
             raise UsageError(f"agent {where} needs a class attribute name = '...'")
         if not isinstance(getattr(cls, "capability", None), Capability):
             raise UsageError(f"agent {where} needs capability = Capability(slot, writes=..., ...)")
-        if not isinstance(cls.prompt, str) or not cls.prompt:
-            raise UsageError(f"agent {where} needs prompt = 'template.md.j2' (a file under prompts/)")
+        if not isinstance(cls.prompt, str):
+            raise UsageError(f"agent {where}: prompt must be a template file name (or left out)")
+        if not cls.prompt and not (cls.instructions or cls.__doc__):
+            raise UsageError(
+                f"agent {where} needs instructions = '...' (or a docstring) for its generated prompt, "
+                "or prompt = 'template.md.j2' (a file under prompts/)"
+            )
         out = getattr(cls, "output", None)
         if not (inspect.isclass(out) and issubclass(out, BaseModel)):
-            raise UsageError(f"agent {where} needs output = <a pydantic BaseModel subclass>")
+            raise UsageError(
+                f"agent {where} needs an output type: class {cls.__name__}(Agent[YourModel]) with a pydantic "
+                "BaseModel, or output = YourModel"
+            )
 
 
 def _import_file(path: Path) -> Any:
@@ -254,7 +284,7 @@ def load_sibling(anchor: str | Path, filename: str) -> ModuleType:
     return module
 
 
-def load_agent(spec: str | Path) -> Agent:
+def load_agent(spec: str | Path) -> Agent[Any]:
     """Load ``path/to/file.py[:ClassName]`` by path and return an instance of the agent class.
 
     Without ``:ClassName`` the file must define exactly one :class:`Agent` subclass.
@@ -289,6 +319,6 @@ def load_agent(spec: str | Path) -> Agent:
             raise UsageError(f"{path_text} defines several agents ({names}); pick one with {path_text}:Name")
         cls = found[0]
     cls.check_definition()
-    agent: Agent = cls()
+    agent: Agent[Any] = cls()
     agent.source_path = path
     return agent

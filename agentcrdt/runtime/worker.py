@@ -40,7 +40,7 @@ from agentcrdt.runtime._outbox import Outbox
 from agentcrdt.runtime.agent import Agent, WorkItem
 from agentcrdt.runtime.context import Retrieval, open_retrieval
 from agentcrdt.runtime.progress import Progress
-from agentcrdt.runtime.prompts import PromptTemplate, default_prompt_dirs, load_prompt
+from agentcrdt.runtime.prompts import PromptTemplate, default_prompt, default_prompt_dirs, load_prompt
 from agentcrdt.runtime.slots import proposed_inputs, slot_problem
 
 __all__ = ["ProgressCallback", "Worker", "proposed_inputs", "slot_problem"]  # the last two: from .slots
@@ -62,7 +62,7 @@ class Worker:
     def __init__(
         self,
         room: RoomSource,
-        agent: Agent,
+        agent: Agent[Any],
         model: Model,
         *,
         identity: Identity | None = None,
@@ -93,7 +93,11 @@ class Worker:
         self.settings = settings or agent.settings
         self.on_progress = on_progress
         dirs = prompt_dirs if prompt_dirs is not None else default_prompt_dirs(agent.source_path)
-        self.prompt: PromptTemplate = load_prompt(agent.prompt, dirs)
+        self.prompt: PromptTemplate = (
+            load_prompt(agent.prompt, dirs)
+            if agent.prompt
+            else default_prompt(agent.task_instructions(), agent.output.model_json_schema())
+        )
         self.progress = Progress(agent.name)
         self._room = room
         self._replica: Replica | None = None
@@ -195,6 +199,12 @@ class Worker:
         self._seen = self._cursor
         # Nothing new since the cursor (and the same prompt): no need to run select() before a change.
         self._atom.dirty = self._cursor < store.last_position()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Release what the worker opened (the replica only if it opened it from a path)."""

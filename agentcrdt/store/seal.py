@@ -65,12 +65,24 @@ class RowDigest:
     def add(self, position: int, row: _Row, verdict: str, reason: str) -> None:
         """Add the row stored at ``position`` with its verdict."""
         # Every column the replica reads back: the DAG is built from the routing columns, not the bytes.
-        text = "\0".join((row.id, row.author, str(row.seq), str(row.lamport), row.kind, " ".join(row.deps)))
-        h = self._h
-        h.update(_field(text.encode()))
-        h.update(b"L" if row.local else b"S")
-        h.update(_field(bytes(row.raw)))
-        h.update(_field(f"{verdict}\0{reason}".encode()))
+        # Perf: one update of the concatenated fields (SHA-256 streams: the same digest as one update
+        # per field), built with as few calls as possible: this runs once per event written or loaded.
+        text = f"{row.id}\0{row.author}\0{row.seq}\0{row.lamport}\0{row.kind}\0{' '.join(row.deps)}".encode()
+        tail = f"{verdict}\0{reason}".encode()
+        raw = row.raw
+        self._h.update(
+            b"".join(
+                (
+                    len(text).to_bytes(8, "big"),
+                    text,
+                    b"L" if row.local else b"S",
+                    len(raw).to_bytes(8, "big"),
+                    raw,
+                    len(tail).to_bytes(8, "big"),
+                    tail,
+                )
+            )
+        )
         self.position = position
 
     def hexdigest(self) -> str:
