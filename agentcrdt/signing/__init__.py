@@ -121,8 +121,8 @@ class _InlineVerify(_Session):
         return iter(verify_all(items))
 
 
-class PoolSigner:
-    """Sign with ``identity``'s key in helper processes (in the calling thread for small batches)."""
+class _KeySigner:
+    """Holds one identity's secret key and author; subclasses say where the signing runs."""
 
     def __init__(self, identity: Identity) -> None:
         self._secret = identity.secret_key
@@ -131,6 +131,10 @@ class PoolSigner:
     @property
     def author(self) -> str:
         return self._author
+
+
+class PoolSigner(_KeySigner):
+    """Sign with ``identity``'s key in helper processes (in the calling thread for small batches)."""
 
     def signing(self) -> SignBatch:
         return SignBatch(self._secret)
@@ -143,16 +147,8 @@ class PoolVerifier:
         return VerifyBatch()
 
 
-class InlineSigner:
+class InlineSigner(_KeySigner):
     """Sign with ``identity``'s key in the calling thread."""
-
-    def __init__(self, identity: Identity) -> None:
-        self._secret = identity.secret_key
-        self._author = identity.author
-
-    @property
-    def author(self) -> str:
-        return self._author
 
     def signing(self) -> SignSession:
         return _InlineSign(self._secret)
