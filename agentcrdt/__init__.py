@@ -89,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "ModelError": "agentcrdt.errors",
     "TransientError": "agentcrdt.errors",
     "ModelOutputError": "agentcrdt.errors",
+    "CannotAnswer": "agentcrdt.errors",
 }
 
 # Literal, so linters and `import *` see it; a test checks it equals the keys of _EXPORTS.
@@ -100,6 +101,7 @@ __all__ = [
     "Atom",
     "AutoAccept",
     "BadSignature",
+    "CannotAnswer",
     "Capability",
     "CapabilityDenied",
     "Counter",
@@ -160,6 +162,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from agentcrdt.errors import (
         AgentCRDTError,
         BadSignature,
+        CannotAnswer,
         CapabilityDenied,
         EncodingError,
         Equivocation,

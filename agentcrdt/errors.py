@@ -21,7 +21,8 @@ with ``raise ... from e`` so callers catch one tree::
     ├── NotFound                   a named event / entity / room does not exist
     └── ModelError                 a model call failed (carries provider and HTTP status)
         ├── TransientError         a failure worth retrying (429, 5xx, timeouts); retried, then a ModelError
-        └── ModelOutputError       the model's output failed validation after the allowed re-asks
+        ├── ModelOutputError       the model's output failed validation after the allowed re-asks
+        └── CannotAnswer           the model read the input and says it holds no answer (not retried)
 
 The kernel raises only :class:`UsageError` (for ops that do not fit a type).
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 __all__ = [
     "AgentCRDTError",
     "BadSignature",
+    "CannotAnswer",
     "CapabilityDenied",
     "EncodingError",
     "Equivocation",
@@ -190,3 +192,15 @@ class ModelOutputError(ModelError):
         super().__init__(message, provider=provider)
         self.validation_error = validation_error
         self.raw_text = raw_text
+
+
+class CannotAnswer(ModelError):
+    """The model read the input and found no answer for ``missing`` (required output fields, dotted paths).
+
+    Not a failed call but an honest "the text does not say": the same input gets the same answer, so
+    nothing retries it, and the worker counts the item as unanswered rather than as an error.
+    """
+
+    def __init__(self, message: str, *, missing: tuple[str, ...] = (), provider: str | None = None) -> None:
+        super().__init__(message, provider=provider)
+        self.missing = missing

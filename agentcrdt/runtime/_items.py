@@ -3,7 +3,8 @@
 ``concurrency`` tasks each take the next item when done with one, so at most that many model calls are
 in flight and the first starts at once (a task per item would first spawn them all, ~50 us each). A
 failure (preparing the prompt, the model, the agent's hooks) is logged and counted for its item only;
-the item is not retried by this process until its input changes (a restart retries it).
+the item is not retried by this process until its input changes (a restart retries it). A model that
+says it cannot answer (:class:`~agentcrdt.errors.CannotAnswer`) is counted ``unanswered``, not an error.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import anyio
 
-from agentcrdt.errors import ModelError
+from agentcrdt.errors import CannotAnswer, ModelError
 from agentcrdt.llm.base import Model, ModelResponse, ModelSettings, Usage
 from agentcrdt.rooms.workflow import Provenance
 from agentcrdt.runtime._outbox import Outbox, Pending, provenance_of
@@ -89,7 +90,10 @@ class ItemPipeline:
         agent = self.agent
         try:
             variables = agent.context(item, retrieval)
-            messages = self.prompt.render({"agent": agent.name, "item": item, **variables})
+            # context_variables: the whole context, for the generated prompt (a variable of that name wins)
+            messages = self.prompt.render(
+                {"agent": agent.name, "item": item, "context_variables": variables, **variables}
+            )
             context = agent.model_context(item, variables)
         except Exception as e:
             self._failed(item, f"preparing the prompt failed: {e}")
@@ -99,6 +103,12 @@ class ItemPipeline:
                 response: ModelResponse[Any] = await self.model.request(messages, agent.output, self.settings)
             else:
                 response = await self.model.request(messages, agent.output, self.settings, context=context)
+        except CannotAnswer as e:
+            # An answer, not a failure: the input does not hold one. Counted apart from errors, and like
+            # every handled item not asked again until its input (or the prompt) changes.
+            log.info("%s: %s: the model cannot answer: %s", agent.name, item.key, e)
+            self.progress.unanswered += 1
+            return None
         except ModelError as e:
             self._failed(item, f"model error: {e}")
             return None

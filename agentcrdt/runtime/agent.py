@@ -208,7 +208,9 @@ class Agent(Generic[OutputT]):
     def model_context(self, item: WorkItem, variables: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """Return the structured task input for the model (the offline model reads only this).
 
-        Default: ``variables["task"]`` when it is a pydantic model or a mapping, else None.
+        Default: ``variables["task"]`` when it is a pydantic model or a mapping; otherwise what the item
+        carries, ``{"texts": [{"entity", "id", "field", "text"}, ...], "inputs": {...}}``, which the
+        offline model's schema baseline reads (and quotes) for output types of your own.
         """
         task = variables.get("task")
         if isinstance(task, BaseModel):
@@ -216,7 +218,8 @@ class Agent(Generic[OutputT]):
             return dumped
         if isinstance(task, Mapping):
             return task
-        return None
+        texts = [{"entity": e, "id": i, "field": f, "text": t} for (e, i, f), t in sorted(item.texts.items())]
+        return {"texts": texts, "inputs": dict(item.inputs)}
 
     def proposals(self, item: WorkItem, output: OutputT) -> list[ProposalDraft]:
         """Turn the model's validated output into proposal drafts (may be empty)."""

@@ -23,6 +23,7 @@ class Progress:
     proposals: int = 0
     auto_accepted: int = 0
     errors: int = 0  # model or agent errors: logged, counted, no proposal
+    unanswered: int = 0  # items the model read and said it cannot answer (CannotAnswer): no proposal
     refused: int = 0  # proposals the replica's policy refused (outside the slot, limits)
     unsupported: int = 0  # drafts dropped because none of their evidence is verbatim in the text
     evidence_dropped: int = 0  # evidence items dropped (not verbatim)
@@ -56,6 +57,7 @@ class Progress:
             for n, what in (
                 (self.skipped, "already proposed"),
                 (self.errors, "errors"),
+                (self.unanswered, "unanswered"),
                 (self.refused, "refused"),
                 (self.unsupported, "unsupported"),
             )

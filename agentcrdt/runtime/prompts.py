@@ -187,7 +187,8 @@ def load_prompt(spec: str | Path, dirs: Sequence[Path] | None = None) -> PromptT
 
 
 # The prompt of an agent that names no template: the rules of prompts/_base.md.j2, the agent's
-# instructions and output schema, then what it read (its work item's inputs and texts) as data.
+# instructions and output schema, then what it read as data: its context variables (by default the work
+# item's inputs; "task", the offline model's structured copy, left out) and the item's texts.
 _DEFAULT = """{{ message("system") }}
 You are an agent working on a shared, audited workspace. Everything you return is a *proposal*: it is
 checked against your capability slot and may be reviewed by a human before it applies.
@@ -202,7 +203,7 @@ Rules:
 Task: {{ instructions }}
 {{ message("user") }}
 <item entity="{{ item.entity }}" id="{{ item.entity_id }}">
-{% for key, value in item.inputs.items() %}
+{% for key, value in (context_variables | default(item.inputs)).items() if key != "task" %}
 <input name="{{ key }}">{{ value }}</input>
 {% endfor %}
 {% for key, text in item.texts.items() %}

@@ -13,7 +13,7 @@ from agentcrdt.llm.testing import FunctionModel
 from agentcrdt.log.keys import Identity
 from agentcrdt.retrieval import FakeEmbedder
 from agentcrdt.rooms import create_local, grant, list_proposals, open_local
-from agentcrdt.runtime import Worker, load_agent
+from agentcrdt.runtime import Worker, build_model, load_agent
 from agentcrdt.state import op
 
 pytestmark = pytest.mark.anyio
@@ -41,9 +41,66 @@ class Titler(Agent[Title]):
 '''
 
 
+# The docs' example (docs/runtime.md): an output type of the user's own, answered by the offline model's
+# schema baseline from the note's text, no template, no rules written for it.
+OFFLINE = '''
+from datetime import date
+from pydantic import BaseModel, Field
+from agentcrdt import Agent, Capability, ProposalDraft, Reader, WorkItem, op
+
+class Due(BaseModel):
+    due_date: date = Field(description="when payment is due")
+    confidence: float
+    quotes: list[str]
+
+class DueDates(Agent[Due]):
+    """Find when each note says payment is due; quote the sentence that says it."""
+    name = "due-dates"
+    capability = Capability("dues", writes=("Note.due",), reads=("Note.*",))
+
+    def select(self, reader: Reader) -> list[WorkItem]:
+        notes = reader.entities("Note")
+        return [WorkItem("Note", i, texts={("Note", i, "body"): n["body"]}) for i, n in notes.items()]
+
+    def proposals(self, item: WorkItem, output: Due) -> list[ProposalDraft]:
+        ops = [op("Note", item.entity_id, "due", "lww", {"set": output.due_date.isoformat()})]
+        return [ProposalDraft(ops, rationale=" ".join(output.quotes), confidence=output.confidence)]
+'''
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+async def test_a_minimal_agent_of_a_users_own_type_runs_with_the_offline_model(tmp_path: Path) -> None:
+    source = tmp_path / "due_dates.py"
+    source.write_text(OFFLINE)
+    agent = load_agent(source)
+    key = Identity.from_name("dues")
+    path = tmp_path / "room.db"
+    room = create_local(path, Identity.from_name("owner"), "notes")
+    due = "Payment of the March invoice is due by Friday, 12 June 2026."
+    notes = {
+        "n1": f"Thanks for the call. {due} Call me with questions.",
+        "n2": "Lunch moved to the blue room.",
+    }
+    room.commit("ops", {"ops": [op("Note", i, "body", "lww", {"set": b}) for i, b in notes.items()]})
+    grant(room, key.author, agent.capability)
+    room.close()
+    embedder = FakeEmbedder()
+    with Worker(path, agent, build_model("offline", embedder), identity=key, embedder=embedder) as worker:
+        progress = await worker.run_once()
+    # n2 says nothing about payment: the model says so (unanswered), it guesses no date, nothing fails
+    assert (progress.items_done, progress.proposals, progress.unanswered, progress.errors) == (2, 1, 1, 0)
+    assert "1 unanswered" in progress.line()
+    with open_local(path) as again:
+        (made,) = list_proposals(again)
+    payload = made.event.payload
+    assert payload["ops"] == [op("Note", "n1", "due", "lww", {"set": "2026-06-12"})]
+    assert payload["rationale"] == due  # the quote, verbatim from the note
+    assert 0.3 <= float(payload["confidence"]) <= 0.9
+    assert payload["provenance"]["model"].startswith("offline:rules+fake@")
 
 
 async def test_a_ten_line_agent_runs_with_a_generated_prompt(tmp_path: Path) -> None:

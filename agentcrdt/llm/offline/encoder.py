@@ -56,6 +56,11 @@ class Encoder:
         self._memo_size = memo_size
         self._lock = threading.Lock()
 
+    @property
+    def semantic(self) -> bool:
+        """Tell whether a real embedder is injected (False: the lexical bag of words stands in)."""
+        return self._embed is not None
+
     def __call__(self, texts: Sequence[str]) -> Matrix:
         """Return one unit row per text, in order."""
         with self._lock:

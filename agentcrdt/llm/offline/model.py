@@ -2,9 +2,11 @@
 
 It reads the task's structured inputs from the request ``context`` (see :mod:`agentcrdt.llm.tasks`),
 dispatches on the output type's ``task`` and returns JSON that ``Model.request`` validates like any
-provider's. It never reads the prompt. Its model id says what it is: ``offline:rules+minilm@1`` with the
-bundled MiniLM, ``offline:rules+fake@1`` with the fake embedder, ``offline:rules@1`` with no embedder
-(lexical similarity only).
+provider's. Any other output type is answered by the schema baseline (:mod:`.schema`): each field the
+type's JSON schema declares is read from the context's texts and quoted, or the model raises
+:class:`~agentcrdt.errors.CannotAnswer`. It never reads the prompt. Its model id says what it is:
+``offline:rules+minilm@1`` with the bundled MiniLM, ``offline:rules+fake@1`` with the fake embedder,
+``offline:rules@1`` with no embedder (lexical similarity only).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from agentcrdt.llm.offline.compare import compare
 from agentcrdt.llm.offline.encoder import Encoder, family_of
 from agentcrdt.llm.offline.extract import extract
 from agentcrdt.llm.offline.link import link
+from agentcrdt.llm.offline.schema import answer
 from agentcrdt.llm.offline.summarize import summarize
 from agentcrdt.llm.offline.text import EmbedFn
 from agentcrdt.llm.tasks import (
@@ -43,7 +46,8 @@ _FREE = Usage(input_tokens=0, output_tokens=0, cost_usd=Decimal(0))
 
 
 class OfflineModel(Model):
-    """Answer the dataroom tasks with rules, patterns and embedding similarity; no language model.
+    """Answer the dataroom tasks with rules, patterns and embedding similarity, and any other output
+    type from its schema (extraction with quotes, or CannotAnswer); no language model.
 
     ``embed`` maps texts to vectors (the runtime injects ``embedder.embed``); None means lexical
     similarity only. ``embedder_id`` names the embedder (taken from ``embed.__self__.model_id`` when
@@ -77,15 +81,12 @@ class OfflineModel(Model):
             raise ModelError(
                 f"{self.model_id} reads structured task inputs, not prompts: call "
                 f"model.request(messages, {schema_name}, context=<{task or 'task'} context>) "
-                "(see agentcrdt.llm.tasks)",
+                "(see agentcrdt.llm.tasks; for your own output types, context={'texts': [...]})",
                 provider="offline",
             )
         if task is None:
-            raise ModelError(
-                f"{self.model_id} cannot produce {schema_name}: it answers only the tasks in "
-                f"agentcrdt.llm.tasks ({', '.join(TASKS)})",
-                provider="offline",
-            )
+            answered = await anyio.to_thread.run_sync(answer, schema, context, self.encoder)
+            return Completion(output=answered, usage=_FREE, model_version=self.pinned_version)
         output = await anyio.to_thread.run_sync(self.run, task, context)
         return Completion(
             output=output.model_dump(mode="json"), usage=_FREE, model_version=self.pinned_version

@@ -14,7 +14,17 @@ import numpy.typing as npt
 
 from agentcrdt.llm.tasks import Quote
 
-__all__ = ["EmbedFn", "Matrix", "Span", "cosine", "lexical_embed", "quote", "sentences", "words"]
+__all__ = [
+    "EmbedFn",
+    "Matrix",
+    "Span",
+    "cosine",
+    "lexical_embed",
+    "quote",
+    "sentences",
+    "stem",
+    "words",
+]
 
 Matrix = npt.NDArray[np.float32]
 EmbedFn = Callable[[list[str]], Any]
@@ -106,7 +116,8 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
 
 
-def _stem(w: str) -> str:
+def stem(w: str) -> str:
+    """Strip one plural or verb suffix (``laws`` → ``law``, ``governed`` → ``govern``); crude, stable."""
     for suffix in ("ing", "ed", "es", "s"):
         if len(w) > len(suffix) + 3 and w.endswith(suffix):
             return w[: -len(suffix)]
@@ -117,7 +128,7 @@ def lexical_embed(texts: Sequence[str], dim: int = 1024) -> Matrix:
     """Hashed, stemmed bag of content words and word bigrams, L2-normalized (the no-embedder mode)."""
     out = np.zeros((len(texts), dim), dtype=np.float32)
     for row, t in enumerate(texts):
-        ws = [_stem(w) for w in words(t)]
+        ws = [stem(w) for w in words(t)]
         for f in ws + [f"{a}_{b}" for a, b in itertools.pairwise(ws)]:
             h = int.from_bytes(hashlib.blake2b(f.encode(), digest_size=8).digest(), "little")
             out[row, h % dim] += 1.0
