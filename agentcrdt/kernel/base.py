@@ -32,6 +32,8 @@ O = TypeVar("O")  # noqa: E741
 V = TypeVar("V")
 K = TypeVar("K")
 
+_CHECK = Stamp(0, "", "", 0)  # decodes a wire op to validate it; never applied to a state
+
 #: ``stable(tag)`` is true once the op with that tag is in the causal past of every known head of every
 #: peer (causal stability); only then may the tombstone it left be collected.
 Stable = Callable[[Tag], bool]
@@ -81,6 +83,15 @@ class CRDTType(ABC, Generic[S, O, V]):
     def collect(self, state: S, stable: Stable) -> S:
         """Drop tombstones whose deletion is causally stable; the default keeps everything."""
         return state
+
+    def checked(self, j: JSON) -> JSON:
+        """Return the wire op ``j`` after decoding it as a replica will; UsageError if it is malformed.
+
+        The op builders without a stamp (``LWW.set(v)``, ``ORSET.remove(state, e)``...) return wire ops,
+        what an event's ``ops`` carry: the event stamps them when a replica applies it.
+        """
+        self.decode_op(j, _CHECK)
+        return j
 
     def __repr__(self) -> str:
         return f"<CRDT type {self.name!r}>"

@@ -64,6 +64,10 @@ class GCounter(CRDTType[dict[str, int], Inc, int]):
     def copy(self, state: dict[str, int]) -> dict[str, int]:
         return dict(state)
 
+    def inc(self, amount: int = 1) -> JSON:
+        """Return the wire op that adds ``amount``."""
+        return self.checked({"inc": amount})
+
     def encode_op(self, op: Inc) -> JSON:
         return {"inc": op.amount}
 
@@ -114,6 +118,10 @@ class PNCounter(CRDTType[PNState, Inc, int]):
 
     def copy(self, state: PNState) -> PNState:
         return PNState(dict(state.p), dict(state.n))
+
+    def inc(self, amount: int = 1) -> JSON:
+        """Return the wire op that adds ``amount``."""
+        return self.checked({"inc": amount})
 
     def encode_op(self, op: Inc) -> JSON:
         return {"inc": op.amount}

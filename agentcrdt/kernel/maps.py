@@ -123,6 +123,17 @@ def _max_seen(a: Seen, b: Seen) -> Seen:
     return out
 
 
+def _observed(state: MapState, key: str) -> Seen:
+    """Return, per author, the newest update at ``key`` that ``state`` holds (what a remove covers)."""
+    seen: Seen = {}
+    slot = state.get(key)
+    for e in slot.types.values() if slot else ():
+        for a, s in e.upd.items():
+            if (s.lamport, s.index) > seen.get(a, _NONE):
+                seen[a] = (s.lamport, s.index)
+    return seen
+
+
 class MapType(CRDTType[MapState, MapUpdate | MapRemove, dict[str, Any]]):
     """Nested map CRDT (``"map"``); ``value`` is a plain dict of child values."""
 
@@ -148,13 +159,30 @@ class MapType(CRDTType[MapState, MapUpdate | MapRemove, dict[str, Any]]):
 
     def remove_op(self, state: MapState, stamp: Stamp, key: str) -> MapRemove:
         """Build a remove of ``key`` covering every update ``state`` has seen there."""
-        seen: Seen = {}
-        slot = state.get(key)
-        for e in slot.types.values() if slot else ():
-            for a, s in e.upd.items():
-                if (s.lamport, s.index) > seen.get(a, _NONE):
-                    seen[a] = (s.lamport, s.index)
-        return MapRemove(stamp, key, seen)
+        return MapRemove(stamp, key, _observed(state, key))
+
+    def set(self, key: str, value: JSON) -> JSON:
+        """Return the wire op that writes ``value`` at ``key`` (an LWW child)."""
+        return self.checked({"key": key, "type": "lww", "op": {"set": value}})
+
+    def update(self, path: str | list[str], type_name: str, child_op: JSON) -> JSON:
+        """Return the wire op that applies the wire op ``child_op`` to the ``type_name`` child at ``path``.
+
+        ``path`` is a key or a list of keys through nested maps: ``MAP.update(["a", "b"], "orset",
+        ORSET.add(1))``.
+        """
+        keys = [path] if isinstance(path, str) else list(path)
+        if not keys:
+            raise UsageError("a map path needs at least one key")
+        j: JSON = {"key": keys[-1], "type": type_name, "op": child_op}
+        for key in reversed(keys[:-1]):
+            j = {"key": key, "type": "map", "op": j}
+        return self.checked(j)
+
+    def remove(self, state: MapState, key: str) -> JSON:
+        """Return the wire op that removes ``key``, covering every update ``state`` has seen there."""
+        seen = _observed(state, key)
+        return self.checked({"remove": key, "seen": {a: [li[0], li[1]] for a, li in sorted(seen.items())}})
 
     def child(self, state: MapState, key: str, type_name: str) -> Any:
         """Return the child state of type ``type_name`` at ``key`` (present or not), or None."""
@@ -225,6 +253,19 @@ class MapType(CRDTType[MapState, MapUpdate | MapRemove, dict[str, Any]]):
                 if best_stamp is None or newest > best_stamp:
                     best, best_stamp = e, newest
         return best
+
+    def newest(self, state: MapState, key: str) -> Stamp | None:
+        """Return the newest update stamp at ``key`` (of any child type, hidden or not), or None."""
+        slot = state.get(key)
+        return max((s for e in slot.types.values() for s in e.upd.values()), default=None) if slot else None
+
+    def visible_child(self, state: MapState, key: str) -> tuple[str, Any]:
+        """Return ``(type name, child state)`` of the child ``key`` shows; UsageError if it is hidden."""
+        slot = state.get(key)
+        e = None if slot is None else self._visible(slot, slot.rm)
+        if e is None:
+            raise UsageError(f"map key {key!r} is not present")
+        return e.t.name, e.child
 
     def present(self, state: MapState, key: str) -> bool:
         """Return True when ``key`` is visible at the top level of ``state``."""

@@ -62,6 +62,10 @@ class LWWRegister(CRDTType[LWWState, SetValue, JSON]):
     def copy(self, state: LWWState) -> LWWState:
         return state  # immutable: values are treated as frozen JSON
 
+    def set(self, value: JSON) -> JSON:
+        """Return the wire op that writes ``value``."""
+        return self.checked({"set": value})
+
     def encode_op(self, op: SetValue) -> JSON:
         return {"set": op.value}
 
@@ -108,6 +112,10 @@ class MVRegister(CRDTType[MVState, MVSet, list[JSON]]):
     def set_op(self, state: MVState, stamp: Stamp, value: JSON) -> MVSet:
         """Build a write that supersedes everything ``state`` shows."""
         return MVSet(stamp, value, frozenset(state.live))
+
+    def set(self, state: MVState, value: JSON) -> JSON:
+        """Return the wire op that writes ``value`` over everything ``state`` shows."""
+        return self.checked({"set": value, "seen": tags_to_json(state.live)})
 
     def conflict(self, state: MVState) -> bool:
         """Return True when concurrent writes are being kept."""

@@ -20,6 +20,7 @@ state is a join-semilattice (union of elements, union of tombstones) under any d
 from __future__ import annotations
 
 from bisect import insort
+from collections.abc import Sequence
 from typing import NamedTuple, TypeAlias
 
 from agentcrdt.errors import UsageError
@@ -153,17 +154,39 @@ class RGAType(CRDTType[SeqState, SeqInsert | SeqDelete, list[JSON]]):
     # -- op builders (O(n): they walk the document) ------------------------------------------------
     def insert_op(self, state: SeqState, stamp: Stamp, pos: int, values: list[JSON]) -> SeqInsert:
         """Build an insert of ``values`` so they start at visible position ``pos``."""
-        ids = self.visible_ids(state)
-        if not 0 <= pos <= len(ids) or not values:
-            raise UsageError(f"insert position must be in 0..{len(ids)} with at least one value")
-        return SeqInsert(stamp, ids[pos - 1] if pos else None, tuple(values))
+        return SeqInsert(stamp, self._anchor(state, pos, values), tuple(values))
 
     def delete_op(self, state: SeqState, stamp: Stamp, pos: int, count: int = 1) -> SeqDelete:
         """Build a delete of ``count`` visible items starting at position ``pos``."""
+        return SeqDelete(stamp, self._span(state, pos, count))
+
+    def insert(self, state: SeqState, pos: int, values: list[JSON]) -> JSON:
+        """Return the wire op that inserts ``values`` so they start at visible position ``pos``."""
+        return self.insert_after(self._anchor(state, pos, values), values)
+
+    def delete(self, state: SeqState, pos: int, count: int = 1) -> JSON:
+        """Return the wire op that deletes ``count`` visible items starting at position ``pos``."""
+        return self.delete_ids(self._span(state, pos, count))
+
+    def insert_after(self, after: ElemId | None, values: list[JSON]) -> JSON:
+        """Return the wire op that inserts ``values`` right after the item ``after`` (None: at the start)."""
+        return self.checked({"insert": list(values), "after": None if after is None else list(after)})
+
+    def delete_ids(self, ids: Sequence[ElemId]) -> JSON:
+        """Return the wire op that deletes the items ``ids`` (visible or not: deleting twice is a no-op)."""
+        return self.checked({"delete": [list(eid) for eid in ids]})
+
+    def _anchor(self, state: SeqState, pos: int, values: list[JSON]) -> ElemId | None:
+        ids = self.visible_ids(state)
+        if not 0 <= pos <= len(ids) or not values:
+            raise UsageError(f"insert position must be in 0..{len(ids)} with at least one value")
+        return ids[pos - 1] if pos else None
+
+    def _span(self, state: SeqState, pos: int, count: int) -> tuple[ElemId, ...]:
         ids = self.visible_ids(state)
         if count < 1 or not 0 <= pos <= len(ids) - count:
             raise UsageError(f"cannot delete {count} item(s) at {pos} from a sequence of {len(ids)}")
-        return SeqDelete(stamp, tuple(ids[pos : pos + count]))
+        return tuple(ids[pos : pos + count])
 
     def collect(self, state: SeqState, stable: Stable) -> SeqState:
         """Drop stable tombstones that are leaves (repeatedly: a parent may become a leaf).

@@ -66,6 +66,15 @@ class ORSet(CRDTType[ORSetState, SetAdd | SetRemove, list[JSON]]):
         entry = state.elems.get(canonical(elem))
         return SetRemove(stamp, elem, frozenset(entry[1]) if entry else frozenset())
 
+    def add(self, elem: JSON) -> JSON:
+        """Return the wire op that adds ``elem``."""
+        return self.checked({"add": elem})
+
+    def remove(self, state: ORSetState, elem: JSON) -> JSON:
+        """Return the wire op that removes ``elem``, cancelling every add ``state`` has observed."""
+        entry = state.elems.get(canonical(elem))
+        return self.checked({"remove": elem, "seen": tags_to_json(entry[1] if entry else ())})
+
     def apply(self, state: ORSetState, op: SetAdd | SetRemove) -> ORSetState:
         key = canonical(op.elem)
         gone = state.removed.get(key)
@@ -208,6 +217,14 @@ class LWWElementSet(CRDTType[LWWSetState, SetAdd | SetRemove, list[JSON]]):
         for k in [k for k, (s, present, _) in state.elems.items() if not present and stable(s.tag)]:
             del state.elems[k]
         return state
+
+    def add(self, elem: JSON) -> JSON:
+        """Return the wire op that adds ``elem``."""
+        return self.checked({"add": elem})
+
+    def remove(self, elem: JSON) -> JSON:
+        """Return the wire op that removes ``elem`` (it wins over the ops whose stamps are lower)."""
+        return self.checked({"remove": elem})
 
     def encode_op(self, op: SetAdd | SetRemove) -> JSON:
         return {"add": op.elem} if type(op) is SetAdd else {"remove": op.elem}

@@ -1,8 +1,7 @@
 """Per-CRDT reads and minimal diffs: a field's kernel state <-> its value, and old -> new as kernel ops.
 
-Ops are built with the kernel's own type objects and encoded with ``encode_op``, so the JSON shapes stay
-owned by the kernel. The stamp given to those builders is a placeholder: ``encode_op`` drops it and the
-replica stamps each op from the event that carries it.
+Ops are built with the kernel's wire builders (``LWW.set``, ``ORSET.remove``...), so the JSON shapes stay
+owned by the kernel; the replica stamps each op from the event that carries it.
 """
 
 from __future__ import annotations
@@ -21,19 +20,11 @@ from agentcrdt.kernel import (
     PNCOUNTER,
     RGA,
     ElemId,
-    SeqDelete,
-    SeqInsert,
-    SetAdd,
-    SetRemove,
-    SetValue,
-    Stamp,
 )
 from agentcrdt.schema import fields as F
 from agentcrdt.schema.values import MAX_SAFE_INT, decode_value, encode_value, wire_key
 
 __all__ = ["MISSING", "diff", "read"]
-
-_PLACEHOLDER = Stamp(0, "", "", 0)
 
 
 class _Missing:
@@ -111,7 +102,7 @@ def diff(spec: F.FieldSpec, state: Any | None, value: Any, owner: str) -> list[J
         live = [] if state is None else MV.value(state)
         if len(live) == 1 and wire_key(live[0]) == wire_key(new):
             return []
-        return [MV.encode_op(MV.set_op(MV.empty() if state is None else state, _PLACEHOLDER, new))]
+        return [MV.set(MV.empty() if state is None else state, new)]
     if isinstance(m, F.AddWinsSet):
         return _set(m, state, new)
     if isinstance(m, F.Sequence):
@@ -122,7 +113,7 @@ def diff(spec: F.FieldSpec, state: Any | None, value: Any, owner: str) -> list[J
         return _map(state, new)
     if state is not None and wire_key(LWW.value(state)) == wire_key(new):
         return []
-    return [LWW.encode_op(SetValue(_PLACEHOLDER, new))]
+    return [LWW.set(new)]
 
 
 def _counter(spec: F.FieldSpec, state: Any | None, value: int, owner: str) -> list[JSON]:
@@ -144,7 +135,7 @@ def _counter(spec: F.FieldSpec, state: Any | None, value: int, owner: str) -> li
             owner,
             spec.name,
         )
-    return [{"inc": delta}]
+    return [t.inc(delta)]
 
 
 def _set(m: F.AddWinsSet, state: Any | None, new: JSON) -> list[JSON]:
@@ -156,9 +147,8 @@ def _set(m: F.AddWinsSet, state: Any | None, new: JSON) -> list[JSON]:
     for k in sorted(old.keys() - want.keys()):
         # OR-Set removes name the add tags they observed, so a concurrent re-add survives (add wins).
         assert state is not None  # old is empty without a state
-        rm = ORSET.remove_op(state, _PLACEHOLDER, old[k]) if add_wins else SetRemove(_PLACEHOLDER, old[k])
-        ops.append(t.encode_op(rm))
-    ops.extend(t.encode_op(SetAdd(_PLACEHOLDER, want[k])) for k in sorted(want.keys() - old.keys()))
+        ops.append(ORSET.remove(state, old[k]) if add_wins else LWWSET.remove(old[k]))
+    ops.extend(t.add(want[k]) for k in sorted(want.keys() - old.keys()))
     return ops
 
 
@@ -166,12 +156,10 @@ def _map(state: Any | None, new: dict[str, JSON]) -> list[JSON]:
     if state is None:
         state = MAP.empty()
     old = MAP.value(state)
-    ops: list[JSON] = [
-        MAP.encode_op(MAP.remove_op(state, _PLACEHOLDER, k)) for k in sorted(old.keys() - new.keys())
-    ]
+    ops: list[JSON] = [MAP.remove(state, k) for k in sorted(old.keys() - new.keys())]
     for k in sorted(new):
         if k not in old or wire_key(old[k]) != wire_key(new[k]):
-            ops.append(MAP.encode_op(MAP.set_op(_PLACEHOLDER, k, new[k])))
+            ops.append(MAP.set(k, new[k]))
     return ops
 
 
@@ -196,7 +184,7 @@ def _sequence(ids: list[ElemId], old: list[str], new: list[str], items: list[JSO
             deleted.extend(ids[i1:i2])
         if tag in ("insert", "replace"):
             after = ids[i1 - 1] if i1 else None
-            inserts.append(RGA.encode_op(SeqInsert(_PLACEHOLDER, after, tuple(items[j1:j2]))))
+            inserts.append(RGA.insert_after(after, items[j1:j2]))
     if deleted:
-        inserts.insert(0, RGA.encode_op(SeqDelete(_PLACEHOLDER, tuple(deleted))))
+        inserts.insert(0, RGA.delete_ids(deleted))
     return inserts
