@@ -35,8 +35,8 @@ _EXPORTS: dict[str, str] = {
     "Identity": "agentcrdt.log.keys",
     "Event": "agentcrdt.log.event",
     # ops and state
-    "op": "agentcrdt.state",
-    "DocState": "agentcrdt.state",
+    "op": "agentcrdt.ops.state",
+    "DocState": "agentcrdt.ops.state",
     # typed entities and their CRDT field markers
     "Entity": "agentcrdt.schema",
     "LWW": "agentcrdt.schema",
@@ -184,12 +184,12 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from agentcrdt.log.event import Event
     from agentcrdt.log.keys import Identity
     from agentcrdt.materialize import Atom, Reader
+    from agentcrdt.ops.state import DocState, op
     from agentcrdt.replica import IngestReport, Replica
     from agentcrdt.rooms.local import create_local, create_memory, join_local, join_memory, open_local
     from agentcrdt.rooms.workflow import Evidence, grant, list_proposals, propose, review, revoke
     from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, Worker, WorkItem, load_agent
     from agentcrdt.schema import LWW, AddWinsSet, Counter, Entity, GrowCounter, LWWSet, Map, MultiValue, Text
-    from agentcrdt.state import DocState, op
 
 
 def __getattr__(name: str) -> Any:

@@ -46,11 +46,11 @@ from agentcrdt.llm.base import Message, Model
 from agentcrdt.llm.testing import FunctionModel
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize import Reader
+from agentcrdt.ops.state import op
 from agentcrdt.retrieval import FakeEmbedder
 from agentcrdt.rooms.local import create_local
 from agentcrdt.rooms.workflow import Evidence, grant
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, Worker, WorkItem
-from agentcrdt.state import op
 
 QUICK = quick()
 DOCS = 60 if QUICK else 2000

@@ -32,9 +32,9 @@ import nacl.signing
 from _common import emit, line, load_line, quick
 
 from agentcrdt.log.keys import Identity
+from agentcrdt.ops.state import OPS, op
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.local import create_local, open_local
-from agentcrdt.state import OPS, op
 from agentcrdt.store.sqlite import SQLiteStore
 
 QUICK = quick()

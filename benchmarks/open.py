@@ -47,7 +47,7 @@ TAGS = ("legal", "finance", "hr", "urgent", "q3", "q4", "contract", "nda")
 
 def _changes(rng: random.Random, docs: int, start: int, count: int) -> list[tuple[str, Any]]:
     """Return events ``start .. start+count-1``: the first ``docs`` create the documents, the rest edit."""
-    from agentcrdt.state import OPS, op
+    from agentcrdt.ops.state import OPS, op
 
     out: list[tuple[str, Any]] = []
     for i in range(start, start + count):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-import agentcrdt.state  # noqa: F401  (registers the ops kind)
+import agentcrdt.ops.state  # noqa: F401  (registers the ops kind)
 from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
 from agentcrdt.store.memory import MemoryStore

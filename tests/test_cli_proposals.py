@@ -9,9 +9,9 @@ import pytest
 
 from agentcrdt.cli import main
 from agentcrdt.log.keys import Identity, digest
+from agentcrdt.ops.state import op
 from agentcrdt.rooms.local import create_local, open_local
 from agentcrdt.rooms.workflow import Evidence, Provenance, propose
-from agentcrdt.state import op
 
 AGENT_FILE = """
 from decimal import Decimal

@@ -24,9 +24,6 @@ def _open(path: str) -> SQLiteStore:
 def _register_kinds() -> None:
     """Register every event kind agentcrdt writes, so each decodes (the registry is closed: kinds come
     from agentcrdt's own modules, imported here lazily to keep ``agentcrdt --help`` fast)."""
-    import agentcrdt.capabilities.kinds
-    import agentcrdt.proposals.kinds
-    import agentcrdt.state  # noqa: F401
 
 
 def _all(store: EventStore) -> Iterator[tuple[int, StoredEvent]]:

@@ -35,7 +35,7 @@ from agentcrdt.dataroom.domain import (
 from agentcrdt.dataroom.extractors import MIME_TYPES, ExtractionError, extract
 from agentcrdt.errors import UsageError
 from agentcrdt.log.keys import digest
-from agentcrdt.state import OPS, EntityState
+from agentcrdt.ops.state import OPS, EntityState
 
 __all__ = [
     "AddResult",

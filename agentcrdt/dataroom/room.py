@@ -35,10 +35,10 @@ from agentcrdt.errors import CapabilityDenied, InvalidEntityValue, NotFound, Usa
 from agentcrdt.log.event import decode_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize.follower import SQLiteFollower
+from agentcrdt.ops.state import OPS, EntityState
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.local import create_local, open_local
 from agentcrdt.schema import Entity
-from agentcrdt.state import OPS, EntityState
 from agentcrdt.store.base import StoredEvent
 
 __all__ = ["Dataroom", "HistoryEntry", "Reading"]

@@ -3,7 +3,7 @@
 A scope (a dataroom, a channel) is created by a genesis event; the scope id is that event's id, so the
 scope's name, owners and nonce are fixed by content and every right in the scope traces back to it.
 ``access`` records one read of a document version; it is always local-only (never synced).
-Other layers register their own kinds (``ops`` in :mod:`agentcrdt.state`) with
+Other layers register their own kinds (``ops`` in :mod:`agentcrdt.ops.state`) with
 :func:`agentcrdt.log.event.register_kind`.
 """
 

@@ -15,7 +15,7 @@ import orjson
 
 from agentcrdt.log.event import Event
 from agentcrdt.materialize.follower import Projection, Touched
-from agentcrdt.state import DecodedOp, EntityKey, EntityState
+from agentcrdt.ops.state import DecodedOp, EntityKey, EntityState
 
 __all__ = ["EntityProjection", "RowHook"]
 

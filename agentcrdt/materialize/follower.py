@@ -15,20 +15,29 @@ import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentcrdt.errors import StoreError, UsageError
 from agentcrdt.log.event import Event
-from agentcrdt.state import DecodedOp
+from agentcrdt.ops.state import DecodedOp
 from agentcrdt.store.driver import errors, module
 
 if TYPE_CHECKING:
     from agentcrdt.replica import Applied
 
-__all__ = ["Projection", "SQLiteFollower", "Touched"]
+__all__ = ["Projection", "SQLiteFollower", "Touched", "add_epoch_column"]
 
 Touched = set[tuple[str, str]]  # (table or entity type, row id); ("*", "*") means "anything"
-_SET_CURSOR = "UPDATE _followers SET cursor = ? WHERE name = ?"
+_SET_CURSOR = "UPDATE _followers SET cursor = ?, epoch = ? WHERE name = ?"
+
+
+def add_epoch_column(db: Any, table: str) -> None:
+    """Give a cursor table written before verdict epochs existed its ``epoch`` column (0: the first).
+
+    ``db`` is any DB-API connection to SQLite (sqlite3, pysqlite3, the retrieval index's driver).
+    """
+    if "epoch" not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
 
 
 class Projection(ABC):
@@ -104,8 +113,9 @@ class SQLiteFollower:
         with self._tx():
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS _followers (name TEXT PRIMARY KEY, cursor INTEGER NOT NULL,"
-                " versions TEXT NOT NULL)"
+                " versions TEXT NOT NULL, epoch INTEGER NOT NULL DEFAULT 0)"
             )
+            add_epoch_column(self.db, "_followers")
             row = self.db.execute("SELECT versions FROM _followers WHERE name = ?", (self.name,)).fetchone()
             versions = self._versions()
             if row is not None and row[0] != versions:
@@ -117,7 +127,9 @@ class SQLiteFollower:
             for p in self.projections:
                 p.setup(self.db)
             if row is None:
-                self.db.execute("INSERT INTO _followers VALUES (?, 0, ?)", (self.name, versions))
+                self.db.execute(
+                    "INSERT INTO _followers (name, cursor, versions) VALUES (?, 0, ?)", (self.name, versions)
+                )
 
     def _versions(self) -> str:
         return ",".join(f"{p.name}@{p.version}" for p in self.projections)
@@ -134,6 +146,11 @@ class SQLiteFollower:
     def position(self) -> int:
         """Return the store position through which the projections hold the log (the stored cursor)."""
         return self.cursor
+
+    def epoch(self) -> int:
+        """Return the verdict epoch the projected rows were derived under (see Follower)."""
+        row = self.db.execute("SELECT epoch FROM _followers WHERE name = ?", (self.name,)).fetchone()
+        return int(row[0]) if row else 0
 
     def apply(self, batch: Applied) -> Touched:
         """Project one :class:`Applied` batch and move the cursor, in one transaction; notify listeners
@@ -161,7 +178,7 @@ class SQLiteFollower:
                         touched |= p.process_many(self.db, items)
                     cursor = batch.end
                 if batch.reset or cursor == batch.end:
-                    self.db.execute(_SET_CURSOR, (cursor, self.name))
+                    self.db.execute(_SET_CURSOR, (cursor, batch.epoch, self.name))
             self._trusted = cursor  # committed: what projections remember matches the rows
         except BaseException:
             self._forget()  # a rolled-back batch may have left changes in projections' memory

@@ -15,7 +15,7 @@ from agentcrdt.capabilities.spec import parse_confidence
 from agentcrdt.errors import EncodingError
 from agentcrdt.log.event import register_kind
 from agentcrdt.log.keys import is_digest
-from agentcrdt.state import check_ops_payload
+from agentcrdt.ops.state import check_ops_payload
 
 __all__ = ["PROPOSAL", "REVIEW", "check_proposal", "check_review"]
 

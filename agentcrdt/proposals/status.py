@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from agentcrdt.log.event import Event
-from agentcrdt.state import DocState, decode_ops
+from agentcrdt.ops.state import DocState, decode_ops
 
 __all__ = ["FieldView", "ProposalInfo", "Status", "decisive_review", "three_way"]
 

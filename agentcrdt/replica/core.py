@@ -25,18 +25,19 @@ from agentcrdt.log.dag import CausalDAG, Node
 from agentcrdt.log.event import Event, create_event, decode_event, prepare_chain, signature_check
 from agentcrdt.log.keys import Identity
 from agentcrdt.log.pending import PendingBuffer
+from agentcrdt.ops.state import OPS, DecodedOp, DocState, EntityState
+from agentcrdt.ops.undo import inverse_ops
 from agentcrdt.proposals import kinds as _proposal_kinds  # noqa: F401  (registers proposal, review)
 from agentcrdt.replica.judge import VALID, Judge, VerdictRow, grant_of, grant_reason
 from agentcrdt.replica.policy_index import INDEXED_KINDS, PolicyIndex
 from agentcrdt.signing import CHUNK, PoolSigner, PoolVerifier, Signer, Verifier
-from agentcrdt.state import OPS, DecodedOp, DocState, EntityState
 from agentcrdt.store.base import EventStore, StoredEvent
 from agentcrdt.store.seal import SEAL_META, RowDigest, Seal, seal_key
-from agentcrdt.undo import inverse_ops
 
 __all__ = ["Applied", "AppliedEvent", "EntityClass", "Follower", "IngestReport", "Replica", "new_genesis"]
 
 SCOPE_META = "scope"
+EPOCH_META = "verdict_epoch"
 FEED_BATCH = 2_000  # store rows per Applied batch: one follower transaction each
 
 T_co = TypeVar("T_co", covariant=True)
@@ -68,6 +69,8 @@ class Applied:
     reset: bool = False
     #: More batches follow at once (a follower may wait for the last one to notify its listeners).
     more: bool = False
+    #: The store's verdict epoch these rows were judged under; a follower keeps it with its position.
+    epoch: int = 0
 
 
 class Follower(Protocol):
@@ -81,8 +84,15 @@ class Follower(Protocol):
     def position(self) -> int:
         """Return the store position through which this follower has applied the log."""
 
+    def epoch(self) -> int:
+        """Return the verdict epoch (``Applied.epoch``) of the batches its rows come from; 0 if none.
+
+        The replica resets a follower whose epoch is not the store's: verdicts changed since it
+        projected, maybe in another process while this one was not running.
+        """
+
     def apply(self, batch: Applied) -> object:
-        """Project one batch (atomically with the new position)."""
+        """Project one batch (atomically with the new position and epoch)."""
 
 
 class EntityClass(Protocol[T_co]):
@@ -312,6 +322,8 @@ class Replica:
         replica = cls(store, **kwargs)
         if not replica._vouched_at_open:
             replica.dag  # noqa: B018  (loads, judging what no seal of ours covers)
+            with store.atomic():
+                replica._next_epoch()  # what followers hold elsewhere came from verdicts not believed
             replica._rebuild_followers()
         return replica
 
@@ -459,16 +471,20 @@ class Replica:
             if self.progress is not None:
                 self.progress(done, total)
         changed = {}
+        rewritten = False  # a verdict followers may have projected changed
         for event_id, row in verdicts.items():
             before = stored_rows[event_id] if event_id in stored_rows else self._stored_verdict(event_id)
             if before != row:
                 changed[event_id] = row
+                rewritten = rewritten or before is not None
             if digested.get(event_id, row) != row:
                 self._digest_stale = True  # an equivocation found later changed an earlier row
         with self.store.atomic():
             if changed:
                 self.store.set_verdicts(changed)
                 self._state = None
+            if rewritten:
+                self._next_epoch()
             self._write_seal()
         if retro:
             self.recompute()  # outside the transaction: followers may write to the same file
@@ -539,6 +555,7 @@ class Replica:
         if len(verdicts) > len(events):
             self._digest_stale = True  # an earlier row's verdict changed (an equivocation found)
             self._state = None
+            self._next_epoch()  # in the same transaction as the rows
 
     def _fetch(self, event_id: str) -> Event | None:
         placing = self._placing.get(event_id)
@@ -785,9 +802,18 @@ class Replica:
             if changed:
                 self.store.set_verdicts(changed)
                 self._digest_stale = True
+                self._next_epoch()
             self._write_seal()
         self._state = None  # effects may have moved too (a displaced review), not only verdicts
         self._rebuild_followers()
+
+    def verdict_epoch(self) -> int:
+        """Return how many times stored verdicts changed retroactively (a recompute that changed any,
+        an open that could not believe them); followers carry it to know they must replay the log."""
+        return int(self.store.get_meta(EPOCH_META) or 0)
+
+    def _next_epoch(self) -> None:
+        self.store.set_meta(EPOCH_META, str(self.verdict_epoch() + 1))
 
     def effects(self, event: Event) -> list[DecodedOp]:
         """Return the ops a valid event applies (own ops, auto-accepted or accepted proposals)."""
@@ -814,8 +840,10 @@ class Replica:
         Never past what the DAG and the authority indexes cover: an event's effects (an auto-accepted
         proposal, an accepting review) depend on the grants and reviews before it.
         """
+        epoch = self.verdict_epoch()
+        reset = reset or follower.epoch() != epoch  # verdicts changed since it projected: replay all
         position = 0 if reset else follower.position()
-        if position >= self.store.last_position():
+        if position >= self.store.last_position() and not (reset and follower.position()):
             return  # up to date: opening a big room must not load its DAG for nothing
         upto = self.indexed_position()
         while position < upto:
@@ -830,7 +858,7 @@ class Replica:
                     event = self.decoded(stored)  # verified on ingest; reused if just written
                     events.append(AppliedEvent(row_position, event, self.effects(event)))
             more = end < upto and len(rows) == FEED_BATCH
-            follower.apply(Applied(position, end, events, reset=reset, more=more))
+            follower.apply(Applied(position, end, events, reset=reset, more=more, epoch=epoch))
             if end == position:
                 return  # nothing more is stored (rows another process is still writing)
             reset = False

@@ -17,9 +17,9 @@ from agentcrdt.capabilities.policy import GrantRecord
 from agentcrdt.capabilities.spec import Capability
 from agentcrdt.log.dag import CausalDAG
 from agentcrdt.log.event import Event
+from agentcrdt.ops.state import OPS, DecodedOp, decode_ops
 from agentcrdt.proposals.kinds import PROPOSAL, REVIEW
 from agentcrdt.proposals.status import ProposalInfo, decisive_review
-from agentcrdt.state import OPS, DecodedOp, decode_ops
 
 __all__ = ["AUTHORITY_KINDS", "PolicyIndex"]
 

@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING
 import orjson
 
 from agentcrdt.errors import StoreError
+from agentcrdt.materialize.follower import add_epoch_column
+from agentcrdt.ops.state import DELETED, EntityKey, EntityState
 from agentcrdt.retrieval.cache import EmbeddingCache
 from agentcrdt.retrieval.chunking import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, DEFAULT_OVERLAP, chunk_text
 from agentcrdt.retrieval.embedder import Vectors
 from agentcrdt.retrieval.index import IndexItem, VectorIndex
-from agentcrdt.state import DELETED, EntityKey, EntityState
 
 if TYPE_CHECKING:
     from agentcrdt.replica import Applied
@@ -117,8 +118,9 @@ class RetrievalIndexer:
         with self.index.transaction():
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS _retrieval_cursors (name TEXT PRIMARY KEY,"
-                " cursor INTEGER NOT NULL, config TEXT NOT NULL)"
+                " cursor INTEGER NOT NULL, config TEXT NOT NULL, epoch INTEGER NOT NULL DEFAULT 0)"
             )
+            add_epoch_column(self.db, "_retrieval_cursors")
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS _retrieval_entities (name TEXT NOT NULL, etype TEXT NOT NULL,"
                 " eid TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (name, etype, eid)) WITHOUT ROWID"
@@ -130,10 +132,11 @@ class RetrievalIndexer:
                 # New sources or chunking: derive everything again (the cache makes that cheap).
                 self._reset()
 
-    def _reset(self) -> None:
+    def _reset(self, epoch: int = 0) -> None:
         self.db.execute("DELETE FROM _retrieval_entities WHERE name = ?", (self.name,))
         self.db.execute(
-            "INSERT OR REPLACE INTO _retrieval_cursors VALUES (?, 0, ?)", (self.name, self._config())
+            "INSERT OR REPLACE INTO _retrieval_cursors (name, cursor, config, epoch) VALUES (?, 0, ?, ?)",
+            (self.name, self._config(), epoch),
         )
         self.index.delete(where={})
 
@@ -147,13 +150,18 @@ class RetrievalIndexer:
         """Return the store position through which the index holds the log (see Follower)."""
         return self.cursor
 
+    def epoch(self) -> int:
+        """Return the verdict epoch the index was derived under (see Follower)."""
+        row = self.db.execute("SELECT epoch FROM _retrieval_cursors WHERE name = ?", (self.name,)).fetchone()
+        return int(row[0]) if row else 0
+
     def apply(self, batch: Applied) -> IndexStats:
         """Index one :class:`~agentcrdt.replica.Applied` batch; return what was embedded, reused and
         deleted (also added to :attr:`totals`). A batch that no longer continues the cursor (another
         indexer on this table moved it) is ignored: the replica feeds it again from the new cursor."""
         if batch.reset:
             with self.index.transaction():
-                self._reset()
+                self._reset(batch.epoch)
         try:
             stats = self._process(batch)
         except _CursorMoved:
@@ -223,7 +231,8 @@ class RetrievalIndexer:
                 [(self.name, *key, orjson.dumps(st.encode()).decode()) for key, st in states.items()],
             )
             cur = self.db.execute(
-                "UPDATE _retrieval_cursors SET cursor = ? WHERE name = ?", (batch.end, self.name)
+                "UPDATE _retrieval_cursors SET cursor = ?, epoch = ? WHERE name = ?",
+                (batch.end, batch.epoch, self.name),
             )
             if cur.rowcount != 1:
                 raise StoreError(f"retrieval indexer {self.name!r} lost its cursor row")

@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from agentcrdt.errors import SchemaError, UsageError
 from agentcrdt.kernel import JSON
+from agentcrdt.ops.state import _NAME_RE, DELETED, EntityState, op
 from agentcrdt.schema import _ops
 from agentcrdt.schema.fields import FieldSpec, InvalidEntityValue, MultiValue, build_spec
-from agentcrdt.state import _NAME_RE, DELETED, EntityState, op
 
 __all__ = ["BASE_FIELDS", "Entity"]
 

@@ -18,11 +18,11 @@ import orjson
 from agentcrdt.errors import UsageError
 from agentcrdt.materialize.atoms import table_for
 from agentcrdt.materialize.entities import EntityProjection, RowHook
+from agentcrdt.ops.state import EntityKey, EntityState
 from agentcrdt.schema.entity import Entity
 from agentcrdt.schema.export import Column, columns, ddl_statements, quote
 from agentcrdt.schema.fields import InvalidEntityValue
 from agentcrdt.schema.values import plain_value
-from agentcrdt.state import EntityKey, EntityState
 from agentcrdt.store.driver import operational_errors
 
 __all__ = ["TypedEntityProjection", "TypedTables", "typed_table_hook"]

@@ -26,7 +26,7 @@ import pytest
 from agentcrdt.errors import AgentCRDTError, UsageError
 from agentcrdt.log.event import create_event
 from agentcrdt.log.keys import Identity
-from agentcrdt.state import OPS, op
+from agentcrdt.ops.state import OPS, op
 from agentcrdt.store.base import EventStore, StoredEvent
 
 __all__ = ["StoreContract", "expected_heads", "make_author", "make_event"]

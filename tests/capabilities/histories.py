@@ -19,8 +19,8 @@ from agentcrdt.capabilities import AutoAccept, Capability
 from agentcrdt.capabilities.kinds import grant_payload, revoke_payload
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity, digest
+from agentcrdt.ops.state import op
 from agentcrdt.replica import new_genesis
-from agentcrdt.state import op
 
 FIELDS = ("a", "b")
 # The capabilities actors are granted: direct writers (delegable or not), proposers whose proposals

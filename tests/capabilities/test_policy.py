@@ -13,6 +13,7 @@ from agentcrdt.capabilities.kinds import grant_payload
 from agentcrdt.errors import CapabilityDenied, UsageError
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity, digest
+from agentcrdt.ops.state import op
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.workflow import (
     Provenance,
@@ -24,7 +25,6 @@ from agentcrdt.rooms.workflow import (
     revoke,
     three_way_view,
 )
-from agentcrdt.state import op
 from agentcrdt.store.memory import MemoryStore
 
 OWNER, AGENT, HUMAN, OTHER = (Identity.from_name(n) for n in ("owner", "agent", "human", "other"))

@@ -17,8 +17,8 @@ from agentcrdt.capabilities import Capability
 from agentcrdt.capabilities.kinds import grant_payload, revoke_payload
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity
+from agentcrdt.ops.state import op
 from agentcrdt.replica import Replica, new_genesis
-from agentcrdt.state import op
 from agentcrdt.store.memory import MemoryStore
 
 WRITER = Capability("writer", writes=("Doc.a",), mode="direct")

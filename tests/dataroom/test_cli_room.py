@@ -14,7 +14,7 @@ from agentcrdt.cli import _main
 from agentcrdt.cli import room as room_cli
 from agentcrdt.dataroom import Dataroom, DocumentVersion
 from agentcrdt.errors import AgentCRDTError
-from agentcrdt.state import OPS
+from agentcrdt.ops.state import OPS
 
 
 def _wired() -> bool:

@@ -17,8 +17,8 @@ from agentcrdt.dataroom import (
 )
 from agentcrdt.errors import CapabilityDenied, UsageError
 from agentcrdt.log.keys import Identity, verify
+from agentcrdt.ops.state import OPS
 from agentcrdt.replica import Replica
-from agentcrdt.state import OPS
 from agentcrdt.store.memory import MemoryStore
 
 

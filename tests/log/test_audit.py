@@ -18,9 +18,9 @@ from agentcrdt.cli import main
 from agentcrdt.log.audit import AuditReport, verify_log
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity, digest
+from agentcrdt.ops.state import op
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.local import create_local
-from agentcrdt.state import op
 from agentcrdt.store.base import EventStore, StoredEvent
 from agentcrdt.store.driver import driver
 from agentcrdt.store.memory import MemoryStore

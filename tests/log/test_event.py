@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import agentcrdt.state  # noqa: F401  (registers the "ops" kind)
+import agentcrdt.ops.state  # noqa: F401  (registers the "ops" kind)
 from agentcrdt.errors import RejectedEvent, UsageError
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.codec import MAX_DEPTH, MAX_INT, canonical
@@ -35,8 +35,8 @@ from agentcrdt.log.event import (
     registered_kinds,
 )
 from agentcrdt.log.keys import Identity, digest, verify
+from agentcrdt.ops.state import MAX_OPS_PER_EVENT, op
 from agentcrdt.replica import Replica
-from agentcrdt.state import MAX_OPS_PER_EVENT, op
 from agentcrdt.store.memory import MemoryStore
 
 GOLDEN = Path(__file__).parent / "golden" / "v1.json"
@@ -372,7 +372,7 @@ REASON_CASES: list[tuple[str, Any]] = [
     ("non_canonical", lambda: VALID.raw + b"\n"),
     ("oversized", _oversized),
     ("unknown_kind", lambda: patched(kind="frobnicate")),
-    ("unknown_kind", lambda: patched(kind="agentcrdt.state.op")),
+    ("unknown_kind", lambda: patched(kind="agentcrdt.ops.state.op")),
     ("bad_payload", lambda: patched(payload={"ops": []})),
     ("bad_payload", lambda: patched(payload={"ops": [op("Doc", "d1", "title", "nosuch", {"set": 1})]})),
     ("hash_mismatch", lambda: (VALID.raw, GENESIS.id)),

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from agentcrdt.log.audit import verify_log
 from agentcrdt.log.keys import Identity
+from agentcrdt.ops.state import op
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.local import open_local
-from agentcrdt.state import op
 from agentcrdt.store import open_store
 from agentcrdt.store.memory import MemoryStore
 from agentcrdt.store.sqlite import SQLiteStore

@@ -22,8 +22,8 @@ from agentcrdt.log.codec import canonical
 from agentcrdt.log.event import create_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize import EntityProjection, SQLiteFollower
+from agentcrdt.ops.state import DocState, EntityState, op
 from agentcrdt.replica import Replica
-from agentcrdt.state import DocState, EntityState, op
 from agentcrdt.store.memory import MemoryStore
 
 PROBE = Stamp(0, "", "", 0)  # builders need a stamp to shape an op; the event supplies the real one

@@ -12,8 +12,8 @@ from agentcrdt.errors import StoreError
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize import Atom, EntityProjection, Projection, Reader, SQLiteFollower, Touched
+from agentcrdt.ops.state import DecodedOp, DocState, op
 from agentcrdt.replica import Applied, Replica
-from agentcrdt.state import DecodedOp, DocState, op
 from agentcrdt.store.memory import MemoryStore
 
 
@@ -230,14 +230,19 @@ class Recorder:
 
     def __init__(self) -> None:
         self.at = 0
+        self.held = 0
         self.state = DocState()
         self.batches: list[Applied] = []
 
     def position(self) -> int:
         return self.at
 
+    def epoch(self) -> int:
+        return self.held
+
     def apply(self, batch: Applied) -> None:
         self.batches.append(batch)
+        self.held = batch.epoch
         if batch.reset:
             self.at, self.state = 0, DocState()
         assert batch.start == self.at, "a batch must continue where the follower is"

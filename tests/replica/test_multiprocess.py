@@ -17,7 +17,7 @@ WRITER = textwrap.dedent(
     import sys
     from agentcrdt.rooms.local import open_local
     from agentcrdt.log.keys import Identity
-    from agentcrdt.state import op
+    from agentcrdt.ops.state import op
 
     path, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     room = open_local(path, identity=Identity.from_name(name))
@@ -67,9 +67,9 @@ def test_a_follower_applies_what_another_process_wrote_even_before_its_replica_s
     from decimal import Decimal
 
     from agentcrdt.capabilities import AutoAccept, Capability
+    from agentcrdt.ops.state import op
     from agentcrdt.replica import Replica
     from agentcrdt.rooms.workflow import Provenance, grant, propose, review
-    from agentcrdt.state import op
     from agentcrdt.store.sqlite import SQLiteStore
 
     path = tmp_path / "room.db"
@@ -103,3 +103,41 @@ def test_a_follower_applies_what_another_process_wrote_even_before_its_replica_s
     rows = here.followers[0].query("SELECT value FROM entities WHERE id = 'd1'")
     assert rows == [('{"tags":["auto","reviewed"]}',)]
     assert json.loads(str(rows[0][0])) == here.state_at().value("Document", "d1")
+
+
+def test_a_follower_replays_the_log_after_another_process_changed_verdicts_while_it_was_closed(
+    tmp_path: Path,
+) -> None:
+    # The follower's process projects bob's write and stops. Another process, with no follower, then
+    # learns that bob equivocated: the write it projected is quarantined there. When the follower's
+    # process opens the room again, its rows must not keep the quarantined write.
+    from agentcrdt.ops.state import op
+    from agentcrdt.replica import Replica
+    from agentcrdt.store.memory import MemoryStore
+    from agentcrdt.store.sqlite import SQLiteStore
+
+    path = tmp_path / "room.db"
+    alice, bob = Identity.from_name("alice-epoch"), Identity.from_name("bob-epoch")
+    here = create_local(path, alice, "room", owners=(bob.author,))
+    b = Replica.join(MemoryStore(), here.genesis.raw, identity=bob)
+    fork = Replica.join(MemoryStore(), here.genesis.raw, identity=bob)
+    b.commit("ops", {"ops": [op("Doc", "x", "title", "lww", {"set": "one branch"})]})
+    fork.commit("ops", {"ops": [op("Doc", "x", "title", "lww", {"set": "the other"})]})
+    here.ingest(b.missing_for(here.heads))
+
+    def rows(room: Replica) -> list[tuple[object, ...]]:
+        return room.followers[0].query("SELECT id FROM entities WHERE id = 'x'")  # type: ignore[attr-defined,no-any-return]
+
+    assert rows(here) == [("x",)]
+    epoch = here.verdict_epoch()
+    here.store.close()
+
+    elsewhere = Replica.open(SQLiteStore(path), identity=alice)
+    assert not elsewhere.followers
+    elsewhere.ingest(fork.missing_for(elsewhere.heads))
+    assert elsewhere.state_at().value("Doc", "x") is None and elsewhere.verdict_epoch() == epoch + 1
+    elsewhere.store.close()
+
+    reopened = open_local(path, identity=alice)
+    assert rows(reopened) == []
+    assert reopened.followers[0].epoch() == epoch + 1  # type: ignore[attr-defined]

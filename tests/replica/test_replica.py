@@ -13,9 +13,9 @@ from agentcrdt.errors import CapabilityDenied, NotFound, UsageError
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.log.pending import PendingBuffer
+from agentcrdt.ops.state import DocState, op
 from agentcrdt.replica import Replica
 from agentcrdt.signing import CHUNK
-from agentcrdt.state import DocState, op
 from agentcrdt.store.memory import MemoryStore
 from agentcrdt.store.sqlite import SQLiteStore
 

@@ -20,10 +20,10 @@ import pytest
 from agentcrdt.capabilities import Capability
 from agentcrdt.log.event import create_event
 from agentcrdt.log.keys import Identity
+from agentcrdt.ops.state import op
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.local import create_local, open_local
 from agentcrdt.rooms.workflow import grant
-from agentcrdt.state import op
 from agentcrdt.store.driver import driver
 from agentcrdt.store.seal import seal_key
 from agentcrdt.store.sqlite import SQLiteStore

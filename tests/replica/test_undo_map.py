@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from agentcrdt.errors import UsageError
 from agentcrdt.kernel import LWW, MAP, ORSET, PNCOUNTER
 from agentcrdt.log.keys import Identity
+from agentcrdt.ops.state import op
 from agentcrdt.replica import Replica
-from agentcrdt.state import op
 from agentcrdt.store.memory import MemoryStore
 
 KEYS = ("a", "b", "c")

@@ -151,9 +151,9 @@ def test_bad_table_name_and_missing_backend(room: Path) -> None:
 
 def test_a_rooms_vectors_live_in_the_room_file(tmp_path: Path) -> None:
     from agentcrdt.log.keys import Identity
+    from agentcrdt.ops.state import op
     from agentcrdt.rooms.local import create_local
     from agentcrdt.runtime.context import open_retrieval
-    from agentcrdt.state import op
 
     path = tmp_path / "room.db"
     room = create_local(path, Identity.from_name("owner"), "room")

@@ -10,12 +10,12 @@ import pytest
 
 from agentcrdt.log.event import create_event
 from agentcrdt.log.keys import Identity
+from agentcrdt.ops.state import OPS, op
 from agentcrdt.replica import Replica
 from agentcrdt.retrieval import EmbeddingCache, FakeEmbedder, RetrievalIndexer, VectorIndex, chunk_text
 from agentcrdt.retrieval.index import IndexItem
 from agentcrdt.retrieval.indexer import IndexStats
 from agentcrdt.rooms.local import create_local
-from agentcrdt.state import OPS, op
 from agentcrdt.store.memory import MemoryStore
 
 SOURCES = [("DocumentVersion", "text"), ("Note", "body")]
@@ -216,3 +216,27 @@ def test_text_from_an_accepted_proposal_is_indexed(local: Setup, bob: Identity) 
     review(r, made.id, "accept")
     assert catch_up(local.indexer, r).chunks_embedded > 0  # the review applies the proposal's ops
     assert any(row[0].startswith("Note/n1/body/") for row in local.rows())
+
+
+def test_an_index_built_before_another_process_quarantined_its_text_is_derived_again(
+    tmp_path: Path, alice: Identity, bob: Identity
+) -> None:
+    from agentcrdt.store.sqlite import SQLiteStore
+
+    room = tmp_path / "room.db"
+    here = create_local(room, alice, "room", owners=(bob.author,))
+    b = Replica.join(MemoryStore(), here.genesis.raw, identity=bob)
+    fork = Replica.join(MemoryStore(), here.genesis.raw, identity=bob)  # bob's key, signing a second branch
+    b.commit(OPS, set_text("d1", doc_text("d1")))
+    fork.commit(OPS, set_text("d2", doc_text("d2")))
+    here.ingest(b.missing_for(here.heads))
+    setup = Setup(here, room)
+    catch_up(setup.indexer, here)
+    assert {row[0].split("/")[1] for row in setup.rows()} == {"d1"}
+    # Another process, with no indexer, learns that bob equivocated: both branches are quarantined.
+    elsewhere = Replica.open(SQLiteStore(room), identity=alice)
+    elsewhere.ingest(fork.missing_for(elsewhere.heads))
+    assert elsewhere.state_at().value("DocumentVersion", "d1") is None
+    catch_up(setup.indexer, here)
+    assert setup.rows() == []  # derived again: the quarantined text is gone
+    assert setup.indexer.epoch() == elsewhere.verdict_epoch() == 1

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from agentcrdt.ops.state import op
 from agentcrdt.proposals.status import ProposalInfo
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.workflow import list_proposals
 from agentcrdt.runtime import Agent, load_agent
-from agentcrdt.state import op
 
 HERE = Path(__file__).resolve().parent
 AGENTS = HERE / "agents" / "tagger.py"

@@ -94,8 +94,8 @@ async def test_a_hacked_worker_signing_out_of_slot_events_is_quarantined_on_ever
     # The agent's own replica, with its policy patched out: it signs what the injection asked for.
     hacked = Replica.join(MemoryStore(), genesis.raw, identity=tagger_key, policy=_AnythingGoes())
     hacked.ingest(room.missing_for(hacked.heads))
+    from agentcrdt.ops.state import op
     from agentcrdt.rooms.workflow import Provenance, propose
-    from agentcrdt.state import op
 
     propose(
         hacked,

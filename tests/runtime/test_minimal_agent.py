@@ -11,10 +11,10 @@ from agentcrdt.errors import UsageError
 from agentcrdt.llm.base import Message
 from agentcrdt.llm.testing import FunctionModel
 from agentcrdt.log.keys import Identity
+from agentcrdt.ops.state import op
 from agentcrdt.retrieval import FakeEmbedder
 from agentcrdt.rooms import create_local, grant, list_proposals, open_local
 from agentcrdt.runtime import Worker, build_model, load_agent
-from agentcrdt.state import op
 
 pytestmark = pytest.mark.anyio
 

@@ -17,11 +17,11 @@ from agentcrdt.llm.testing import FunctionModel
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize.atoms import Reader
 from agentcrdt.materialize.follower import SQLiteFollower
+from agentcrdt.ops.state import op
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.local import create_local, open_local
 from agentcrdt.rooms.workflow import Evidence, grant
 from agentcrdt.runtime import ProposalDraft, Worker, WorkItem
-from agentcrdt.state import op
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from agentcrdt.kernel import Stamp, get_type
 from agentcrdt.log.codec import canonical
-from agentcrdt.state import EntityState, check_ops_payload
+from agentcrdt.ops.state import EntityState, check_ops_payload
 
 
 class Writer:

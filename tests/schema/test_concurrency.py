@@ -10,7 +10,7 @@ from schema_helpers import Writer, copy_state
 from schema_models import Kitchen
 from schema_strategies import FIELDS, kitchen_values
 
-from agentcrdt.state import EntityState
+from agentcrdt.ops.state import EntityState
 
 
 def both_orders(

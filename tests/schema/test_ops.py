@@ -15,8 +15,8 @@ from schema_models import Color, Kitchen, Step
 from schema_strategies import FIELDS, kitchen_values
 
 from agentcrdt.errors import UsageError
+from agentcrdt.ops.state import EntityState, op
 from agentcrdt.schema import Counter, Entity, InvalidEntityValue, MultiValue, Text
-from agentcrdt.state import EntityState, op
 
 
 def fields_of(entity: Entity) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from agentcrdt.errors import UsageError
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize.entities import EntityProjection
 from agentcrdt.materialize.follower import SQLiteFollower
+from agentcrdt.ops.state import op
 from agentcrdt.replica import Replica
 from agentcrdt.schema import AddWinsSet, Counter, Entity, TypedEntityProjection, typed_table_hook
-from agentcrdt.state import op
 from agentcrdt.store.memory import MemoryStore
 
 

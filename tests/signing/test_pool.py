@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from agentcrdt.log.event import decode_event, signature_check
 from agentcrdt.log.keys import Identity, parse_author
+from agentcrdt.ops.state import OPS, op
 from agentcrdt.replica import Replica
 from agentcrdt.signing import PoolSigner
 from agentcrdt.signing import pool as parallel
 from agentcrdt.signing.pool import CHUNK, VerifyBatch
-from agentcrdt.state import OPS, op
 from agentcrdt.store.memory import MemoryStore
 
 ALICE = Identity.from_name("alice")

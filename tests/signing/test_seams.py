@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from agentcrdt.errors import UsageError
 from agentcrdt.log.keys import Identity
+from agentcrdt.ops.state import op
 from agentcrdt.replica import Replica
 from agentcrdt.signing import CHUNK, InlineSigner, InlineVerifier, PoolSigner, PoolVerifier, VerifySession
-from agentcrdt.state import op
 from agentcrdt.store.memory import MemoryStore
 
 ALICE, BOB = Identity.from_name("alice"), Identity.from_name("bob")

@@ -275,8 +275,8 @@ def test_processes_on_different_sqlite_libraries_share_a_room(tmp_path: Path) ->
     # This process opens rooms through store.driver's choice (sqlean where the stdlib cannot load
     # extensions); another process may use the standard library: separate processes, separate locks.
     from agentcrdt.log.keys import Identity
+    from agentcrdt.ops.state import op
     from agentcrdt.rooms.local import create_local, open_local
-    from agentcrdt.state import op
     from agentcrdt.store.driver import driver
 
     path = tmp_path / "room.db"
@@ -287,7 +287,7 @@ def test_processes_on_different_sqlite_libraries_share_a_room(tmp_path: Path) ->
         f"""
         from agentcrdt.rooms.local import open_local
         from agentcrdt.log.keys import Identity
-        from agentcrdt.state import op
+        from agentcrdt.ops.state import op
         from agentcrdt.store.driver import driver
         assert driver().name == "sqlite3", driver()
         room = open_local({str(path)!r}, identity=Identity.from_name("owner"))

@@ -23,10 +23,10 @@ from agentcrdt.llm import Message, register_provider
 from agentcrdt.llm.base import request_context
 from agentcrdt.llm.testing import FunctionModel
 from agentcrdt.materialize import Reader
+from agentcrdt.ops.state import op
 from agentcrdt.rooms.workflow import Evidence
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem, find_evidence
 from agentcrdt.schema import AddWinsSet, Entity
-from agentcrdt.state import op
 
 TAGS = ("payment", "termination", "confidentiality", "governing-law")
 KEYWORDS = {

@@ -31,7 +31,7 @@ from agentcrdt.kernel.registers import MVSet, SetValue
 from agentcrdt.kernel.sequence import SeqDelete, SeqInsert
 from agentcrdt.kernel.sets import SetAdd, SetRemove
 from agentcrdt.log.event import Event
-from agentcrdt.state import DocState, entity_ops, op
+from agentcrdt.ops.state import DocState, entity_ops, op
 
 __all__ = ["inverse_ops"]
 
