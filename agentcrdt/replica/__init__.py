@@ -3,6 +3,8 @@
 * :mod:`~agentcrdt.replica.core`: :class:`Replica`, the driver: it verifies, places, judges and stores
   events (its own through ``commit``, a peer's through ``ingest``) and feeds its followers
   :class:`Applied` batches;
+* :mod:`~agentcrdt.replica.placement`: where each verified event of an ingest goes (the DAG with a
+  verdict, the pending buffer, or a rejection), with no store and no I/O; the driver writes the chunks;
 * :mod:`~agentcrdt.replica.judge`: verdicts as a function of the events alone (equivocation, the chain
   rule, the policy, settled as a fixpoint under revocations);
 * :mod:`~agentcrdt.replica.policy_index`: the :class:`~agentcrdt.capabilities.PolicyView` the policy

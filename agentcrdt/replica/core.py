@@ -12,9 +12,8 @@ import hashlib
 import os
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from agentcrdt.capabilities.policy import CapabilityPolicy, Denied, Policy
@@ -29,6 +28,7 @@ from agentcrdt.ops.state import OPS, DecodedOp, DocState, EntityState
 from agentcrdt.ops.undo import inverse_ops
 from agentcrdt.proposals import kinds as _proposal_kinds  # noqa: F401  (registers proposal, review)
 from agentcrdt.replica.judge import VALID, Judge, VerdictRow, grant_of, grant_reason
+from agentcrdt.replica.placement import Chunk, IngestReport, Placement, Verdicts
 from agentcrdt.replica.policy_index import INDEXED_KINDS, PolicyIndex
 from agentcrdt.signing import CHUNK, PoolSigner, PoolVerifier, Signer, Verifier
 from agentcrdt.store.base import EventStore, StoredEvent
@@ -105,55 +105,6 @@ class EntityClass(Protocol[T_co]):
 
     def from_state(self, entity_id: str, state: EntityState) -> T_co:
         """Read one entity of this type from its state."""
-
-
-@dataclass
-class IngestReport:
-    """What one call to :meth:`Replica.ingest` did."""
-
-    accepted: list[str] = field(default_factory=list)
-    duplicates: int = 0
-    pending: int = 0
-    quarantined: list[tuple[str, str, str]] = field(default_factory=list)  # (id, reason, detail)
-    rejected: list[tuple[str | None, str, str]] = field(default_factory=list)  # (id or None, reason, detail)
-    evicted: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """Tell whether nothing was rejected or quarantined."""
-        return not self.rejected and not self.quarantined
-
-
-class _Verdicts(dict[str, VerdictRow]):
-    """One ingest call's verdicts, remembering which were set since they were last written.
-
-    A verdict can change after it was written: an equivocation found later in the call quarantines an
-    event an earlier chunk stored. The judge sets verdicts with ``d[key] = value`` only.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dirty: set[str] = set()
-
-    def __setitem__(self, key: str, value: VerdictRow) -> None:
-        self.dirty.add(key)
-        super().__setitem__(key, value)
-
-    def take_dirty(self) -> dict[str, VerdictRow]:
-        """Return the verdicts set since the last call, and forget that they were."""
-        out = {k: self[k] for k in self.dirty}
-        self.dirty.clear()
-        return out
-
-
-@dataclass
-class _Placed:
-    """What one ingest call placed in the DAG and judged; ``events[:written]`` are in the store."""
-
-    events: list[Event] = field(default_factory=list)
-    verdicts: _Verdicts = field(default_factory=_Verdicts)
-    written: int = 0
-    retro: bool = False
 
 
 def new_genesis(
@@ -422,7 +373,7 @@ class Replica:
         total = self.store.last_position() - self._loaded
         if total <= 0:
             return 0
-        verdicts = _Verdicts()
+        verdicts = Verdicts()
         stored_rows: dict[str, tuple[str, str] | None] = {}
         digested: dict[str, VerdictRow] = {}  # the verdict each row entered the digest with
         retro = False
@@ -664,10 +615,11 @@ class Replica:
 
         Everything this call places is stored in one transaction (all or nothing, rejections included).
         """
-        report = IngestReport()
         self.dag  # noqa: B018  (load, then take in what other processes appended)
         self.refresh()
-        placed = _Placed()
+        placement = Placement(
+            self.scope, self.dag, self._pending, self.judge, self._stored_verdict, self._placing
+        )
         try:
             # Events are placed as their signatures verify (in the signature helpers, chunk by chunk), and
             # written chunk by chunk inside one atomic block, so judging and writing overlap with
@@ -675,50 +627,36 @@ class Replica:
             # at once: a causally ordered batch (what missing_for sends) never queues in the bounded
             # pending buffer.
             with self.store.atomic():
-                for event in self._verified(raws, report):
-                    if event.id in self.dag or event.id in self._pending:
-                        report.duplicates += 1
-                        continue
-                    problem = None
-                    if event.scope_id != self.scope:
-                        problem = (
-                            "wrong_scope",
-                            f"event belongs to scope {event.scope_id}, not {self.scope}",
-                        )
-                    elif event.local:
-                        problem = ("local_event", "local-only events are never synced; a peer sent one")
-                    if problem is not None:
-                        self.store.record_rejection(event.raw, problem[0], problem[1], event.id)
-                        report.rejected.append((event.id, *problem))
-                        continue
-                    self._place(event, placed, report, source)
-                    if len(placed.events) - placed.written >= CHUNK:
-                        self._write_placed(placed)
-                self._write_placed(placed)
-                if placed.events or placed.verdicts:
+                for event in self._verified(raws, placement):
+                    placement.offer(event, source)
+                    if placement.ready >= CHUNK:
+                        self._write_chunk(placement.take())
+                self._write_chunk(placement.take())
+                if placement.events or placement.verdicts:
                     self._write_seal()
         except BaseException:
-            if placed.events:
+            if placement.events:
                 self._reload()  # forget what was placed but not stored: the store is the truth
             raise
         finally:
             self._placing.clear()
-        if placed.retro:
+        if placement.retro:
             self.recompute()
-        if placed.events:
-            self._notify(placed.events)
-        return report
+        if placement.events:
+            self._notify(placement.events)
+        return placement.report
 
-    def _write_placed(self, placed: _Placed) -> None:
-        """Store the events placed since the last write, with every verdict set since."""
-        events = placed.events[placed.written :]
-        verdicts = placed.verdicts.take_dirty()
-        if events or verdicts:
-            self._advance(self.store.append_judged(events, verdicts), events, verdicts)
-        placed.written = len(placed.events)
+    def _write_chunk(self, chunk: Chunk) -> None:
+        """Store one chunk of a placement: its events with every verdict set since, its rejections."""
+        for rejection in chunk.rejections:
+            self.store.record_rejection(*rejection)
+        if chunk.events or chunk.verdicts:
+            self._advance(
+                self.store.append_judged(chunk.events, chunk.verdicts), chunk.events, chunk.verdicts
+            )
 
-    def _verified(self, raws: Iterable[bytes], report: IngestReport) -> Iterator[Event]:
-        """Decode ``raws`` and yield those whose signatures verify, in order; record every failure."""
+    def _verified(self, raws: Iterable[bytes], placement: Placement) -> Iterator[Event]:
+        """Decode ``raws`` and yield those whose signatures verify, in order; reject every failure."""
         decoded: list[Event] = []
         with self.verifier.verifying() as checks:
             for raw in raws:
@@ -726,8 +664,7 @@ class Replica:
                     # Signatures are checked by helper processes while we decode the next events.
                     event = decode_event(raw, verify_signature=False)
                 except RejectedEvent as e:
-                    self.store.record_rejection(raw, e.reason, e.detail, e.event_id)
-                    report.rejected.append((e.event_id, e.reason, e.detail))
+                    placement.reject(e.event_id, raw, e.reason, e.detail)
                     continue
                 checks.add(*signature_check(event))
                 decoded.append(event)
@@ -736,53 +673,7 @@ class Replica:
                     yield event
                     continue
                 detail = f"signature does not verify for author {event.author}"
-                self.store.record_rejection(event.raw, "bad_signature", detail, event.id)
-                report.rejected.append((event.id, "bad_signature", detail))
-
-    def _place(self, event: Event, placed: _Placed, report: IngestReport, source: str) -> None:
-        """Place a verified event in the DAG and judge it (or park it as an orphan), then release
-        the orphans it completes."""
-        dag, pending = self.dag, self._pending
-        queue: deque[Event] | None = None
-        while True:
-            if self._place_one(event, dag, placed, report, source) and len(pending):
-                released = pending.release(event.id, dag.__contains__)
-                if released:
-                    queue = queue if queue is not None else deque()
-                    queue.extend(entry.item for entry in released)
-            if not queue:
-                return
-            event = queue.popleft()
-
-    def _place_one(
-        self, event: Event, dag: CausalDAG, placed: _Placed, report: IngestReport, source: str
-    ) -> bool:
-        """Place and judge one event whose turn has come; return whether it entered the DAG."""
-        if event.id in dag:
-            report.duplicates += 1
-            return False
-        for d in event.deps:
-            if d not in dag:
-                report.evicted += len(self._pending.add(event.id, event.deps, event, len(event.raw), source))
-                report.pending += 1
-                return False
-        try:
-            dag.add(_node(event))
-        except UsageError as e:
-            self.store.record_rejection(event.raw, "bad_causality", str(e), event.id)
-            report.rejected.append((event.id, "bad_causality", str(e)))
-            return False
-        placed.events.append(event)
-        self._placing[event.id] = event
-        verdict, retro = self.judge.judge(event, placed.verdicts, self._stored_verdict)
-        placed.retro = placed.retro or retro
-        placed.verdicts[event.id] = verdict
-        if verdict[0] == VALID:
-            placed.retro = self.judge.index_valid(event, grant_of(verdict[1])) or placed.retro
-            report.accepted.append(event.id)
-        else:
-            report.quarantined.append((event.id, *verdict))
-        return True
+                placement.reject(event.id, event.raw, "bad_signature", detail)
 
     def _stored_verdict(self, event_id: str) -> tuple[str, str] | None:
         return self.store.verdicts([event_id]).get(event_id)

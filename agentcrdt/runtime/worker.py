@@ -35,6 +35,7 @@ from agentcrdt.replica import Replica
 from agentcrdt.retrieval import Embedder
 from agentcrdt.rooms.local import open_local
 from agentcrdt.runtime._atom import LazyAtom
+from agentcrdt.runtime._checkpoint import Checkpoint
 from agentcrdt.runtime._items import ItemPipeline
 from agentcrdt.runtime._outbox import Outbox
 from agentcrdt.runtime.agent import Agent, WorkItem
@@ -106,6 +107,7 @@ class Worker:
         self._outbox: Outbox | None = None
         self.retrieval: Retrieval | None = None
         self._cursor = 0  # durable: every event up to here was considered
+        self._checkpoint: Checkpoint | None = None  # where the cursor is kept, once the room is open
         self._seen = 0  # in memory: the position the last round started from
         self._handled: set[str] = set()  # input ids processed by this process (proposed, empty, failed)
         self._proposed: set[str] = set()
@@ -189,16 +191,11 @@ class Worker:
             if not isinstance(path, str):
                 raise UsageError("retrieval needs the room's SQLite file; open the room with open_local()")
             self.retrieval = open_retrieval(path, self.embedder, self.agent.retrieval_sources)
-        store = replica.store
-        meta_key = f"{self.cursor_name}:prompt"
-        # The cursor says "everything up to here was handled with this prompt"; a new prompt re-reads all.
-        same_prompt = store.get_meta(meta_key) == self.prompt.hash
-        self._cursor = store.get_cursor(self.cursor_name) if same_prompt else 0
-        if not same_prompt:
-            store.set_meta(meta_key, self.prompt.hash)
+        self._checkpoint = Checkpoint(replica.store, self.cursor_name, self.prompt.hash)
+        self._cursor = self._checkpoint.load()
         self._seen = self._cursor
         # Nothing new since the cursor (and the same prompt): no need to run select() before a change.
-        self._atom.dirty = self._cursor < store.last_position()
+        self._atom.dirty = self._cursor < replica.store.last_position()
 
     def __enter__(self) -> Worker:
         return self
@@ -358,7 +355,8 @@ class Worker:
             taken, complete = await self._process_selected(sorted(replica.heads))
         self._seen = max(self._seen, position)
         if complete and not self._stopping and position > self._cursor:
-            replica.store.set_cursor(self.cursor_name, position)
+            assert self._checkpoint is not None  # set when the room was opened
+            self._checkpoint.save(position)
             self._cursor = position
         return taken
 

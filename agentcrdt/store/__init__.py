@@ -1,4 +1,4 @@
-"""Event stores: one narrow contract, an in-memory reference, SQLite (default) and PostgreSQL.
+"""Event stores: a ladder of small contracts, an in-memory reference, SQLite (default) and PostgreSQL.
 
 Backends are leaves reached by URL scheme through ``open_store``; the PostgreSQL module (and psycopg)
 is imported only when a ``postgresql://`` URL is opened.
@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from agentcrdt.errors import UsageError
-from agentcrdt.store.base import EventStore, Rejection, StoredEvent
+from agentcrdt.store.base import (
+    EventStore,
+    IndexedRecorder,
+    JudgedRecorder,
+    Recorder,
+    Rejection,
+    StoredEvent,
+    TrackingRecorder,
+)
 from agentcrdt.store.memory import MemoryStore
 from agentcrdt.store.sqlite import SQLiteStore
 
@@ -21,11 +29,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EventStore",
+    "IndexedRecorder",
+    "JudgedRecorder",
     "MemoryStore",
     "PostgresStore",
+    "Recorder",
     "Rejection",
     "SQLiteStore",
     "StoredEvent",
+    "TrackingRecorder",
     "open_store",
 ]
 

@@ -1,4 +1,5 @@
-"""The event-store contract: records and the narrow ``EventStore`` interface every backend implements.
+"""The event-store contract: records, and a ladder of small interfaces up to the ``EventStore`` every
+backend implements (see :class:`Recorder`).
 
 A store keeps already-verified events (it never decodes ``raw``, never checks hashes or signatures),
 assigns them contiguous cursor positions 1, 2, 3... in append order, and maintains the set of heads
@@ -19,7 +20,19 @@ from typing import Self
 from agentcrdt.errors import UsageError
 from agentcrdt.log.event import Event
 
-__all__ = ["VERDICTS", "EventRecord", "EventStore", "Rejection", "StoredEvent", "heads_delta", "plan_append"]
+__all__ = [
+    "VERDICTS",
+    "EventRecord",
+    "EventStore",
+    "IndexedRecorder",
+    "JudgedRecorder",
+    "Recorder",
+    "Rejection",
+    "StoredEvent",
+    "TrackingRecorder",
+    "heads_delta",
+    "plan_append",
+]
 
 # Non-empty, no whitespace (deps are stored space-joined). A regex: this runs per event on the hot path.
 _ID = re.compile(r"\S+")
@@ -59,14 +72,14 @@ class Rejection:
     event_id: str | None
 
 
-class EventStore(abc.ABC):
-    """Append-only, idempotent, atomic event storage for one scope.
+class Recorder(abc.ABC):
+    """Rung 1, the log: append events atomically and read them back in position order.
 
-    Abstract core: ``append``, ``get_many``, ``heads``, ``since``, ``last_position``, the cursors and the
-    side tables. ``get``, ``has``, ``__contains__``, ``count`` and the context manager are derived.
+    The ladder (each rung adds two or three methods; consumers ask for the lowest rung they need):
+    :class:`Recorder` → :class:`IndexedRecorder` (lookups, heads) → :class:`JudgedRecorder`
+    (verdicts) → :class:`TrackingRecorder` (cursors, metadata) → :class:`EventStore` (quarantine: a
+    room's whole store, what backends implement).
     """
-
-    # -- events -----------------------------------------------------------------------------------
 
     @abc.abstractmethod
     def append(self, events: Sequence[EventRecord]) -> list[int]:
@@ -78,107 +91,9 @@ class EventStore(abc.ABC):
         only fires on a caller bug.
         """
 
-    def append_judged(
-        self, events: Sequence[EventRecord], verdicts: Mapping[str, tuple[str, str]]
-    ) -> list[int]:
-        """Append ``events`` and set ``verdicts`` (of these or stored events) in one transaction.
-
-        What the replica calls: an event is never stored without its verdict. Backends that keep the
-        verdict in the event's row override this to write both at once.
-        """
-        with self.atomic():
-            positions = self.append(events)
-            self.set_verdicts(verdicts)
-        return positions
-
-    @abc.abstractmethod
-    def get_many(self, ids: Iterable[str]) -> dict[str, StoredEvent]:
-        """Return the stored events among ``ids``, keyed by id (missing ids are absent)."""
-
-    @abc.abstractmethod
-    def heads(self) -> frozenset[str]:
-        """Return ids of non-local events that no stored non-local event lists in its deps."""
-
     @abc.abstractmethod
     def since(self, cursor: int, limit: int | None = None) -> list[tuple[int, StoredEvent]]:
         """Return ``(position, event)`` for positions > ``cursor`` in position (hence causal) order."""
-
-    def since_judged(
-        self, cursor: int, limit: int | None = None
-    ) -> list[tuple[int, StoredEvent, tuple[str, str] | None]]:
-        """Return ``(position, event, verdict)`` like :meth:`since`, with each event's stored verdict.
-
-        Derived from ``since`` and ``verdicts``; backends keeping verdicts in the event row read both
-        in one query.
-        """
-        batch = self.since(cursor, limit)
-        verdicts = self.verdicts([s.id for _, s in batch])
-        return [(p, s, verdicts.get(s.id)) for p, s in batch]
-
-    @abc.abstractmethod
-    def by_author_seq(self, author: str, seq: int) -> list[StoredEvent]:
-        """Return every stored event by ``author`` with ``seq`` (two or more means equivocation)."""
-
-    @abc.abstractmethod
-    def last_position(self) -> int:
-        """Return the position of the last stored event (0 when empty)."""
-
-    def get(self, event_id: str) -> StoredEvent | None:
-        return self.get_many([event_id]).get(event_id)
-
-    def has(self, ids: Iterable[str]) -> set[str]:
-        """Return the subset of ``ids`` that is stored."""
-        return set(self.get_many(ids))
-
-    def __contains__(self, event_id: object) -> bool:
-        return isinstance(event_id, str) and bool(self.has([event_id]))
-
-    def count(self) -> int:
-        # Positions are contiguous from 1 and events are never deleted, so the last position is the count.
-        return self.last_position()
-
-    # -- follower cursors -------------------------------------------------------------------------
-
-    @abc.abstractmethod
-    def get_cursor(self, name: str) -> int:
-        """Return the named cursor (0 if never set)."""
-
-    @abc.abstractmethod
-    def set_cursor(self, name: str, position: int) -> None:
-        """Set the named cursor (may move backwards, e.g. to recompute after a revocation)."""
-
-    # -- quarantine of structurally bad input -----------------------------------------------------
-
-    @abc.abstractmethod
-    def record_rejection(self, raw: bytes, reason: str, detail: str, event_id: str | None) -> None:
-        """Keep bad input as evidence, outside the events table."""
-
-    @abc.abstractmethod
-    def rejections(self) -> list[Rejection]:
-        """Return every recorded rejection in recording order."""
-
-    # -- authorization verdicts of stored events --------------------------------------------------
-
-    @abc.abstractmethod
-    def set_verdicts(self, verdicts: Mapping[str, tuple[str, str]]) -> None:
-        """Upsert ``event_id -> (verdict, reason)``; verdict is one of ``VERDICTS``.
-
-        Every id must name a stored event (``UsageError`` otherwise, and nothing is written).
-        """
-
-    @abc.abstractmethod
-    def verdicts(self, ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
-        """Return the verdicts of ``ids`` (all of them when ``ids`` is None)."""
-
-    # -- small metadata ---------------------------------------------------------------------------
-
-    @abc.abstractmethod
-    def get_meta(self, key: str) -> str | None: ...
-
-    @abc.abstractmethod
-    def set_meta(self, key: str, value: str) -> None: ...
-
-    # -- grouping ---------------------------------------------------------------------------------
 
     @abc.abstractmethod
     def atomic(self) -> AbstractContextManager[None]:
@@ -204,6 +119,121 @@ class EventStore(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class IndexedRecorder(Recorder):
+    """Rung 2, lookups: events by id, the heads, and an author's events by sequence number."""
+
+    @abc.abstractmethod
+    def get_many(self, ids: Iterable[str]) -> dict[str, StoredEvent]:
+        """Return the stored events among ``ids``, keyed by id (missing ids are absent)."""
+
+    @abc.abstractmethod
+    def heads(self) -> frozenset[str]:
+        """Return ids of non-local events that no stored non-local event lists in its deps."""
+
+    @abc.abstractmethod
+    def by_author_seq(self, author: str, seq: int) -> list[StoredEvent]:
+        """Return every stored event by ``author`` with ``seq`` (two or more means equivocation)."""
+
+    def last_position(self) -> int:
+        """Return the position of the last stored event (0 when empty); backends answer it directly."""
+        last = 0
+        while batch := self.since(last, limit=10_000):
+            last = batch[-1][0]
+        return last
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        return self.get_many([event_id]).get(event_id)
+
+    def has(self, ids: Iterable[str]) -> set[str]:
+        """Return the subset of ``ids`` that is stored."""
+        return set(self.get_many(ids))
+
+    def __contains__(self, event_id: object) -> bool:
+        return isinstance(event_id, str) and bool(self.has([event_id]))
+
+    def count(self) -> int:
+        # Positions are contiguous from 1 and events are never deleted, so the last position is the count.
+        return self.last_position()
+
+
+class JudgedRecorder(IndexedRecorder):
+    """Rung 3, verdicts: each stored event's authorization verdict, written with it."""
+
+    @abc.abstractmethod
+    def set_verdicts(self, verdicts: Mapping[str, tuple[str, str]]) -> None:
+        """Upsert ``event_id -> (verdict, reason)``; verdict is one of ``VERDICTS``.
+
+        Every id must name a stored event (``UsageError`` otherwise, and nothing is written).
+        """
+
+    @abc.abstractmethod
+    def verdicts(self, ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        """Return the verdicts of ``ids`` (all of them when ``ids`` is None)."""
+
+    def append_judged(
+        self, events: Sequence[EventRecord], verdicts: Mapping[str, tuple[str, str]]
+    ) -> list[int]:
+        """Append ``events`` and set ``verdicts`` (of these or stored events) in one transaction.
+
+        What the replica calls: an event is never stored without its verdict. Backends that keep the
+        verdict in the event's row override this to write both at once.
+        """
+        with self.atomic():
+            positions = self.append(events)
+            self.set_verdicts(verdicts)
+        return positions
+
+    def since_judged(
+        self, cursor: int, limit: int | None = None
+    ) -> list[tuple[int, StoredEvent, tuple[str, str] | None]]:
+        """Return ``(position, event, verdict)`` like :meth:`since`, with each event's stored verdict.
+
+        Derived from ``since`` and ``verdicts``; backends keeping verdicts in the event row read both
+        in one query.
+        """
+        batch = self.since(cursor, limit)
+        verdicts = self.verdicts([s.id for _, s in batch])
+        return [(p, s, verdicts.get(s.id)) for p, s in batch]
+
+
+class TrackingRecorder(JudgedRecorder):
+    """Rung 4, tracking: small metadata, and named cursors (how far a consumer of the log got).
+
+    Cursors and metadata are written only through this rung (workers, the replica's scope and seal);
+    cursors default to metadata entries, and backends with a cursor table override them.
+    """
+
+    @abc.abstractmethod
+    def get_meta(self, key: str) -> str | None:
+        """Return the metadata value at ``key`` (None if never set)."""
+
+    @abc.abstractmethod
+    def set_meta(self, key: str, value: str) -> None:
+        """Set the metadata value at ``key``."""
+
+    def get_cursor(self, name: str) -> int:
+        """Return the named cursor (0 if never set)."""
+        return int(self.get_meta(f"cursor:{name}") or 0)
+
+    def set_cursor(self, name: str, position: int) -> None:
+        """Set the named cursor (may move backwards, e.g. to recompute after a revocation)."""
+        check_cursor(name, position)
+        self.set_meta(f"cursor:{name}", str(position))
+
+
+class EventStore(TrackingRecorder):
+    """Rung 5, a room's whole store: append-only, idempotent, atomic event storage for one scope, with
+    the quarantine of structurally bad input beside it. What every backend implements."""
+
+    @abc.abstractmethod
+    def record_rejection(self, raw: bytes, reason: str, detail: str, event_id: str | None) -> None:
+        """Keep bad input as evidence, outside the events table."""
+
+    @abc.abstractmethod
+    def rejections(self) -> list[Rejection]:
+        """Return every recorded rejection in recording order."""
 
 
 # -- helpers shared by the backends ---------------------------------------------------------------
