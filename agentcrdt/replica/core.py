@@ -12,7 +12,9 @@ import hashlib
 import os
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -39,6 +41,7 @@ __all__ = ["Applied", "AppliedEvent", "EntityClass", "Follower", "IngestReport",
 SCOPE_META = "scope"
 EPOCH_META = "verdict_epoch"
 FEED_BATCH = 2_000  # store rows per Applied batch: one follower transaction each
+_RECENT = 2 * FEED_BATCH  # decoded events kept: a batch fed to one follower, then to the next
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -207,9 +210,14 @@ class Replica:
         self._state_pos = 0
         #: Called as ``progress(done, total)`` while stored events are judged again (a room from elsewhere).
         self.progress = progress
-        # Perf: the events just stored by commit/ingest, handed to followers during _notify so they
-        # need not decode (and re-check) the bytes we built or verified a moment ago.
-        self._fresh: dict[str, Event] = {}
+        # Perf: events recently stored (as built or verified) or decoded, by id, so that followers (the
+        # projections, then the retrieval index) need not decode and re-check the same bytes again. An id
+        # is the digest of the bytes, so a cached event is the stored one whatever happened since.
+        self._recent: OrderedDict[str, Event] = OrderedDict()
+        # Inside batch(): seals are deferred to the end of its transaction.
+        self._batching = False
+        self._unsealed = False
+        self._rebuild_pending = False
         # The events an ingest has placed in the DAG but maybe not yet written (writes go chunk by
         # chunk): the policy must find them by id (a revoke's grant, a review's proposal) all the same.
         self._placing: dict[str, Event] = {}
@@ -475,6 +483,9 @@ class Replica:
 
     def _write_seal(self) -> None:
         """Seal the rows up to ``_loaded`` (call inside the transaction that wrote them)."""
+        if self._batching:
+            self._unsealed = True  # sealed once, when the batch's transaction ends
+            return
         if self._digest_stale:
             self._rebuild_digest()
         seal = Seal(self.scope, self._digest.position, self._digest.hexdigest())
@@ -499,6 +510,8 @@ class Replica:
     ) -> None:
         # Our own appends need no re-reading, unless another process slipped events in between (then
         # refresh reads them back, in store order, with theirs).
+        for event in events:
+            self._remember(event)  # followers may be fed after an outer transaction, not at _notify
         if positions and positions[0] == self._loaded + 1:
             for position, event in zip(positions, events, strict=True):
                 self._digest.add(position, event, *verdicts[event.id])
@@ -524,6 +537,39 @@ class Replica:
         return self.store.heads()
 
     # -- writing ------------------------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group writes (commits, ingests) into one store transaction, sealed once at its end; the
+        followers are fed once it has committed (they write to the same file, in transactions of their
+        own).
+
+        What the worker's outbox does with a batch of proposals: one transaction and one seal instead
+        of one per proposal. Nested batches join the outer one.
+        """
+        if self._batching:
+            yield
+            return
+        try:
+            with self.store.atomic():
+                self._batching, self._unsealed = True, False
+                try:
+                    yield
+                finally:
+                    self._batching = False
+                if self._unsealed:
+                    self._write_seal()
+        except BaseException:
+            self._reload()  # the batch's events were rolled back: the store is the truth
+            self._rebuild_pending = False
+            raise
+        finally:
+            self._unsealed = False
+            rebuild, self._rebuild_pending = self._rebuild_pending, False
+        if rebuild:
+            self._rebuild_followers()
+        else:
+            self.catch_up()
 
     def commit(self, kind: str, payload: Any, *, local: bool = False) -> Event:
         """Sign and append a new event of ours on top of the current heads; apply it."""
@@ -711,11 +757,16 @@ class Replica:
         return self.policy_index.effects(event)
 
     def _notify(self, fresh: Sequence[Event] = ()) -> None:
-        self._fresh = {e.id: e for e in fresh}
-        try:
+        for event in fresh:
+            self._remember(event)
+        if not self._batching:  # inside a batch, followers are fed when it has committed
             self.catch_up()
-        finally:
-            self._fresh = {}
+
+    def _remember(self, event: Event) -> None:
+        recent = self._recent
+        recent[event.id] = event
+        if len(recent) > _RECENT:
+            recent.popitem(last=False)
 
     # -- followers ----------------------------------------------------------------------------------
 
@@ -757,16 +808,22 @@ class Replica:
 
     def _rebuild_followers(self) -> None:
         """Verdicts changed retroactively: every follower drops its rows and replays the log."""
+        if self._batching:
+            self._rebuild_pending = True  # when the batch has committed
+            return
         for follower in self.followers:
             self.feed(follower, reset=True)
 
     def decoded(self, stored: StoredEvent) -> Event:
         """Return the event a stored record holds, decoded without re-verifying its signature.
 
-        Events this replica has just stored are returned as built or verified, without decoding again.
+        Events this replica stored or decoded recently are returned as they are, without decoding again.
         """
-        event = self._fresh.get(stored.id)
-        return event if event is not None else decode_event(stored.raw, verify_signature=False)
+        event = self._recent.get(stored.id)
+        if event is None:
+            event = decode_event(stored.raw, verify_signature=False)
+            self._remember(event)
+        return event
 
     # -- reading and sync ---------------------------------------------------------------------------
 

@@ -94,15 +94,10 @@ def commit_batch(
 ) -> list[Outcome]:
     """Check the drafts' evidence and append them in one transaction; see the module docstring."""
     outcomes = [_checked(p, projections) for p in batch]
-    followers, replica.followers = replica.followers, []
-    try:
-        with replica.store.atomic():
-            for outcome in outcomes:
-                if not outcome.unsupported:
-                    _append(replica, slot, outcome)
-    finally:
-        replica.followers = followers
-    replica.catch_up()
+    with replica.batch():  # one transaction and one seal; the followers are fed once it committed
+        for outcome in outcomes:
+            if not outcome.unsupported:
+                _append(replica, slot, outcome)
     return outcomes
 
 

@@ -167,3 +167,26 @@ def _no_stray_env() -> Iterator[None]:
     before = os.environ.get("AGENTCRDT_HOME")
     yield
     assert os.environ.get("AGENTCRDT_HOME") == before
+
+
+def test_a_batch_of_commits_is_sealed_once_and_opens_vouched(room: Path) -> None:
+    r = open_local(room, identity=OWNER)
+    writes: list[str] = []
+    set_meta = r.store.set_meta
+    r.store.set_meta = lambda key, value: (writes.append(key), set_meta(key, value))[1]  # type: ignore[method-assign]
+    with r.batch():
+        for i in range(3):
+            r.commit("ops", title(f"batched {i}"))
+        with r.batch():  # nested: joins the outer batch
+            r.commit("ops", title("nested"))
+    assert writes.count("verdict_seal") == 1
+    r.store.close()
+    again = open_local(room)
+    assert again._dag is None and doc_title(again) == "nested"  # the one seal covers every row
+    writer = open_local(room, identity=OWNER)
+    with pytest.raises(RuntimeError), writer.batch():  # a failing batch writes nothing, seal included
+        writer.commit("ops", title("rolled back"))
+        raise RuntimeError("boom")
+    assert writer.state_at().value("Doc", "d1") == {"title": "nested"}  # forgot what was rolled back
+    assert doc_title(writer) == doc_title(open_local(room)) == "nested"
+    assert writer.commit("ops", title("after")).deps != ()
