@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -24,6 +25,10 @@ def _open(path: str) -> SQLiteStore:
 def _register_kinds() -> None:
     """Register every event kind agentcrdt writes, so each decodes (the registry is closed: kinds come
     from agentcrdt's own modules, imported here lazily to keep ``agentcrdt --help`` fast)."""
+    # By name, not `import a.b` statements: those bind only `agentcrdt`, and a linter's fix of "unused
+    # imports" once removed them, leaving `audit verify` unable to decode grants in a fresh process.
+    for module in ("agentcrdt.capabilities.kinds", "agentcrdt.ops.state", "agentcrdt.proposals.kinds"):
+        importlib.import_module(module)
 
 
 def _all(store: EventStore) -> Iterator[tuple[int, StoredEvent]]:

@@ -168,18 +168,26 @@ class Judge:
     def index_valid(self, event: Event, grant: str | None) -> bool:
         """Index a valid event; return True when earlier verdicts or effects may have to change.
 
-        A revocation can invalidate events concurrent with it that were already applied, and a review
-        can displace a concurrent decision already applied: both call for :meth:`recompute_all`.
+        A revocation can invalidate events concurrent with it that were already applied, a review can
+        displace a concurrent decision already applied, and a proposal can arrive after the review
+        that decides it: all call for :meth:`recompute_all`.
         """
         before = None
         if event.kind == "review":
             before = self.policy_index.decisive(event.payload["proposal"])
+        # A review need not have its proposal in its causal past (a backdated review): one that came
+        # first was applied with no ops, and the proposal arriving now gives the deciding review its ops.
+        reviewed = event.kind == "proposal" and self.policy_index.decisive(event.id) is not None
         self.policy_index.note_valid(event, grant)
-        if event.kind == REVOKE:
+        if event.kind == REVOKE or reviewed:
             return True
         if event.kind == "review":
+            # Any change of the deciding review but one moves effects already applied: the old decision
+            # loses its ops, or an earlier review (undecided until now) gains them. The exception: this
+            # review decides a proposal nothing decided before, and its ops apply with it.
             after = self.policy_index.decisive(event.payload["proposal"])
-            return before is not None and after is not None and before.id != after.id
+            before_id, after_id = before and before.id, after and after.id
+            return before_id != after_id and not (before_id is None and after_id == event.id)
         return False
 
     # -- every event --------------------------------------------------------------------------------
