@@ -11,6 +11,7 @@ from datetime import date
 
 __all__ = [
     "JURISDICTIONS",
+    "SCALE",
     "canonical_value",
     "find_dates",
     "find_durations",
@@ -143,7 +144,8 @@ _MONEY = re.compile(
     r"(?:\s*(?P<scale>million|billion|thousand))?",
     re.I,
 )
-_SCALE = {"thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+#: Multipliers of written-out scales ("2.5 million"), shared by money and plain numbers.
+SCALE = {"thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 
 
 def find_money(text: str) -> list[tuple[str, int, int]]:
@@ -154,7 +156,7 @@ def find_money(text: str) -> list[tuple[str, int, int]]:
         amount = m.group("amount").replace(",", "") + (m.group("cents") or "")
         scale = m.group("scale")
         if scale:
-            value = float(amount) * _SCALE[scale.lower()]
+            value = float(amount) * SCALE[scale.lower()]
             amount = str(int(value)) if value.is_integer() else f"{value:.2f}"
         elif amount.endswith(".00"):
             amount = amount[:-3]

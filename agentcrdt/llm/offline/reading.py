@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agentcrdt.llm.offline.encoder import Encoder
-from agentcrdt.llm.offline.normalize import find_dates
+from agentcrdt.llm.offline.normalize import SCALE, find_dates
 from agentcrdt.llm.offline.text import Span, cosine, sentences, stem, words
 
 __all__ = ["MATCH", "Quoted", "Reader", "Source", "numbers", "query_words", "stems_of", "texts_of"]
@@ -283,7 +283,6 @@ _NUMBER = re.compile(
     r"(?:\s*(?P<scale>million|billion|thousand)\b)?(?P<pct>\s*%)?",
     re.I,
 )
-_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 
 
 def numbers(text: str) -> list[tuple[float, int, int]]:
@@ -295,6 +294,6 @@ def numbers(text: str) -> list[tuple[float, int, int]]:
             continue
         value = float(m.group("n").replace(",", "") + (m.group("frac") or ""))
         if m.group("scale"):
-            value *= _SCALE[m.group("scale").lower()]
+            value *= SCALE[m.group("scale").lower()]
         out.append((-value if m.group("sign") else value, m.start(), m.end()))
     return out
