@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from agentcrdt import __version__
+from agentcrdt.cli import eval as eval_cli
 from agentcrdt.cli import room
 from agentcrdt.cli.worker import add_worker_arguments
 from agentcrdt.errors import AgentCRDTError, CapabilityDenied
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"agentcrdt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     room.register(sub)
+    eval_cli.register(sub)
 
     demo = sub.add_parser("demo", help="run the end-to-end demo on the embedded defaults")
     demo.add_argument("--dir", default=None, help="where to put the demo's files (default: ./demo-room)")
@@ -182,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; map library errors to a one-line message and exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(eval_cli.expand_shorthand(list(sys.argv[1:] if argv is None else argv)))
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

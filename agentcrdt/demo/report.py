@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from agentcrdt.dataroom import Dataroom
 from agentcrdt.log.audit import verify_log
@@ -105,19 +103,19 @@ def _audit(room: Dataroom) -> bool:
 
 
 def _evaluation(room_path: Path, root: Path) -> None:
-    script = root / "evals" / "dataroom.py"
-    expected = root / "examples" / "falcon" / "expected.json"
-    if not script.is_file() or not expected.is_file():
+    from agentcrdt.evals.report import scores_table
+    from agentcrdt.evals.runner import plan_run, score_room
+    from agentcrdt.evals.suite import load_suite
+
+    suite_path = root / "evals" / "falcon.yaml"
+    if not suite_path.is_file():
         return
-    spec = importlib.util.spec_from_file_location("_agentcrdt_eval_dataroom", script)
-    if spec is None or spec.loader is None:
-        return
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    score: dict[str, Any] = module.score(room_path, expected)
-    _say("\nAgainst the sample's ground truth (evals/dataroom.py)")
+    scores = score_room(plan_run(load_suite(suite_path)), room_path)
+    _say("\nAgainst the sample's ground truth (the falcon eval suite: agentcrdt eval falcon)")
     _say("  applied = what the room holds; proposed = also counting proposals still pending")
-    for line in module._table(score).splitlines():
+    for line in scores_table(scores, with_intervals=False).splitlines():
+        if "/" in line.split(" ", 1)[0] and not line.startswith("fields/"):
+            continue  # per-label and span rows: in the suite's own report
         _say("  " + line)
 
 

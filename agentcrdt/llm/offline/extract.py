@@ -20,6 +20,7 @@ from agentcrdt.llm.tasks import DocumentInput, ExtractedField, Extraction, Field
 __all__ = ["ALIASES", "Candidate", "extract"]
 
 ALIASES = {
+    "document_name": ("document_name", "contract_name", "agreement_name", "contract_title", "document_title"),
     "parties": ("parties", "party", "counterparties"),
     "agreement_date": ("agreement_date", "date", "signing_date", "execution_date", "dated"),
     "effective_date": ("effective_date", "commencement_date", "start_date"),
@@ -248,7 +249,56 @@ def _parties(sents: list[Span]) -> list[Candidate]:
     return []
 
 
+_TITLE_WORD = (
+    r"(?:AGREEMENT|CONTRACT|LICENSE|LEASE|AMENDMENT|ADDENDUM|MEMORANDUM OF UNDERSTANDING|PLAN|"
+    r"TERMS AND CONDITIONS|DEED|INDENTURE)S?"
+)
+_UPPER_TITLE = re.compile(
+    r"(?<![A-Za-z])((?:[A-Z0-9][A-Z0-9&'.\-]*\s+){0,8}"
+    + _TITLE_WORD
+    + r"(?:\s+"
+    + _TITLE_WORD
+    + r")*)(?![a-z])"
+)
+_TITLE_PREFIX = re.compile(r"^(?:(?:EXHIBIT|EX|ANNEX|SCHEDULE)\s*[\w.\-]*\s+|[\d.()]+\s+|(?:THE|THIS)\s+)+")
+_THIS_TITLE = re.compile(
+    r"\bThis\s+((?:[A-Z][\w&'\-]*\s+){0,6}?(?:Agreement|Contract|License|Lease|Amendment))\b"
+)
+
+
+def _document_name(sents: list[Span]) -> list[Candidate]:
+    """The title: the first upper-case heading naming a kind of contract, else "This ... Agreement"."""
+    out: list[Candidate] = []
+    for s in sents[:12]:
+        if s.start > 3000:
+            break
+        for m in _UPPER_TITLE.finditer(s.text):
+            raw = " ".join(m.group(1).split())
+            cut = _TITLE_PREFIX.match(raw)
+            value = raw[cut.end() :] if cut else raw
+            start = s.start + m.start(1) + (len(m.group(1)) - len(m.group(1).lstrip()))
+            if (
+                value in ("AGREEMENT", "CONTRACT")
+                or _has(_FILING_STAMP, value)
+                or _has(r"\bEX-\d", s.text[max(0, m.start() - 12) : m.start()])
+            ):
+                continue
+            if len(value) >= 6:
+                at = s.start + m.end(1) - len(value)  # the value is a suffix of the match (spaces aside)
+                out.append(Candidate(value, s, max(start, at), s.start + m.end(1), 3.0 - 0.1 * s.index, 0.8))
+                break
+        if out:
+            return out
+    for s in sents[:20]:
+        this = _THIS_TITLE.search(s.text)
+        if this:
+            value = " ".join(this.group(1).split())
+            return [Candidate(value, s, s.start + this.start(1), s.start + this.end(1), 1.0, 0.6)]
+    return out
+
+
 RULES: dict[str, Callable[[list[Span]], list[Candidate]]] = {
+    "document_name": _document_name,
     "parties": _parties,
     "agreement_date": _agreement_date,
     "effective_date": _effective_date,

@@ -40,6 +40,21 @@ from agentcrdt.llm.tasks import (
 __all__ = ["VERSION", "OfflineModel"]
 
 VERSION = "1"
+
+
+def _code_digest() -> str:
+    # The rules are code: a response cached under one revision of them must not be replayed under
+    # another (an eval tuning the rules would score stale answers), so the source is part of the version.
+    import hashlib
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+CODE_DIGEST = _code_digest()
 """Bump whenever a rule or threshold changes an output: it is in the model id and the cache key."""
 
 _FREE = Usage(input_tokens=0, output_tokens=0, cost_usd=Decimal(0))
@@ -70,7 +85,7 @@ class OfflineModel(Model):
     @property
     def pinned_version(self) -> str:
         # The embedder's own id (with its weights' fingerprint) is part of what the outputs depend on.
-        return f"{self.version}; embedder={self.embedder_id or 'lexical'}"
+        return f"{self.version}+{CODE_DIGEST}; embedder={self.embedder_id or 'lexical'}"
 
     async def complete(
         self, messages: list[Message], schema: dict[str, Any], schema_name: str, settings: ModelSettings

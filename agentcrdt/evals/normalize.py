@@ -1,0 +1,146 @@
+"""Value normalizers for exact-match field scoring: two spellings of one value compare equal.
+
+Each normalizer maps a gold or predicted value to a canonical string; a field is right when the two
+canonical strings are equal. They undo *format* differences only (``5/8/14`` and ``2014-05-08``; ``12
+months`` and ``P1Y``; letter case and punctuation), never content: ``Ontario, Canada`` and ``Ontario``
+are the same jurisdiction written at two levels of detail, but ``New York`` and ``Delaware`` never meet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from agentcrdt.errors import UsageError
+from agentcrdt.evals.metrics import normalize_answer
+
+__all__ = ["NORMALIZERS", "normalizer"]
+
+Normalizer = Callable[[str], str]
+
+_MONTH_NAMES = "january february march april may june july august september october november december"
+_MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES.split())}
+_MONTHS.update({k[:3]: v for k, v in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+
+
+def _year(text: str) -> str:
+    y = int(text)
+    if len(text) <= 2:  # CUAD writes two-digit years (5/8/14); its contracts span 1990s-2020s
+        y += 2000 if y < 50 else 1900
+    return f"{y:04d}"
+
+
+def text(value: str) -> str:
+    """Lower case, no punctuation or articles, single spaces (SQuAD's normalization)."""
+    return normalize_answer(value)
+
+
+def date(value: str) -> str:
+    """``YYYY-MM-DD`` from ISO, ``m/d/yy``, ``m/d/yyyy`` or ``Month d, yyyy``; CUAD's unknown parts
+    (``[]/[]/2020``) leave only what is known (``2020``); ``perpetual`` and other words stay as text."""
+    v = value.strip()
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", v)
+    if m:
+        return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+    m = re.fullmatch(r"(\d{1,2}|\[\])/(\d{1,2}|\[\])/(\d{2,4}|\d\d\[\]|\[\])", v)
+    if m:
+        month, day, year = m.groups()
+        if "[" in year:
+            return "unknown"
+        y = _year(year)
+        if "[" in month:
+            return y
+        if "[" in day:
+            return f"{y}-{int(month):02d}"
+        return f"{y}-{int(month):02d}-{int(day):02d}"
+    m = re.fullmatch(r"([A-Za-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", v)
+    if m and m.group(1).lower() in _MONTHS:
+        return f"{m.group(3)}-{_MONTHS[m.group(1).lower()]:02d}-{int(m.group(2)):02d}"
+    return text(v)
+
+
+_UNIT = {"year": "Y", "month": "M", "week": "W", "day": "D"}
+
+
+def duration(value: str) -> str:
+    """An ISO 8601 duration from ``P1Y``, ``auto P1Y``, ``successive 1 year``, ``12 months``, ``90 days``;
+    whole years in months become years (``P12M`` is ``P1Y``), weeks become days. ``perpetual`` stays.
+    A value listing two spellings (``180 days / 6 months``) is read by its first."""
+    v = value.strip().lower()
+    m = re.search(r"\bp(\d+)([ymwd])\b", v)
+    if m:
+        n, unit = int(m.group(1)), m.group(2).upper()
+    else:
+        m = re.search(r"(\d+)\)?\s*(year|month|week|day)s?\b", v)
+        if not m:
+            words = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "twelve": 12}
+            w = re.search(r"\b(" + "|".join(words) + r")\s+(year|month|week|day)s?\b", v)
+            if not w:
+                return text(v)
+            n, unit = words[w.group(1)], _UNIT[w.group(2)]
+        else:
+            n, unit = int(m.group(1)), _UNIT[m.group(2)]
+    if unit == "M" and n % 12 == 0:
+        n, unit = n // 12, "Y"
+    if unit == "W":
+        n, unit = n * 7, "D"
+    return f"P{n}{unit}"
+
+
+_SUFFIXES = re.compile(
+    r"\b(inc|incorporated|llc|l l c|ltd|limited|corp|corporation|co|company|plc|lp|l p|llp|sa|ag|gmbh|"
+    r"nv|bv|pte|pty|srl|spa)\b"
+)
+
+
+def _party(name: str) -> str:
+    name = re.sub(r"\([^)]*\)|“[^”]*”|\"[^\"]*\"", " ", name)  # ("Alias"), (formerly known as ...)
+    name = re.split(r"\bd/b/a\b|\bdba\b", name, flags=re.I)[0]
+    return " ".join(_SUFFIXES.sub(" ", normalize_answer(name)).split())
+
+
+def parties(value: str) -> str:
+    """The set of party names, sorted: aliases in parentheses, ``d/b/a`` names, corporate suffixes
+    (Inc., LLC, Ltd., Corp.), case and punctuation dropped. Parties are separated by ``;``."""
+    names = {_party(p) for p in value.replace("\n", ";").split(";")}
+    return "; ".join(sorted(n for n in names if n))
+
+
+def jurisdiction(value: str) -> str:
+    """The most specific place named: ``State of New York`` and ``New York`` agree, and so do
+    ``Ontario, Canada`` and ``Ontario`` (CUAD adds the country outside the US)."""
+    v = re.sub(r"(?i)^\s*(the\s+)?(laws?\s+of\s+)?(the\s+)?(state|commonwealth|province)\s+of\s+", "", value)
+    return text(v.split(",")[0])
+
+
+def net(value: str) -> str:
+    """A payment deadline as ``net N`` (``Net 30``, ``P30D``); other text as text."""
+    m = re.search(r"net\s*(\d+)", value, re.I) or re.fullmatch(r"\s*P(\d+)D\s*", value)
+    return f"net {m.group(1)}" if m else text(value)
+
+
+def usd(value: str) -> str:
+    """An amount as ``usd N`` (``USD 120,000``, ``$120,000``); other text as text."""
+    m = re.search(r"(?:USD|\$)\s*([\d,]+)", value)
+    return f"usd {m.group(1).replace(',', '')}" if m else text(value)
+
+
+NORMALIZERS: dict[str, Normalizer] = {
+    "text": text,
+    "title": text,
+    "date": date,
+    "duration": duration,
+    "parties": parties,
+    "jurisdiction": jurisdiction,
+    "net": net,
+    "usd": usd,
+}
+
+
+def normalizer(name: str) -> Normalizer:
+    """Return the normalizer called ``name``; a clear error lists the known ones."""
+    try:
+        return NORMALIZERS[name]
+    except KeyError:
+        raise UsageError(f"no value normalizer {name!r}; known: {', '.join(sorted(NORMALIZERS))}") from None

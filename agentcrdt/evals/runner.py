@@ -1,0 +1,308 @@
+"""Running a suite: a fresh room per case, the agents' workers in order, the room read back, scored.
+
+Every case gets its own room, owned by a key derived from the suite's name, with the suite's agents
+granted their slots under keys derived from their names, so two runs of one suite sign the same things
+and the same proposals get the same input ids. Model answers go through a :class:`ResponseCache` (a
+second run of the same suite and model replays them; ``cache_mode="replay"`` fails on any miss instead
+of calling the model). Cases run ``concurrency`` at a time; a case that fails is recorded with its error
+and scored as what it produced (nothing), so a flaky provider shows in the figures instead of hiding.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from agentcrdt import __version__
+from agentcrdt.dataroom import Dataroom
+from agentcrdt.errors import AgentCRDTError, UsageError
+from agentcrdt.evals.loaders import load_cases
+from agentcrdt.evals.outputs import CaseOutput, collect
+from agentcrdt.evals.scorers import SCORER_VERSION, CaseScore
+from agentcrdt.evals.suite import Case, Suite
+from agentcrdt.llm.base import Completion, Message, Model, ModelResponse, ModelSettings
+from agentcrdt.llm.cache import CachedModel, CacheMode, ResponseCache
+from agentcrdt.log.keys import Identity
+from agentcrdt.retrieval import Embedder
+from agentcrdt.rooms.workflow import grant, list_proposals, review
+from agentcrdt.runtime import Agent, Worker, load_agent
+
+__all__ = ["CaseProgress", "RunPlan", "plan_run", "run_cases", "score_room"]
+
+ProgressFn = Callable[["CaseProgress"], None]
+
+
+@dataclass(frozen=True)
+class CaseProgress:
+    """Reported after each case: how many are done, and the case's line."""
+
+    done: int
+    total: int
+    case: str
+    seconds: float
+    proposals: int
+    error: str | None
+
+
+@dataclass
+class RunPlan:
+    """A suite resolved for running: its cases (after the loader, the split and ``limit``), its agents,
+    and what the run record says about where they came from."""
+
+    suite: Suite
+    cases: list[Case]
+    agents: list[tuple[Agent[Any], bool]]
+    dataset_version: str
+    data_dir: str | None
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_run(suite: Suite, *, data: Path | None = None, limit: int | None = None) -> RunPlan:
+    """Resolve a suite's cases and agents; ``data`` replaces the loader's dataset directory."""
+    import hashlib
+    import json
+
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {limit}")
+    cases = list(suite.cases)
+    version = (
+        "sha256:"
+        + hashlib.sha256(json.dumps([c.model_dump(mode="json") for c in cases]).encode()).hexdigest()
+    )
+    data_dir: Path | None = None
+    if suite.loader is not None:
+        if data is not None:
+            data_dir = data.resolve()
+        elif suite.loader.data is not None:
+            data_dir = suite.resolve(suite.loader.data)
+        else:
+            raise UsageError(f"suite {suite.name}: its loader needs data (in the suite or --data DIR)")
+        loaded = load_cases(suite.loader.name, data_dir, suite.loader.options)
+        cases += loaded.cases
+        version = loaded.version if not suite.cases else f"{loaded.version}+{version}"
+    elif data is not None:
+        raise UsageError(f"suite {suite.name} has no loader: --data only points a loader at its dataset")
+    names = [c.name for c in cases]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})[:3]
+        raise UsageError(f"suite {suite.name}: case names repeat ({', '.join(dup)}); each case needs its own")
+    if limit is not None:
+        cases = cases[:limit]
+    if not cases:
+        raise UsageError(f"suite {suite.name} has no cases to run (check its loader's split and --limit)")
+    agents = [(load_agent(suite.resolve(a.path)), a.accept) for a in suite.agents]
+    slots = [a.capability.slot for a, _ in agents]
+    if len(set(slots)) != len(slots):
+        raise UsageError(f"suite {suite.name}: two agents use one slot ({slots}); each agent needs its own")
+    return RunPlan(suite, cases, agents, version, None if data_dir is None else str(data_dir))
+
+
+class _Counted(Model):
+    """Count one case's model requests (and how many the cache answered) around a shared model."""
+
+    def __init__(self, inner: Model) -> None:
+        super().__init__(inner.model_id, clock=inner.clock)
+        self.inner = inner
+        self.calls = 0
+        self.cached = 0
+
+    @property
+    def pinned_version(self) -> str | None:
+        return self.inner.pinned_version
+
+    async def complete(
+        self, messages: list[Message], schema: dict[str, Any], schema_name: str, settings: ModelSettings
+    ) -> Completion:
+        return await self.inner.complete(messages, schema, schema_name, settings)
+
+    async def request(
+        self,
+        messages: Sequence[Message],
+        output_type: type[Any],
+        settings: ModelSettings | None = None,
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> ModelResponse[Any]:
+        response = await self.inner.request(messages, output_type, settings, context=context)
+        self.calls += not response.cached
+        self.cached += response.cached
+        return response
+
+
+def _documents(case: Case, suite: Suite, scratch: Path) -> list[Path]:
+    paths = []
+    for i, doc in enumerate(case.inputs.documents):
+        if doc.path is not None:
+            paths.append(suite.resolve(doc.path))
+        else:
+            # Inline text: a file of that name in a directory of its own (names may repeat across docs).
+            where = scratch / f"inline-{i}"
+            where.mkdir(parents=True, exist_ok=True)
+            (where / doc.name).write_text(doc.text or "", encoding="utf-8")
+            paths.append(where / doc.name)
+    return paths
+
+
+async def _run_case(
+    plan: RunPlan, case: Case, model: Model, embedder: Embedder | None, rooms: Path | None
+) -> CaseOutput:
+    suite = plan.suite
+    owner = Identity.from_name(f"eval-{suite.name}-owner")
+    keys = {a.name: Identity.from_name(f"eval-{suite.name}-{a.name}") for a, _ in plan.agents}
+    counted = _Counted(model)
+    t0 = time.perf_counter()
+    agent_seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="agentcrdt-eval-") as tmp:
+        scratch = Path(tmp)
+        room_path = (rooms / f"{case.name}.db") if rooms is not None else scratch / "room.db"
+        for stale in room_path.parent.glob(room_path.name + "*"):
+            stale.unlink()
+        with Dataroom.create(room_path, owner, name=case.name) as room:
+            room.add(_documents(case, suite, scratch))
+            for agent, _ in plan.agents:
+                grant(room.replica, keys[agent.name].author, agent.capability)
+        for agent, accept in plan.agents:
+            t = time.perf_counter()
+            worker = Worker(room_path, agent, counted, identity=keys[agent.name], embedder=embedder)
+            try:
+                await worker.run_once()
+            finally:
+                worker.close()
+            if accept:
+                with Dataroom.open(room_path, identity=owner) as room:
+                    for p in list_proposals(room.replica, "pending"):
+                        if p.event.payload.get("slot") == agent.capability.slot:
+                            review(room.replica, p.id, "accept", note="eval: the suite accepts this agent")
+            agent_seconds[agent.name] = round(time.perf_counter() - t, 3)
+        with Dataroom.open(room_path) as room:
+            out = collect(
+                room.replica,
+                case.name,
+                [a.capability.slot for a, _ in plan.agents],
+                {a.capability.slot: a.capability.proposal_kinds for a, _ in plan.agents},
+            )
+    out.seconds = round(time.perf_counter() - t0, 3)
+    out.agent_seconds = agent_seconds
+    out.calls, out.cached_calls = counted.calls, counted.cached
+    return out
+
+
+def run_cases(
+    plan: RunPlan,
+    model: Model,
+    *,
+    embedder: Embedder | None = None,
+    cache: ResponseCache | None = None,
+    cache_mode: CacheMode = "read_write",
+    concurrency: int = 1,
+    rooms: Path | None = None,
+    on_case: ProgressFn | None = None,
+) -> list[CaseOutput]:
+    """Run every case of ``plan``; return their outputs in case order.
+
+    ``cache``: the response cache (default: in memory, for this run only). ``rooms``: keep each case's
+    room there (``<case>.db``) for inspection with the usual commands; default: a temporary file.
+    """
+    if concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1, got {concurrency}")
+    own_cache = cache is None
+    if cache is None:  # not `cache or ...`: an empty cache has len() 0 and is falsy
+        cache = ResponseCache(mode=cache_mode)
+    cached = CachedModel(model, cache)
+    if rooms is not None:
+        rooms.mkdir(parents=True, exist_ok=True)
+    results: dict[str, CaseOutput] = {}
+    limiter = anyio.CapacityLimiter(concurrency)
+    started = time.perf_counter()
+
+    async def one(case: Case) -> None:
+        async with limiter:
+            try:
+                out = await _run_case(plan, case, cached, embedder, rooms)
+            except AgentCRDTError as e:
+                out = CaseOutput(
+                    case=case.name, slots=[a.capability.slot for a, _ in plan.agents], error=str(e)
+                )
+            results[case.name] = out
+            if on_case is not None:
+                on_case(
+                    CaseProgress(
+                        len(results),
+                        len(plan.cases),
+                        case.name,
+                        out.seconds,
+                        len(out.of_slots()),
+                        out.error,
+                    )
+                )
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            for case in plan.cases:
+                tg.start_soon(one, case)
+        await cached.aclose()
+
+    try:
+        anyio.run(main)
+    finally:
+        if own_cache:
+            cache.close()
+    plan.record.update(
+        {
+            "agentcrdt": __version__,
+            "suite": plan.suite.name,
+            "suite_digest": plan.suite.digest(),
+            "dataset_version": plan.dataset_version,
+            "data_dir": plan.data_dir,
+            "cases": len(plan.cases),
+            "model": model.model_id,
+            "model_version": model.pinned_version,
+            "embedder": None if embedder is None else embedder.model_id,
+            "prompts": _prompt_hashes(plan),
+            "scorer_version": SCORER_VERSION,
+            "seconds": round(time.perf_counter() - started, 3),
+            "cache": {"hits": cache.stats.hits, "misses": cache.stats.misses},
+        }
+    )
+    return [results[c.name] for c in plan.cases]
+
+
+def _prompt_hashes(plan: RunPlan) -> dict[str, str]:
+    """Return each agent's prompt template hash (what its proposals' provenance carries)."""
+    from agentcrdt.runtime.prompts import default_prompt, default_prompt_dirs, load_prompt
+
+    out = {}
+    for agent, _ in plan.agents:
+        template = (
+            load_prompt(agent.prompt, default_prompt_dirs(agent.source_path))
+            if agent.prompt
+            else default_prompt(agent.task_instructions(), agent.output.model_json_schema())
+        )
+        out[agent.name] = template.hash
+    return out
+
+
+def score_room(plan: RunPlan, room_path: str | Path, case: str | None = None) -> dict[str, list[CaseScore]]:
+    """Score a room built outside the harness (the demo's) as the case ``case`` of ``plan`` (default: its
+    only case): the same collection and scorers as a run, so there is one scoring path."""
+    from agentcrdt.evals.scorers import score_case
+
+    chosen = [c for c in plan.cases if case is None or c.name == case]
+    if len(chosen) != 1:
+        raise UsageError(
+            f"suite {plan.suite.name}: name one of its cases ({len(plan.cases)}) to score a room as"
+        )
+    with Dataroom.open(room_path) as room:
+        out = collect(
+            room.replica,
+            chosen[0].name,
+            [a.capability.slot for a, _ in plan.agents],
+            {a.capability.slot: a.capability.proposal_kinds for a, _ in plan.agents},
+        )
+    return {s.view: [s] for s in score_case(plan.suite, chosen[0], out)}
