@@ -275,17 +275,9 @@ def run_cases(
 
 def _prompt_hashes(plan: RunPlan) -> dict[str, str]:
     """Return each agent's prompt template hash (what its proposals' provenance carries)."""
-    from agentcrdt.runtime.prompts import default_prompt, default_prompt_dirs, load_prompt
+    from agentcrdt.runtime.prompts import agent_prompt
 
-    out = {}
-    for agent, _ in plan.agents:
-        template = (
-            load_prompt(agent.prompt, default_prompt_dirs(agent.source_path))
-            if agent.prompt
-            else default_prompt(agent.task_instructions(), agent.output.model_json_schema())
-        )
-        out[agent.name] = template.hash
-    return out
+    return {agent.name: agent_prompt(agent).hash for agent, _ in plan.agents}
 
 
 def score_room(plan: RunPlan, room_path: str | Path, case: str | None = None) -> dict[str, list[CaseScore]]:

@@ -24,7 +24,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import jinja2.meta
@@ -33,7 +33,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from agentcrdt.errors import UsageError
 from agentcrdt.llm.base import Message
 
-__all__ = ["ROLES", "PromptTemplate", "default_prompt", "default_prompt_dirs", "load_prompt"]
+if TYPE_CHECKING:
+    from agentcrdt.runtime.agent import Agent
+
+__all__ = ["ROLES", "PromptTemplate", "agent_prompt", "default_prompt", "default_prompt_dirs", "load_prompt"]
 
 ROLES = ("system", "user", "assistant")
 _REPO_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
@@ -220,3 +223,11 @@ def default_prompt(instructions: str, output_schema: Mapping[str, Any]) -> Promp
     schema = json.dumps(output_schema, sort_keys=True, separators=(",", ":"))
     constants = {"instructions": instructions, "output_schema": schema}
     return PromptTemplate("<default>", {"<default>": _DEFAULT}, constants=constants)
+
+
+def agent_prompt(agent: Agent[Any], dirs: Sequence[Path] | None = None) -> PromptTemplate:
+    """Return the prompt an agent runs with: its template file (under ``dirs``, default the agent's repo
+    prompts/ dir), or the prompt generated from its instructions and output schema."""
+    if agent.prompt:
+        return load_prompt(agent.prompt, dirs if dirs is not None else default_prompt_dirs(agent.source_path))
+    return default_prompt(agent.task_instructions(), agent.output.model_json_schema())

@@ -41,7 +41,7 @@ from agentcrdt.runtime._outbox import Outbox
 from agentcrdt.runtime.agent import Agent, WorkItem
 from agentcrdt.runtime.context import Retrieval, open_retrieval
 from agentcrdt.runtime.progress import Progress
-from agentcrdt.runtime.prompts import PromptTemplate, default_prompt, default_prompt_dirs, load_prompt
+from agentcrdt.runtime.prompts import PromptTemplate, agent_prompt
 from agentcrdt.runtime.slots import proposed_inputs, slot_problem
 
 __all__ = ["ProgressCallback", "Worker", "proposed_inputs", "slot_problem"]  # the last two: from .slots
@@ -93,12 +93,7 @@ class Worker:
         self.flush_interval = flush_interval
         self.settings = settings or agent.settings
         self.on_progress = on_progress
-        dirs = prompt_dirs if prompt_dirs is not None else default_prompt_dirs(agent.source_path)
-        self.prompt: PromptTemplate = (
-            load_prompt(agent.prompt, dirs)
-            if agent.prompt
-            else default_prompt(agent.task_instructions(), agent.output.model_json_schema())
-        )
+        self.prompt: PromptTemplate = agent_prompt(agent, prompt_dirs)
         self.progress = Progress(agent.name)
         self._room = room
         self._replica: Replica | None = None
