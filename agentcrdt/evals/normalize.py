@@ -53,6 +53,8 @@ def date(value: str) -> str:
             return y
         if "[" in day:
             return f"{y}-{int(month):02d}"
+        if int(month) > 12 >= int(day):  # day first (31/01/2025): the only reading that is a date
+            month, day = day, month
         return f"{y}-{int(month):02d}-{int(day):02d}"
     m = re.fullmatch(r"([A-Za-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", v)
     if m and m.group(1).lower() in _MONTHS:
@@ -94,17 +96,39 @@ _SUFFIXES = re.compile(
 )
 
 
+_ALIASES = re.compile(r"\([^()]*(?:\([^()]*\)[^()]*)*\)|“[^”]*”|\"[^\"]*\"")
+
+
 def _party(name: str) -> str:
-    name = re.sub(r"\([^)]*\)|“[^”]*”|\"[^\"]*\"", " ", name)  # ("Alias"), (formerly known as ...)
-    name = re.split(r"\bd/b/a\b|\bdba\b", name, flags=re.I)[0]
+    name = _ALIASES.sub(" ", name)  # ("Alias"), (formerly known as ...)
+    name = re.split(r"\bd/b/a\b|\bdba\b|\bf/k/a\b|\ba/k/a\b", name, flags=re.I)[0]
+    name = name.replace("&", " and ")
     return " ".join(_SUFFIXES.sub(" ", normalize_answer(name)).split())
 
 
 def parties(value: str) -> str:
-    """The set of party names, sorted: aliases in parentheses, ``d/b/a`` names, corporate suffixes
-    (Inc., LLC, Ltd., Corp.), case and punctuation dropped. Parties are separated by ``;``."""
-    names = {_party(p) for p in value.replace("\n", ";").split(";")}
-    return "; ".join(sorted(n for n in names if n))
+    """The set of party names, sorted: aliases in parentheses or quotes, ``d/b/a`` and ``f/k/a`` names,
+    corporate suffixes (Inc., LLC, Ltd., Corp.), case, punctuation and ``&``/``and`` dropped. Parties
+    are separated by ``;``. CUAD's gold lists also carry entries that only define the collective term
+    ("Hyatt and Playa (each a "Party" ...)", "individually as a "Party""): an entry made only of names
+    and aliases already listed, or of no name at all, is not another party and is dropped."""
+    entries = [e for e in value.replace("\n", ";").split(";") if e.strip()]
+    known = {a.lower() for e in entries for a in re.findall(r"[“\"]([^”\"]{1,60})[”\"]", e)}
+    names = {_party(e) for e in entries}
+    known |= {n for n in names if n}
+    kept = set()
+    for e, n in zip(entries, (_party(e) for e in entries), strict=True):
+        if not n:
+            continue
+        pieces = [
+            p for p in re.split(r"\band\b|,|\btogether with\b|\bwith\b", _ALIASES.sub(" ", e)) if p.strip()
+        ]
+        if len(pieces) > 1 and all(_party(p) in known or normalize_answer(p) in known for p in pieces):
+            continue  # "A and B": the two parties again
+        if re.match(r"\s*(individually|collectively|each|jointly)\b", _ALIASES.sub(" ", e), re.I):
+            continue
+        kept.add(n)
+    return "; ".join(sorted(kept))
 
 
 def jurisdiction(value: str) -> str:

@@ -35,6 +35,25 @@ from agentcrdt.evals.normalize import normalizer
             True,
         ),
         ("parties", "A Corp; B Corp", "A Corp", False),
+        # CUAD's entries that only define the collective term are not more parties.
+        (
+            "parties",
+            'Hyatt Franchising, L.L.C. ("Hyatt"); Playa Hotels & Resorts, B.V. ("Playa"); '
+            'Hyatt and Playa (each a "Party" and collectively as the "Parties")',
+            "Hyatt Franchising LLC; Playa Hotels and Resorts B.V.",
+            True,
+        ),
+        (
+            "parties",
+            'GSI Technology, Inc.; Sony Inc.; individually as a "party"',
+            "Sony; GSI Technology",
+            True,
+        ),
+        ("parties", "Glu Mobile, Inc. f/k/a Sorrent, Inc.; Fox Inc.", "Glu Mobile Inc; Fox", True),
+        # ...but a third real party is still a difference.
+        ("parties", "Alpha Inc.; Beta LLC; Gamma Ltd.", "Alpha; Beta", False),
+        ("date", "31/01/2025", "2025-01-31", True),
+        ("date", "01/02/2025", "2025-02-01", False),
         ("jurisdiction", "Ontario, Canada", "Ontario", True),
         ("jurisdiction", "New York", "the State of New York", True),
         ("jurisdiction", "New York", "Delaware", False),

@@ -10,6 +10,7 @@ from agentcrdt.errors import CannotAnswer, ModelError, UsageError
 from agentcrdt.llm import CachedModel, Message, ResponseCache, get_model
 from agentcrdt.llm.base import using_context
 from agentcrdt.llm.offline import VERSION, OfflineModel, offline_factory
+from agentcrdt.llm.offline.parties import find_parties
 from agentcrdt.llm.tasks import Classification, Contradictions, Extraction, Links, Quote, Summary
 from agentcrdt.retrieval import FakeEmbedder
 from tests.offline._docs import AMENDMENT, FIELDS, FINANCIALS, KINDS, MSA, NDA, TAGS, doc
@@ -238,3 +239,39 @@ async def test_through_cached_model_hits_replay_the_validated_output() -> None:
     assert third.output == first.output
     other = await model.request([Message(role="user", content="another prompt")], Extraction, context=ctx)
     assert not other.cached  # the key is the request (prompt), not the context
+
+
+@pytest.mark.parametrize(
+    ("opening", "names"),
+    [
+        (
+            "This Agreement is made as of May 8, 2014, by and between BIRCH FIRST GLOBAL INVESTMENTS "
+            "INC., a corporation incorporated in the U.S. Virgin Islands, with its main place of "
+            'business located 9100 Havensight, Ste. 15/16, St. Thomas (referred to as "Company") and '
+            'MOUNT KNOWLEDGE HOLDINGS INC., a Nevada corporation ("MA").',
+            ("BIRCH FIRST GLOBAL INVESTMENTS INC", "MOUNT KNOWLEDGE HOLDINGS INC"),
+        ),
+        (
+            "This Agreement is entered into by and between The Johns Hopkins University (hereinafter "
+            '"JHU"), a corporation of the State of Maryland, and, Virtuoso Surgical, Inc. ("Company"), '
+            "a Tennessee corporation.",
+            ("The Johns Hopkins University", "Virtuoso Surgical, Inc"),
+        ),
+        (
+            "THIS AGREEMENT is made on 25 September 2018 BETWEEN: (1) Oaktree Capital Management, L.P. "
+            'a Delaware limited partnership of 333 South Grand Avenue ("Oaktree US"); and (2) New York '
+            'Life Insurance and Annuity Corporation, a New York company (the "Sub-Advisor").',
+            ("Oaktree Capital Management, L.P", "New York Life Insurance and Annuity Corporation"),
+        ),
+    ],
+)
+def test_parties_are_cut_from_descriptions_addresses_and_aliases(
+    opening: str, names: tuple[str, ...]
+) -> None:
+    found = find_parties("EXHIBIT 10.1\n\nSERVICES AGREEMENT\n\n" + opening)
+    assert found is not None and found.names == names
+
+
+def test_defined_terms_are_not_parties() -> None:
+    # "between Developer and Client" names roles defined elsewhere, not who signs.
+    assert find_parties("Work executed by and between Developer and Client on the Effective Date.") is None

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from agentcrdt.llm.offline.encoder import Encoder
-from agentcrdt.llm.offline.normalize import find_dates, find_durations, find_money, jurisdiction
+from agentcrdt.llm.offline.normalize import (
+    find_dates,
+    find_durations,
+    find_money,
+    jurisdiction,
+    parse_number,
+)
+from agentcrdt.llm.offline.parties import find_parties
 from agentcrdt.llm.offline.text import Span, quote, sentences
 from agentcrdt.llm.tasks import DocumentInput, ExtractedField, Extraction, FieldSpec
 
@@ -28,7 +35,13 @@ ALIASES = {
     "governing_law": ("governing_law", "law", "jurisdiction", "choice_of_law"),
     "term": ("term", "initial_term", "duration", "term_length"),
     "renewal_term": ("renewal_term", "renewal", "auto_renewal"),
-    "notice_period": ("notice_period", "termination_notice", "notice_period_to_terminate_renewal"),
+    "notice_period": ("notice_period", "termination_notice"),
+    "renewal_notice": (
+        "notice_period_to_terminate_renewal",
+        "renewal_notice",
+        "non_renewal_notice",
+        "notice_of_non_renewal",
+    ),
     "payment_terms": ("payment_terms", "payment_term", "payment_due"),
     "amount": ("amount", "contract_value", "total_value", "price", "fees", "fee", "purchase_price"),
 }
@@ -79,7 +92,10 @@ def _governing_law(sents: list[Span]) -> list[Candidate]:
 
 _PREAMBLE_CUE = r"\b(dated|as of|made|entered into|effective|this agreement|agreement date)\b"
 _NEAR_CUE = r"(dated|as of|made|entered into|effective|executed|on|this|date:?)\W{0,3}(\w+\W+){0,3}$"
-_FILING_STAMP = r"\b(8-K|10-K\w*|10-Q|S-1\w*|20-F|10SB\w*|S-4)\b|^source:"
+_FILING_STAMP = (
+    r"\b(8-K\w*|10-K\w*|10-Q\w*|S-1\w*|20-F|10SB\w*|10-12G\w*|S-4|F-1\w*|N-2|485BPOS|DRS\w*|SB-2\w*|1-A)\b"
+    r",\s*\d|^source:"
+)
 
 
 def _agreement_date(sents: list[Span]) -> list[Candidate]:
@@ -102,22 +118,53 @@ def _agreement_date(sents: list[Span]) -> list[Candidate]:
     return out
 
 
+#: A date of another document ("the Master Agreement ... dated as of July 27, 2009", "amends the
+#: Agreement dated ..."), not of this one.
+_OTHER_DOCUMENT = (
+    r"\"[^\"]{3,80}\"\s+(shall\s+)?means?\b|\b(amends?|amended|amending)\b"
+    r"|\bpursuant to\b|\bunder (the|that)\b"
+    r"|\b(entered into|are parties to|party to)\s+(an?|the|that)\s+[^.]{0,80}\b(agreement|contract)\b"
+    r"|\bconvention\b"
+)
+
+_NOT_START = r"(until|through|expir\w*|end\w*|terminat\w*|later than|between|and)\s+(on\s+)?(\w+\s+){0,2}$"
+_FROM_SIGNING = (
+    r"(effective|commenc\w*|begin\w*|take effect)\W+(\w+\W+){0,4}(upon|on|as of|from)\s+(the\s+)?"
+    r"(date\s+(hereof|first\s+(above\s+)?(written|set forth)|of\s+(this\s+agreement|execution))"
+    r"|execution|signing)"
+)
+
+
 def _effective_date(sents: list[Span]) -> list[Candidate]:
     out = []
     for s in sents:
-        if not _has(r"\beffective\b|\bcommence", s.text):
+        if not _has(r"\beffective\b|\bcommence", s.text) or _has(_FILING_STAMP, s.text):
             continue
+        other = _has(_OTHER_DOCUMENT, s.text)
         for iso, a, b in find_dates(s.text):
-            if _has(r"(until|through|expir\w*|end\w*|terminat\w*)\s+(on\s+)?(\w+\s+){0,2}$", s.text[:a]):
+            before = s.text[:a]
+            if _has(_NOT_START, before):
                 continue
-            strong = _has(r"effective\s+date\W{0,3}\s+(means|shall be|is)|effective\s+(as\s+of|on)", s.text)
-            out.append(Candidate(iso, s, s.start + a, s.start + b, 3.0 + strong, 0.85 if strong else 0.7))
+            strong = _has(
+                r"effective\s+date\W{0,3}\s+(means|shall be|is)|effective\s+(as\s+(of|from)|on)", s.text
+            )
+            near = _has(r"(effective|commenc\w*)\W+(\w+\W+){0,4}$", before)
+            if not near and not strong:
+                continue
+            score = 3.0 + strong + near - 2 * other - min(1.0, s.index * 0.01)
+            out.append(
+                Candidate(iso, s, s.start + a, s.start + b, score, 0.85 if strong and not other else 0.6)
+            )
             break
-    if not out:  # most contracts take effect on the date they are dated
-        out = [
-            Candidate(c.value, c.sentence, c.start, c.end, c.score - 2, round(c.confidence * 0.6, 3))
-            for c in _agreement_date(sents)
-        ]
+    if not out:
+        # Most contracts take effect on the date they are dated: when the opening says so ("made as of",
+        # "effective", a term that starts "on the date hereof"), the agreement date is the effective date.
+        says = any(_has(_FROM_SIGNING, s.text) for s in sents)
+        for c in _agreement_date(sents):
+            if says or _has(r"\bas of\b|\beffective\b|\bcommenc", c.sentence.text):
+                out.append(
+                    Candidate(c.value, c.sentence, c.start, c.end, c.score - 2, round(c.confidence * 0.6, 3))
+                )
     return out
 
 
@@ -135,23 +182,97 @@ def _add(d: date, iso: str) -> date | None:
         return None
 
 
+_OF_TERM = r"\b(the\s+term|initial\s+term|this\s+agreement|agreement\s+(shall|will)|term\s+of\s+this)\b"
+_NOT_TERM = r"\b(quarter|fiscal\s+year|calendar\s+year|period\s+beginning|year\s+\d|policy|lease\b)"
+_PERPETUAL = (
+    r"\b(in\s+perpetuity|perpetual(ly)?)\b|\b(continue|remain)\w*\s+(in\s+(full\s+)?(force|effect)\s+)?"
+    r"(and\s+effect\s+)?(thereafter\s+)?(until|unless)\s+(and\s+until\s+)?(it\s+is\s+)?(terminated|termination"
+    r"|either\s+party|one\s+of\s+the\s+parties|the\s+parties)"
+)
+_ANNIVERSARY = re.compile(
+    r"\b(?P<n>\w+|\d+)(?:\s*\(\d+(?:\s*(?:st|nd|rd|th))?\))?(?:st|nd|rd|th)?[\s-]+(?:year\s+)?anniversary\s+of\s+the\s+"
+    r"(?:effective\s+date|commencement\s+date|date\s+(?:hereof|of\s+this\s+agreement))",
+    re.I,
+)
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "fifteenth": 15, "twentieth": 20, "one": 1, "two": 2, "three": 3, "four": 4,
+    "five": 5, "ten": 10,
+}  # fmt: skip
+
+
+def _start_date(sents: list[Span]) -> Candidate | None:
+    # The term runs from the effective date, else from the date the contract is dated.
+    for found in (_effective_date(sents), _agreement_date(sents)):
+        if found:
+            return max(found, key=lambda c: c.score)
+    return None
+
+
 def _expiration_date(sents: list[Span]) -> list[Candidate]:
+    """When the initial term ends: a date the term clause states, else the start date plus the term's
+    length ("three (3) years from the Effective Date", "the fifth anniversary of the Effective Date"),
+    else ``perpetual`` when the contract runs until someone terminates it."""
     out = []
     for s in sents:
-        if _has(r"\b(expire|expiration|terminate|until|through|ending|end on)\b", s.text):
-            for iso, a, b in find_dates(s.text):
-                before = s.text[max(0, a - 60) : a]
-                if _has(r"(expire|until|through|ending|end|terminate)\w*\s+(on\s+)?(\w+\s+){0,2}$", before):
-                    out.append(Candidate(iso, s, s.start + a, s.start + b, 3.0, 0.8))
+        if not _has(r"\b(expir\w*|terminat\w*|until|through|ending|end\s+on|conclude)\b", s.text):
+            continue
+        if not _has(_OF_TERM, s.text) or _has(_NOT_TERM, s.text):
+            continue
+        for iso, a, b in find_dates(s.text):
+            before = s.text[max(0, a - 60) : a]
+            if _has(
+                r"(expire|until|through|ending|end|terminate|conclude)\w*\s+(on\s+)?(\w+\s+){0,2}$", before
+            ):
+                out.append(Candidate(iso, s, s.start + a, s.start + b, 3.0, 0.8))
     if out:
         return out
-    start = next(iter(sorted(_effective_date(sents), key=lambda c: -c.score)), None)
-    term = next(iter(sorted(_term(sents), key=lambda c: -c.score)), None)
-    if start and term and _has(r"effective date|date (first )?(above|hereof)|commenc", term.sentence.text):
-        end = _add(date.fromisoformat(start.value), term.value)
-        if end is not None:
-            return [Candidate(end.isoformat(), term.sentence, term.start, term.end, 1.0, 0.5)]
-    return []
+    start = _start_date(sents)
+    if start is not None:
+        begin = date.fromisoformat(start.value) if re.fullmatch(r"\d{4}-\d\d-\d\d", start.value) else None
+        for s in sents:
+            if (
+                begin is None
+                or not _has(_OF_TERM + r"|\bterm\b", s.text)
+                or _has(r"renew|successive", s.text[:80])
+            ):
+                continue
+            anniversary = _ANNIVERSARY.search(s.text)
+            if anniversary:
+                n = _ORDINALS.get(anniversary.group("n").lower()) or parse_number(anniversary.group("n"))
+                end = _add(begin, f"P{n}Y") if n else None
+                if end is not None:
+                    a, b = anniversary.span()
+                    out.append(Candidate(end.isoformat(), s, s.start + a, s.start + b, 1.5, 0.55))
+                    break
+            if not _has(
+                r"effective\s+date|commencement\s+date|date\s+(first\s+)?(above|hereof|of\s+(this|execution))"
+                r"|commenc|\bfrom\b|term\s+of\s+this\s+agreement|initial\s+term|this\s+agreement\s+is\s+for",
+                s.text,
+            ):
+                continue
+            for iso, a, b in find_durations(s.text):
+                if iso[-1] not in "YM":
+                    continue
+                lead = s.text[max(0, a - 50) : a]
+                if _has(r"(renew\w*|successive|additional|extend\w*|notice)\W+(\w+\W+){0,3}$", lead):
+                    continue
+                if not _has(r"(for|of|period\s+of|term\s+of|be)\W+(\w+\W+){0,2}$", lead):
+                    continue
+                end = _add(begin, iso)
+                if end is not None:
+                    out.append(Candidate(end.isoformat(), s, s.start + a, s.start + b, 1.0, 0.5))
+                break
+            if out:
+                break
+    if out:
+        return out
+    for s in sents:
+        if _has(_PERPETUAL, s.text) and _has(_OF_TERM + r"|\bterm\b|\blicense\b|\bappointment\b", s.text):
+            m = re.search(_PERPETUAL, s.text, re.I)
+            assert m is not None
+            return [Candidate("perpetual", s, s.start + m.start(), s.start + m.end(), 0.5, 0.45)]
+    return out
 
 
 def _durations_in(sents: list[Span], cue: str, units: str, base: float, conf: float) -> list[Candidate]:
@@ -198,6 +319,48 @@ def _notice_period(sents: list[Span]) -> list[Candidate]:
     ]
 
 
+_RENEWS = r"\brenew\w*|\bnon-?renew\w*|\bsuccessive\b|\bautomatic\w*\s+(extend|continu)\w*|\bevergreen\b"
+_END_OF_TERM = (
+    r"(prior to|before|in advance of|preceding)\s+(the\s+)?(end|expiration|expiry|conclusion|termination)"
+    r"\s+of\s+(the\s+|any\s+|such\s+|each\s+|its\s+)?((then[- ]?)?current|initial|renewal|applicable|\s)*"
+    r"(term|period|year)"
+)
+
+
+_STOPS = r"\bunless\b|terminat|non-?renew|not\s+(to\s+)?(renew|extend|continue)|cancel|elects?\s+not"
+
+
+def _renewal_notice(sents: list[Span]) -> list[Candidate]:
+    """The notice a party must give to stop a renewal: only in a sentence about renewal or the end of the
+    term (a notice period for a breach, a price change or an audit is another thing), and the duration
+    tied to the notice ("ninety (90) days prior to...", "60 days' written notice"), not the renewal
+    term's own length ("successive one (1) year periods")."""
+    out = []
+    for s in sents:
+        if not _has(r"\bnoti(ce|fy|fies|fication)\b", s.text):
+            continue
+        renews, ends = _has(_RENEWS, s.text), _has(_END_OF_TERM, s.text)
+        # A notice to *stop* a renewal: a notice to exercise an extension option, or an insurer's
+        # notice of non-renewal of a policy, is not one.
+        if not (renews or ends) or not _has(_STOPS, s.text) or _has(r"\binsur", s.text):
+            continue
+        for iso, a, b in find_durations(s.text):
+            after, before = s.text[b : b + 60], s.text[max(0, a - 50) : a]
+            if _has(r"^\W*(\(\d+\)\s*)?(\w+\s+){0,1}(term|period|renewal|extension)s?\b", after) and not _has(
+                r"^\W*(\w+\s+){0,1}(prior|before|notice|advance)", after
+            ):
+                continue  # the length of a term, not of a notice
+            tied = _has(r"^\W*(\w+\s+){0,3}(prior|before|notice|advance|preceding)", after) or _has(
+                r"(notice|notify|least|than|within)\W+(\w+\W+){0,2}$", before
+            )
+            if not tied:
+                continue
+            score = 2.0 + renews + ends + _has(r"non-?renew|not (to )?renew|intention|elect", s.text)
+            out.append(Candidate(iso, s, s.start + a, s.start + b, score, 0.6 + 0.1 * (renews and ends)))
+            break
+    return out
+
+
 def _payment_terms(sents: list[Span]) -> list[Candidate]:
     out = []
     for s in sents:
@@ -226,27 +389,12 @@ def _amount(sents: list[Span]) -> list[Candidate]:
     return out
 
 
-_ENTITY_END = re.compile(
-    r",\s+(?:an?\s|having|with|whose|located|organized|incorporated)|\s*\(|\s*,?\s*$", re.I
-)
-
-
-def _parties(sents: list[Span]) -> list[Candidate]:
-    for s in sents[:15]:
-        m = re.search(r"\b(?:by\s+and\s+)?(?:between|among)\s+(.+)", s.text, re.I | re.S)
-        if not m:
-            continue
-        rest = re.sub(r"\([^)]*\)|“[^”]*”|\"[^\"]*\"", lambda x: " " * len(x.group()), m.group(1))
-        names = []
-        for part in re.split(r"[,;]?\s+and\s+(?=[A-Z])", rest)[:4]:
-            end = _ENTITY_END.search(part)
-            name = " ".join(part[: end.start() if end else len(part)].split()).strip(" ,.;:")
-            if 2 <= len(name) <= 120 and name[0].isupper():
-                names.append(name)
-        if len(names) >= 2:
-            a = s.start + m.start(1)
-            return [Candidate("; ".join(names), s, a, s.end, 2.0, 0.7)]
-    return []
+def _parties(text: str) -> list[Candidate]:
+    found = find_parties(text)
+    if found is None:
+        return []
+    conf = 0.7 if found.strength >= 2 else 0.55
+    return [Candidate("; ".join(found.names), found.sentence, found.start, found.end, found.strength, conf)]
 
 
 _TITLE_WORD = (
@@ -297,9 +445,13 @@ def _document_name(sents: list[Span]) -> list[Candidate]:
     return out
 
 
-RULES: dict[str, Callable[[list[Span]], list[Candidate]]] = {
+SentenceRule = Callable[[list[Span]], list[Candidate]]
+TextRule = Callable[[str], list[Candidate]]
+
+#: Rules that read sentences; :data:`TEXT_RULES` read the raw text (an opening breaks lines inside a
+#: name and puts periods in addresses, so sentences cut it wrongly).
+RULES: dict[str, SentenceRule] = {
     "document_name": _document_name,
-    "parties": _parties,
     "agreement_date": _agreement_date,
     "effective_date": _effective_date,
     "expiration_date": _expiration_date,
@@ -307,9 +459,11 @@ RULES: dict[str, Callable[[list[Span]], list[Candidate]]] = {
     "term": _term,
     "renewal_term": _renewal_term,
     "notice_period": _notice_period,
+    "renewal_notice": _renewal_notice,
     "payment_terms": _payment_terms,
     "amount": _amount,
 }
+TEXT_RULES: dict[str, TextRule] = {"parties": _parties}
 
 # -- ranking and quoting -------------------------------------------------------------------------------
 
@@ -368,13 +522,15 @@ def extract(doc: DocumentInput, fields: list[FieldSpec], enc: Encoder) -> Extrac
     sents = sentences(doc.text)
     out: list[ExtractedField] = []
     for spec in fields:
-        rule = RULES.get(_CANONICAL.get(_key(spec.name), ""))
-        if rule is None:
+        canonical = _CANONICAL.get(_key(spec.name), "")
+        text_rule = TEXT_RULES.get(canonical)
+        rule = RULES.get(canonical)
+        if rule is None and text_rule is None:
             found = _by_meaning(doc, sents, spec, enc)
             if found is not None:
                 out.append(found)
             continue
-        best = _best(rule(sents), spec, enc)
+        best = _best(text_rule(doc.text) if text_rule else rule(sents) if rule else [], spec, enc)
         if best is None:
             continue
         cand, conf = best

@@ -1,0 +1,285 @@
+"""Who signs: the party names a contract's opening lists ("by and between X, a Delaware corporation
+("Company"), and Y ..."), cut from the descriptions, addresses and aliases around them.
+
+The opening is read in three shapes, in this order of trust: the preamble sentence ("This Agreement ...
+between A and B"), a numbered parties block ("Parties (1) A ... (2) B"), and a title line ("AGREEMENT
+Between: A And B Dated: ..."). A name is a run of capitalized words (with the connectors names carry:
+"of", "&", "de"), a legal-form suffix ("Inc.", "LLC", "GmbH") closing it; a lower-case word that is not
+a connector ("a Delaware corporation", "whose address is"), a digit after "of" (an address) or a
+parenthesis (an alias) ends it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agentcrdt.llm.offline.text import Span
+
+__all__ = ["PartyList", "find_parties"]
+
+_SUFFIX = (
+    r"(?:Inc|Incorporated|LLC|L\.L\.C|Ltd|Limited|Corp|Corporation|Co|Company|plc|PLC|P\.L\.C|LP|L\.P|LLP"
+    r"|L\.L\.P|S\.A|SA|S\.A\.S|SAS|AG|GmbH|N\.V|NV|B\.V|BV|Pte|Pty|S\.r\.l|Srl|S\.p\.A|SpA|A/S|AB|Oy|KK"
+    r"|SE|ULC|Trust|University|Partnership|Partners|LLLP)\.?"
+)
+_SUFFIX_RE = re.compile(rf"^{_SUFFIX},?$", re.I)
+_CONNECTORS = frozenset(
+    [
+        "of",
+        "and",
+        "&",
+        "de",
+        "du",
+        "des",
+        "la",
+        "le",
+        "del",
+        "do",
+        "da",
+        "di",
+        "von",
+        "van",
+        "der",
+        "y",
+        "und",
+        "the",
+        "for",
+        "et",
+    ]
+)
+# Capitalized words that start what follows a name, never a name's own word.
+_STOPWORDS = frozenset(
+    [
+        "Dated",
+        "Date",
+        "Effective",
+        "WHEREAS",
+        "Whereas",
+        "RECITALS",
+        "Recitals",
+        "Source",
+        "Table",
+        "EXHIBIT",
+        "Exhibit",
+        "Each",
+        "Both",
+        "Hereinafter",
+        "Referred",
+        "Witnesseth",
+        "WITNESSETH",
+        "Made",
+        "Entered",
+        "Collectively",
+        "Individually",
+    ]
+)
+_OPENING = re.compile(r"\b(?:by\s+and\s+)?(?:between|among(?:st)?)\b\s*:?\s*", re.I)
+_NUMBERED = re.compile(r"\bParties\b\W{0,5}\(1\)\s*", re.I)
+_ALIAS = re.compile(r"\([^()]*(?:\([^()]*\)[^()]*)*\)|“[^”]*”|\"[^\"]*\"")
+_AND = re.compile(r"(?:[,;]\s*)?\s+(?:and|AND|And)\s*,?\s+(?=\S)|;\s+|\s+\(\d\)\s+")
+
+
+@dataclass(frozen=True)
+class PartyList:
+    """Party names and where the list was read: ``start``/``end`` are offsets in the document."""
+
+    names: tuple[str, ...]
+    sentence: Span
+    start: int
+    end: int
+    strength: float  # the shape it was read from: preamble 2, numbered block 1.5, title line 1
+
+
+def _name(part: str) -> str | None:
+    """The party name at the start of ``part`` (aliases already blanked), or None."""
+    tokens = part.split()
+    kept: list[str] = []
+    for i, tok in enumerate(tokens):
+        bare = tok.strip(",.;:")
+        if not bare:
+            if kept and tok.startswith(","):
+                continue  # "Inc. , Emerald ..." -- a stray comma
+            break
+        if i == 0:
+            # A name starts with a capital or a digit; a lower-case start only in names like
+            # "iPayment" or "salesforce.com" ("having", "its", "with" start descriptions).
+            if bare in _STOPWORDS or not (
+                bare[:1].isupper() or bare[:1].isdigit() or re.search(r"[a-z][A-Z]|\.(com|org|net)\b", bare)
+            ):
+                return None
+            kept.append(tok)
+        elif _SUFFIX_RE.match(tok.rstrip(",;:")) or _SUFFIX_RE.match(bare):
+            kept.append(tok)
+        elif bare.lower() in _CONNECTORS and bare != "The":
+            if bare.lower() == "of" and i + 1 < len(tokens) and tokens[i + 1][:1].isdigit():
+                break  # "X of 275 Madison Avenue": an address
+            kept.append(tok)
+        elif (bare[:1].isupper() or bare[:1].isdigit()) and bare not in _STOPWORDS:
+            if kept and kept[-1].endswith(",") and not _SUFFIX_RE.match(kept[-1].rstrip(",")):
+                break  # "Prolong Super Lubricants, Anaheim": a place after the name
+            if (
+                kept
+                and kept[-1].endswith(",")
+                and kept[-1].rstrip(",")
+                and _SUFFIX_RE.match(kept[-1].rstrip(","))
+            ):
+                break  # "X Inc., Emerald Y Inc.": the next party
+            kept.append(tok)
+        else:
+            break
+        if tok.endswith((";", ":")) or (
+            tok.endswith(".") and _SUFFIX_RE.match(tok) is None and len(bare) > 3
+        ):
+            break
+    while kept and kept[-1].strip(",.;:").lower() in _CONNECTORS:
+        kept.pop()
+    name = " ".join(kept).strip(" ,;:.")
+    name = re.sub(r"\s+,", ",", name)
+    if not (2 <= len(name) <= 120) or not re.search(r"[A-Za-z]{2}", name):
+        return None
+    if name.lower() in ("the", "each", "both", "party", "parties"):
+        return None
+    return name
+
+
+def _split_after_suffix(part: str) -> list[str]:
+    pieces, last = [], 0
+    for m in re.finditer(r",\s+(?=[A-Z][\w&.\-]*\s+[A-Z])", part):
+        before = part[last : m.start()].split()
+        if before and _SUFFIX_RE.match(before[-1]):
+            pieces.append(part[last : m.start()])
+            last = m.end()
+    return [*pieces, part[last:]]
+
+
+def _aliases(text: str) -> set[str]:
+    return {a.lower() for a in re.findall(r"[“\"]([^”\"]{1,40})[”\"]", text)}
+
+
+_ROLES = frozenset(
+    [
+        "company",
+        "licensor",
+        "licensee",
+        "distributor",
+        "reseller",
+        "developer",
+        "client",
+        "customer",
+        "supplier",
+        "vendor",
+        "franchisor",
+        "franchisee",
+        "consultant",
+        "contractor",
+        "provider",
+        "recipient",
+        "purchaser",
+        "seller",
+        "buyer",
+        "manufacturer",
+        "employee",
+        "employer",
+        "party",
+        "parties",
+        "lender",
+        "borrower",
+        "owner",
+        "operator",
+        "agent",
+        "sponsor",
+        "promoter",
+        "producer",
+        "publisher",
+        "member",
+        "you",
+        "we",
+        "service",
+        "services",
+        "principal",
+        "carrier",
+        "shipper",
+        "affiliate",
+        "affiliates",
+        "subsidiary",
+        "a",
+        "b",
+        "i",
+        "ii",
+    ]
+)
+
+
+def _is_role(name: str, aliases: set[str]) -> bool:
+    """A defined term standing for a party ("the Company", "Reseller", "Party B"), not its name."""
+    bare = re.sub(r"^(the|its|each|any|such)\s+", "", name.strip(" .,"), flags=re.I).lower()
+    if bare in aliases or (" " not in bare and name.strip(" .,").lower() != bare):
+        return True
+    return all(w in _ROLES for w in re.findall(r"[a-z]+", bare))
+
+
+def _names(segment: str) -> list[str]:
+    aliases = _aliases(segment)
+    blanked = _ALIAS.sub(lambda m: " " * len(m.group()), segment)
+    parts = _AND.split(blanked)[:8]
+    # "New York Life Insurance and Annuity Corporation": an "and" inside one name (nothing between the
+    # left words and the "and", no legal form on the left, one on the right).
+    merged: list[str] = []
+    for part in parts:
+        if (
+            merged
+            and re.fullmatch(r"\s*(?:[A-Z][\w&.\-]*\s+){0,4}[A-Z][\w&.\-]*\s*", merged[-1])
+            and not any(_SUFFIX_RE.match(t) for t in merged[-1].split())
+            and (name := _name(part)) is not None
+            and _SUFFIX_RE.match(name.split()[-1])
+        ):
+            merged[-1] = f"{merged[-1].strip()} and {part}"
+            continue
+        merged.append(part)
+    out: list[str] = []
+    for part in merged:
+        # "X, Inc., a Delaware corporation, Y Inc." lists two parties with a comma: split after a suffix.
+        for piece in _split_after_suffix(part):
+            name = _name(piece)
+            if name and name not in out and not _is_role(name, aliases):
+                out.append(name)
+    return out
+
+
+def find_parties(text: str, *, head: int = 6000, window: int = 1500) -> PartyList | None:
+    """Return the parties named in the opening (the first ``head`` characters of ``text``), or None.
+
+    Reads the raw text after each "between"/"Parties (1)" (not sentences: openings break lines inside a
+    name and put periods in addresses, "Ste. 15")."""
+    best: PartyList | None = None
+    for pattern, strength in ((_OPENING, 2.0), (_NUMBERED, 1.5)):
+        for m in pattern.finditer(text, 0, head):
+            segment = text[m.end() : m.end() + window]
+            stop = re.search(
+                r"\b(dated|made|effective|entered|is\s+made|witnesseth|whereas|recitals|background)\b"
+                r"|\n\s*\n\s*\d+\.|\bsource:",
+                segment,
+                re.I,
+            )
+            if stop and stop.start() > 20:
+                segment = segment[: stop.start()]
+            names = _names(segment)
+            if len(names) < 2:
+                continue
+            before = text[max(0, m.start() - 400) : m.start()]
+            shape = strength
+            if strength == 2.0 and not re.search(
+                r"\b(this|the)\b[^.]{0,200}\b(agreement|contract|amendment|license|lease|addendum)\b"
+                r"|\bis\s+(made|entered)|\bmade\b|\bentered\b",
+                before,
+                re.I,
+            ):
+                shape = 1.0  # a title line ("AGREEMENT Between: A And B"), or a recital
+            sent = Span(index=0, start=m.end(), end=m.end() + len(segment.rstrip()), text=segment.rstrip())
+            found = PartyList(tuple(names), sent, m.end(), sent.end, shape)
+            if best is None or found.strength > best.strength:
+                best = found
+            if shape == 2.0:
+                return best
+    return best
