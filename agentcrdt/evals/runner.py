@@ -104,13 +104,15 @@ def plan_run(suite: Suite, *, data: Path | None = None, limit: int | None = None
 
 
 class _Counted(Model):
-    """Count one case's model requests (and how many the cache answered) around a shared model."""
+    """Count one case's model requests (and how many the cache answered) around a shared model, and
+    collect the model versions the provider reported into ``versions`` (shared by the run's cases)."""
 
-    def __init__(self, inner: Model) -> None:
+    def __init__(self, inner: Model, versions: set[str]) -> None:
         super().__init__(inner.model_id, clock=inner.clock)
         self.inner = inner
         self.calls = 0
         self.cached = 0
+        self.versions = versions
 
     @property
     def pinned_version(self) -> str | None:
@@ -132,6 +134,8 @@ class _Counted(Model):
         response = await self.inner.request(messages, output_type, settings, context=context)
         self.calls += not response.cached
         self.cached += response.cached
+        if response.model_version:
+            self.versions.add(response.model_version)
         return response
 
 
@@ -150,14 +154,20 @@ def _documents(case: Case, suite: Suite, scratch: Path) -> list[Path]:
 
 
 async def _run_case(
-    plan: RunPlan, case: Case, model: Model, embedder: Embedder | None, rooms: Path | None
+    plan: RunPlan,
+    case: Case,
+    model: Model,
+    embedder: Embedder | None,
+    rooms: Path | None,
+    versions: set[str],
 ) -> CaseOutput:
     suite = plan.suite
     owner = Identity.from_name(f"eval-{suite.name}-owner")
     keys = {a.name: Identity.from_name(f"eval-{suite.name}-{a.name}") for a, _ in plan.agents}
-    counted = _Counted(model)
+    counted = _Counted(model, versions)
     t0 = time.perf_counter()
     agent_seconds: dict[str, float] = {}
+    errors: list[str] = []
     with tempfile.TemporaryDirectory(prefix="agentcrdt-eval-") as tmp:
         scratch = Path(tmp)
         room_path = (rooms / f"{case.name}.db") if rooms is not None else scratch / "room.db"
@@ -171,9 +181,15 @@ async def _run_case(
             t = time.perf_counter()
             worker = Worker(room_path, agent, counted, identity=keys[agent.name], embedder=embedder)
             try:
-                await worker.run_once()
+                progress = await worker.run_once()
             finally:
                 worker.close()
+            if progress.errors:
+                # The worker logs a failed item and goes on; without this the case would score as if
+                # the model had found nothing (a provider outage looking like a bad model).
+                errors.append(
+                    f"{agent.name}: {progress.errors} item(s) failed, last: {progress.last_errors[-1]}"
+                )
             if accept:
                 with Dataroom.open(room_path, identity=owner) as room:
                     for p in list_proposals(room.replica, "pending"):
@@ -190,6 +206,7 @@ async def _run_case(
     out.seconds = round(time.perf_counter() - t0, 3)
     out.agent_seconds = agent_seconds
     out.calls, out.cached_calls = counted.calls, counted.cached
+    out.error = "; ".join(errors) or None
     return out
 
 
@@ -208,6 +225,8 @@ def run_cases(
 
     ``cache``: the response cache (default: in memory, for this run only). ``rooms``: keep each case's
     room there (``<case>.db``) for inspection with the usual commands; default: a temporary file.
+    A case whose agents failed items (model errors) keeps the error in its output. In replay mode, a
+    request without a recorded response raises :class:`UsageError` once every case ran.
     """
     if concurrency < 1:
         raise UsageError(f"--concurrency must be at least 1, got {concurrency}")
@@ -220,11 +239,13 @@ def run_cases(
     results: dict[str, CaseOutput] = {}
     limiter = anyio.CapacityLimiter(concurrency)
     started = time.perf_counter()
+    versions: set[str] = set()
+    misses_before = cache.stats.misses
 
     async def one(case: Case) -> None:
         async with limiter:
             try:
-                out = await _run_case(plan, case, cached, embedder, rooms)
+                out = await _run_case(plan, case, cached, embedder, rooms, versions)
             except AgentCRDTError as e:
                 out = CaseOutput(
                     case=case.name, slots=[a.capability.slot for a, _ in plan.agents], error=str(e)
@@ -253,6 +274,15 @@ def run_cases(
     finally:
         if own_cache:
             cache.close()
+    missed = cache.stats.misses - misses_before
+    if cache.mode == "replay" and missed:
+        # Scores of a replay that could not replay would be zeros passed off as a reproduction.
+        failed = [c.name for c in plan.cases if results[c.name].error]
+        raise UsageError(
+            f"replay: {missed} model request(s) had no recorded response in the response cache "
+            f"(cases: {', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''}); record them first: "
+            "run the suite with cache mode read_write (the default) or record"
+        )
     plan.record.update(
         {
             "agentcrdt": __version__,
@@ -262,7 +292,9 @@ def run_cases(
             "data_dir": plan.data_dir,
             "cases": len(plan.cases),
             "model": model.model_id,
-            "model_version": model.pinned_version,
+            # Known before calling (the offline model's), else what the provider reported, if one.
+            "model_version": model.pinned_version or (next(iter(versions)) if len(versions) == 1 else None),
+            "reported_versions": sorted(versions),
             "embedder": None if embedder is None else embedder.model_id,
             "prompts": _prompt_hashes(plan),
             "scorer_version": SCORER_VERSION,

@@ -92,10 +92,23 @@ def _governing_law(sents: list[Span]) -> list[Candidate]:
 
 _PREAMBLE_CUE = r"\b(dated|as of|made|entered into|effective|this agreement|agreement date)\b"
 _NEAR_CUE = r"(dated|as of|made|entered into|effective|executed|on|this|date:?)\W{0,3}(\w+\W+){0,3}$"
+#: The SEC filing stamp on every page ("Source: ACME INC, 10-Q, 5/20/2014"): the filing's date, not the
+#: contract's.
 _FILING_STAMP = (
-    r"\b(8-K\w*|10-K\w*|10-Q\w*|S-1\w*|20-F|10SB\w*|10-12G\w*|S-4|F-1\w*|N-2|485BPOS|DRS\w*|SB-2\w*|1-A)\b"
-    r",\s*\d|^source:"
+    r"\b(8-K|10-K|10-Q|S-\d+|20-F|10SB|10-12G|F-\d|N-\d|485BPOS|DRS|SB-2|1-A)[\w/.\-]*\s*,\s*\d|^source:"
 )
+_BLANK = r"(?:_{2,}|\[\s*[·•*]?\s*\]|\[_+\])"
+#: A template's date with blanks ("made this ____ day of ________, 2019"): only the year is known.
+_BLANK_DATE = re.compile(
+    rf"{_BLANK}\s*(?:day\s+of\s+)?(?:{_BLANK}|(?P<month>[A-Z][a-z]+))?\s*,?\s*(?P<year>(?:19|20)\d\d)\b"
+)
+
+
+_MONTH_NAMES = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december",
+)  # fmt: skip
+_MONTH_NUMBER = {m: i + 1 for i, m in enumerate(_MONTH_NAMES)}
 
 
 def _agreement_date(sents: list[Span]) -> list[Candidate]:
@@ -109,12 +122,22 @@ def _agreement_date(sents: list[Span]) -> list[Candidate]:
         for iso, a, b in find_dates(s.text):
             near = _has(_NEAR_CUE, s.text[max(0, a - 60) : a]) or _has(r"^\W*day\s+of", s.text[b - 12 : b])
             # "amends the Agreement dated ...": the date of another document
-            refers = _has(r"\b(amends?|amended|amending)\b|\bpursuant to\b|\bunder (the|that)\b", s.text)
+            refers = _has(_OTHER_DOCUMENT, s.text)
             score = 1.0 + cue + 2 * (cue and near) - refers - min(1.0, s.index * 0.02)
             out.append(
                 Candidate(iso, s, s.start + a, s.start + b, score, 0.85 if near else 0.6 if cue else 0.45)
             )
             break
+    if not out or max(c.score for c in out) < 2:
+        for s in sents:
+            if s.start > 4000:
+                break
+            m = _BLANK_DATE.search(s.text)
+            if m and _has(_PREAMBLE_CUE, s.text) and not _has(_FILING_STAMP, s.text):
+                month = _MONTH_NUMBER.get((m.group("month") or "").lower())
+                value = m.group("year") + (f"-{month:02d}" if month else "")
+                out.append(Candidate(value, s, s.start + m.start(), s.start + m.end(), 2.5, 0.4))
+                break
     return out
 
 
@@ -402,13 +425,22 @@ _TITLE_WORD = (
     r"TERMS AND CONDITIONS|DEED|INDENTURE)S?"
 )
 _UPPER_TITLE = re.compile(
-    r"(?<![A-Za-z])((?:[A-Z0-9][A-Z0-9&'.\-]*\s+){0,8}"
+    # Upper-case words up to a kind of contract; "THIS" or "THE" starts the preamble, not the title
+    # ("CONSULTING AGREEMENT THIS AGREEMENT is made...").
+    r"(?<![A-Za-z])((?:(?!(?:THIS|THE)\s)[A-Z0-9][A-Z0-9&'.\-]*\s+){0,8}"
     + _TITLE_WORD
     + r"(?:\s+"
     + _TITLE_WORD
-    + r")*)(?![a-z])"
+    + r")*(?:\s+NO\.\s*\d+)?)(?![a-z])"
 )
-_TITLE_PREFIX = re.compile(r"^(?:(?:EXHIBIT|EX|ANNEX|SCHEDULE)\s*[\w.\-]*\s+|[\d.()]+\s+|(?:THE|THIS)\s+)+")
+#: What precedes a title on its line: exhibit numbers, "FORM OF", "EXECUTION VERSION", the end of a
+#: redaction legend ("... IF PUBLICLY DISCLOSED."), a party's name ("PREMIER NUTRITION CORPORATION").
+_TITLE_PREFIX = re.compile(
+    r"^(?:(?:EXHIBIT|EX|ANNEX|SCHEDULE|APPENDIX|ATTACHMENT)\s*[\w.\-]*\s+|[\d.()]+\s+|(?:THE|THIS)\s+"
+    r"|FORM\s+OF\s+|COPY\s+|EXECUTION(?:\s+(?:VERSION|COPY))?\s+|(?:FINAL\s+)?VERSION\s+|CONFIDENTIAL\s+"
+    r"|[A-Z ,()]*\bDISCLOSED\.?\s+"
+    r"|(?:[A-Z0-9&.\-]+\s+){1,4}(?:CORPORATION|INC\.?|LLC|LTD\.?|LIMITED|CORP\.?|PLC)\s+(?=\S+\s))+"
+)
 _THIS_TITLE = re.compile(
     r"\bThis\s+((?:[A-Z][\w&'\-]*\s+){0,6}?(?:Agreement|Contract|License|Lease|Amendment))\b"
 )
@@ -439,7 +471,7 @@ def _document_name(sents: list[Span]) -> list[Candidate]:
             return out
     for s in sents[:20]:
         this = _THIS_TITLE.search(s.text)
-        if this:
+        if this and " " in this.group(1).strip():
             value = " ".join(this.group(1).split())
             return [Candidate(value, s, s.start + this.start(1), s.start + this.end(1), 1.0, 0.6)]
     return out

@@ -21,7 +21,7 @@ __all__ = ["PartyList", "find_parties"]
 _SUFFIX = (
     r"(?:Inc|Incorporated|LLC|L\.L\.C|Ltd|Limited|Corp|Corporation|Co|Company|plc|PLC|P\.L\.C|LP|L\.P|LLP"
     r"|L\.L\.P|S\.A|SA|S\.A\.S|SAS|AG|GmbH|N\.V|NV|B\.V|BV|Pte|Pty|S\.r\.l|Srl|S\.p\.A|SpA|A/S|AB|Oy|KK"
-    r"|SE|ULC|Trust|University|Partnership|Partners|LLLP)\.?"
+    r"|SE|ULC|Trust|University|Partnership|LLLP|N\.A)\.?"
 )
 _SUFFIX_RE = re.compile(rf"^{_SUFFIX},?$", re.I)
 _CONNECTORS = frozenset(
@@ -74,7 +74,9 @@ _STOPWORDS = frozenset(
         "Individually",
     ]
 )
-_OPENING = re.compile(r"\b(?:by\s+and\s+)?(?:between|among(?:st)?)\b\s*:?\s*", re.I)
+_OPENING = re.compile(
+    r"\b(?:by\s+and\s+)?(?:between|among(?:st)?)\b\s*:?\s*|\b(?:entered\s+into|made)\s+by\s+(?!and\b)", re.I
+)
 _NUMBERED = re.compile(r"\bParties\b\W{0,5}\(1\)\s*", re.I)
 _ALIAS = re.compile(r"\([^()]*(?:\([^()]*\)[^()]*)*\)|“[^”]*”|\"[^\"]*\"")
 _AND = re.compile(r"(?:[,;]\s*)?\s+(?:and|AND|And)\s*,?\s+(?=\S)|;\s+|\s+\(\d\)\s+")
@@ -91,9 +93,13 @@ class PartyList:
     strength: float  # the shape it was read from: preamble 2, numbered block 1.5, title line 1
 
 
+def _is_suffix(tok: str) -> bool:
+    return bool(_SUFFIX_RE.match(tok.rstrip(",;:")) or _SUFFIX_RE.match(tok.strip(",.;:")))
+
+
 def _name(part: str) -> str | None:
     """The party name at the start of ``part`` (aliases already blanked), or None."""
-    tokens = part.split()
+    tokens = part.lstrip(" -\u2013\u2014:,;").split()
     kept: list[str] = []
     for i, tok in enumerate(tokens):
         bare = tok.strip(",.;:")
@@ -101,6 +107,9 @@ def _name(part: str) -> str | None:
             if kept and tok.startswith(","):
                 continue  # "Inc. , Emerald ..." -- a stray comma
             break
+        suffix = _is_suffix(tok)
+        if kept and _is_suffix(kept[-1]) and not suffix:
+            break  # a legal form closes the name: "X Inc. 600 Kenrick", "X Limited of Boston House"
         if i == 0:
             # A name starts with a capital or a digit; a lower-case start only in names like
             # "iPayment" or "salesforce.com" ("having", "its", "with" start descriptions).
@@ -108,29 +117,18 @@ def _name(part: str) -> str | None:
                 bare[:1].isupper() or bare[:1].isdigit() or re.search(r"[a-z][A-Z]|\.(com|org|net)\b", bare)
             ):
                 return None
-            kept.append(tok)
-        elif _SUFFIX_RE.match(tok.rstrip(",;:")) or _SUFFIX_RE.match(bare):
-            kept.append(tok)
+        elif suffix:
+            pass
         elif bare.lower() in _CONNECTORS and bare != "The":
             if bare.lower() == "of" and i + 1 < len(tokens) and tokens[i + 1][:1].isdigit():
                 break  # "X of 275 Madison Avenue": an address
-            kept.append(tok)
         elif (bare[:1].isupper() or bare[:1].isdigit()) and bare not in _STOPWORDS:
-            if kept and kept[-1].endswith(",") and not _SUFFIX_RE.match(kept[-1].rstrip(",")):
+            if kept[-1].endswith(","):
                 break  # "Prolong Super Lubricants, Anaheim": a place after the name
-            if (
-                kept
-                and kept[-1].endswith(",")
-                and kept[-1].rstrip(",")
-                and _SUFFIX_RE.match(kept[-1].rstrip(","))
-            ):
-                break  # "X Inc., Emerald Y Inc.": the next party
-            kept.append(tok)
         else:
             break
-        if tok.endswith((";", ":")) or (
-            tok.endswith(".") and _SUFFIX_RE.match(tok) is None and len(bare) > 3
-        ):
+        kept.append(tok)
+        if tok.endswith((";", ":")) or (tok.endswith(".") and not suffix and len(bare) > 3):
             break
     while kept and kept[-1].strip(",.;:").lower() in _CONNECTORS:
         kept.pop()
@@ -219,32 +217,66 @@ def _is_role(name: str, aliases: set[str]) -> bool:
     return all(w in _ROLES for w in re.findall(r"[a-z]+", bare))
 
 
+_ADDRESS = re.compile(
+    r"\b(Suite|Street|St|Road|Rd|Avenue|Ave|Floor|Box|Boulevard|Blvd|Drive|Building|Highway|Plaza)\b\.?"
+)
+
+
+def _parts(segment: str) -> list[tuple[str, str]]:
+    """Split the list at "and", ";" and "(2)": each part with aliases blanked, and as written."""
+    blanked = _ALIAS.sub(lambda m: " " * len(m.group()), segment)
+    out, last = [], 0
+    for m in [*_AND.finditer(blanked), None]:
+        end = m.start() if m else len(blanked)
+        out.append((blanked[last:end], segment[last:end]))
+        if m is None or len(out) >= 8:
+            break
+        last = m.end()
+    return out
+
+
+def _introduces(original: str, name: str) -> bool:
+    """Whether ``name`` is followed at once by an alias or a description: 'X ("Company")', 'X, a ...'."""
+    at = original.find(name)
+    return (
+        at >= 0
+        and re.match(r"\s*,?\s*(\(|“|\"|an?\s|of\s+\d|whose\b)", original[at + len(name) :]) is not None
+    )
+
+
 def _names(segment: str) -> list[str]:
     aliases = _aliases(segment)
-    blanked = _ALIAS.sub(lambda m: " " * len(m.group()), segment)
-    parts = _AND.split(blanked)[:8]
+    parts = _parts(segment)
     # "New York Life Insurance and Annuity Corporation": an "and" inside one name (nothing between the
     # left words and the "and", no legal form on the left, one on the right).
-    merged: list[str] = []
-    for part in parts:
+    merged: list[tuple[str, str]] = []
+    for part, original in parts:
         if (
             merged
-            and re.fullmatch(r"\s*(?:[A-Z][\w&.\-]*\s+){0,4}[A-Z][\w&.\-]*\s*", merged[-1])
-            and not any(_SUFFIX_RE.match(t) for t in merged[-1].split())
+            and re.fullmatch(r"\s*(?:[A-Z][\w&.\-]*\s+){0,4}[A-Z][\w&.\-]*\s*", merged[-1][0])
+            and not any(_SUFFIX_RE.match(t) for t in merged[-1][0].split())
             and (name := _name(part)) is not None
             and _SUFFIX_RE.match(name.split()[-1])
         ):
-            merged[-1] = f"{merged[-1].strip()} and {part}"
+            merged[-1] = (f"{merged[-1][0].strip()} and {part}", f"{merged[-1][1].strip()} and {original}")
             continue
-        merged.append(part)
-    out: list[str] = []
-    for part in merged:
-        # "X, Inc., a Delaware corporation, Y Inc." lists two parties with a comma: split after a suffix.
+        merged.append((part, original))
+    found: list[tuple[str, bool]] = []
+    for part, original in merged:
+        introduced = bool(re.search(r"[(“\"]", original))
         for piece in _split_after_suffix(part):
             name = _name(piece)
-            if name and name not in out and not _is_role(name, aliases):
-                out.append(name)
-    return out
+            if not name or name in [n for n, _ in found] or _is_role(name, aliases) or _ADDRESS.search(name):
+                continue
+            if " " not in name and not _is_suffix(name) and not _introduces(original, name):
+                continue  # one capitalized word with nothing introducing it: "Wales", "Munich", "Rights"
+            found.append((name, introduced))
+    # Contracts introduce each party with an alias or a description ("X Inc. ("Company")"); when two
+    # or more are introduced so, the other pieces are addresses and places caught in the list.
+    introduced_names = [n for n, intro in found if intro]
+    if len(introduced_names) >= 2:
+        return introduced_names
+    return [n for n, _ in found]
 
 
 def find_parties(text: str, *, head: int = 6000, window: int = 1500) -> PartyList | None:
