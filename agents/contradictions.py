@@ -134,7 +134,10 @@ class ContradictionFinder(Agent[Contradictions]):
                 head = full[src].text[:_HEAD] if src in full else ""
                 heading = V.headings([full[dst]])[dst] if dst in full else ""
                 mention = (src, _mentions(heading, parties[dst], head))
-            item = self._pair(reader, docs, a, b, rel, texts, mention)
+            # Only the amending side of an amendment sets values ("deleted and replaced with"); the
+            # amended contract's own wording near a clause ("fees may be reduced") changes nothing.
+            amender = citing.get((a, b)) if rel in ("amends", "supplements") else None
+            item = self._pair(reader, docs, a, b, rel, texts, mention, amender)
             if item is not None:
                 items.append(item)
         return items
@@ -148,6 +151,7 @@ class ContradictionFinder(Agent[Contradictions]):
         rel: str,
         texts: dict[str, str | None],
         mention: tuple[str, re.Pattern[str] | None] | None,
+        amender: str | None = None,
     ) -> WorkItem | None:
         fields = ALL_FIELDS if rel == "duplicates" else TERMS
         facts: list[list[Any]] = []
@@ -171,7 +175,7 @@ class ContradictionFinder(Agent[Contradictions]):
                 ):
                     break
                 end = start + len(fv["quote"])
-                if is_change(text, start, end):
+                if (amender is None or doc == amender) and is_change(text, start, end):
                     break  # set by an amendment: a change, not a conflicting statement
                 cited = (
                     mention is None or doc != mention[0] or (mention[1] and mention[1].search(fv["quote"]))

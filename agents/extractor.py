@@ -56,7 +56,11 @@ def canonical(name: str, value: str, quote: str) -> str:
     if name == "renewal" and re.fullmatch(r"P\d+[YMD]", v):
         if re.search(r"\bautomatic", quote, re.I):
             return f"auto {v}"
-        if re.search(r"\boption\b", quote, re.I):
+        if re.search(
+            r"\boption\b|\bmay\s+(be\s+)?(renew|extend)|\brenewable\b|\bmutual(ly)?\b|agree\w*\s+(in\s+writing\s+)?to\s+extend",
+            quote,
+            re.I,
+        ):
             return f"option {v}"
     return v
 

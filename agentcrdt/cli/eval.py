@@ -1,5 +1,8 @@
 """``agentcrdt eval``: run a suite, show or re-score a stored run, compare two runs (with gates).
 
+``run`` and ``rescore`` write ``report.html`` into the run directory; ``show --html PATH`` and
+``compare --html PATH`` write a page elsewhere.
+
 ``agentcrdt eval SUITE`` is short for ``agentcrdt eval run SUITE``. The library is imported lazily, in
 the handlers, so ``--help`` stays instant.
 """
@@ -42,11 +45,13 @@ def resolve_suite(name: str) -> Path:
     )
 
 
-def _print_run(run: Run, as_json: bool) -> None:
+def _print_run(run: Run, as_json: bool, html: Path | None = None) -> None:
     from agentcrdt.evals.report import metrics_json, table
 
     print(table(run))
     print(f"run stored in {run.path}")
+    if html is not None:
+        print(f"report: {html}")
     if as_json:
         print(json.dumps(metrics_json(run), sort_keys=True))
 
@@ -86,15 +91,24 @@ def _run(args: argparse.Namespace) -> int:
         )
     record = {**plan.record, "options": {"limit": args.limit, "concurrency": args.concurrency}}
     run = write_run(out_dir, record, suite, plan.cases, outputs, resamples=args.resamples)
-    _print_run(run, args.json)
+    _print_run(run, args.json, run.path / "report.html")
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    from agentcrdt.evals.runs import load_run
+    from agentcrdt.evals.runs import load_run, write_report
 
-    _print_run(load_run(args.run), args.json)
+    run = load_run(args.run)
+    _print_run(run, args.json, write_report(run, _html_path(args.html)) if args.html else None)
     return 0
+
+
+def _html_path(path: Path) -> Path:
+    """Return where to write an HTML page: ``path``, or ``path/report.html`` for a directory."""
+    target = path / "report.html" if path.is_dir() else path
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {target}: the directory {target.parent} does not exist; create it")
+    return target
 
 
 def _rescore(args: argparse.Namespace) -> int:
@@ -103,7 +117,7 @@ def _rescore(args: argparse.Namespace) -> int:
 
     suite = load_suite(resolve_suite(args.suite)) if args.suite else None
     run = rescore(load_run(args.run), suite, resamples=args.resamples)
-    _print_run(run, args.json)
+    _print_run(run, args.json, run.path / "report.html")
     return 0
 
 
@@ -121,6 +135,12 @@ def _compare(args: argparse.Namespace) -> int:
         resamples=args.resamples,
     )
     print(result.table())
+    if args.html:
+        from agentcrdt.evals.html import render_comparison
+
+        target = _html_path(args.html)
+        target.write_text(render_comparison(result, a=args.a, b=args.b), encoding="utf-8")
+        print(f"report: {target}")
     if args.json:
         body = {
             "view": result.view,
@@ -181,6 +201,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     show = ev.add_parser("show", help="print a stored run's report")
     show.add_argument("run", help="a run directory")
+    show.add_argument(
+        "--html", type=Path, default=None, metavar="PATH", help="also write the HTML report there"
+    )
     show.set_defaults(handler=_show)
 
     rescore = ev.add_parser("rescore", help="score a stored run's outputs again (no model calls)")
@@ -198,6 +221,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     compare.add_argument("--gate", action="append", default=[], help="METRIC>=X or METRIC<=X on run B")
     compare.add_argument("--max-drop", type=float, default=None, help="fail when any metric falls by more")
     compare.add_argument("--view", default=None, help="proposed or applied (default: the suite's first)")
+    compare.add_argument(
+        "--html", type=Path, default=None, metavar="PATH", help="also write the comparison as an HTML page"
+    )
     compare.set_defaults(handler=_compare)
 
     for p in (run, show, rescore, compare):

@@ -7,7 +7,9 @@
 * ``cases.jsonl.gz``: the cases as run (inputs and expected output), so re-scoring needs neither the
   dataset nor the suite file;
 * ``outputs.jsonl.gz``: each case's :class:`~agentcrdt.evals.outputs.CaseOutput`;
-* ``scores.json``: per-case counts for every view, and the corpus metrics with their intervals.
+* ``scores.json``: per-case counts for every view, and the corpus metrics with their intervals;
+* ``report.html``: the same figures as one self-contained page (:mod:`agentcrdt.evals.html`), rewritten
+  whenever the run is scored.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from agentcrdt.evals.outputs import CaseOutput, read_outputs, write_outputs
 from agentcrdt.evals.scorers import SCORER_VERSION, CaseScore, score_case
 from agentcrdt.evals.suite import Case, Suite
 
-__all__ = ["Run", "load_run", "new_run_dir", "score_run", "write_run"]
+__all__ = ["Run", "load_run", "new_run_dir", "rescore", "score_run", "write_report", "write_run"]
 
 
 @dataclass
@@ -39,6 +41,11 @@ class Run:
     cases: list[Case]
     outputs: list[CaseOutput]
     scores: dict[str, list[CaseScore]]
+    #: The 95% intervals scores.json holds, ``{view: {metric: (low, high)}}``: a report shows the figures
+    #: the run stored instead of resampling again (empty for a run built in memory: recompute).
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    #: How scores.json was made (``scorer_version``, ``resamples``): a rescore can postdate run.json.
+    scoring: dict[str, Any] = field(default_factory=dict)
 
     def summary(self, view: str | None = None) -> Summary:
         """Return the corpus metrics of ``view`` (default: the suite's first view)."""
@@ -93,6 +100,24 @@ def _scores_json(scores: dict[str, list[CaseScore]], resamples: int) -> dict[str
     return {"scorer_version": SCORER_VERSION, "resamples": resamples, "views": views}
 
 
+def _stored(body: dict[str, Any]) -> tuple[dict[str, dict[str, tuple[float, float]]], dict[str, Any]]:
+    """Return a scores.json body's intervals per view and its scoring header."""
+    ivs = {
+        v: {k: (float(lo), float(hi)) for k, (lo, hi) in data.get("intervals", {}).items()}
+        for v, data in body["views"].items()
+    }
+    return ivs, {k: body.get(k) for k in ("scorer_version", "resamples")}
+
+
+def write_report(run: Run, path: Path | None = None) -> Path:
+    """Write the run's HTML report to ``path`` (default ``report.html`` in the run directory); return it."""
+    from agentcrdt.evals.html import render_run  # jinja2 only when a report is written
+
+    target = path or run.path / "report.html"
+    target.write_text(render_run(run), encoding="utf-8")
+    return target
+
+
 def write_run(
     path: Path,
     record: dict[str, Any],
@@ -105,7 +130,9 @@ def write_run(
     """Score and store a run in ``path``; return it."""
     path.mkdir(parents=True, exist_ok=True)
     scores = score_run(suite, cases, outputs)
-    record = {**record, "suite_definition": suite.model_dump(mode="json", exclude={"cases"})}
+    # The date goes in the record itself: the directory name is only new_run_dir's convention.
+    date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    record = {"date": date, **record, "suite_definition": suite.model_dump(mode="json", exclude={"cases"})}
     (path / "run.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     with gzip.open(path / "cases.jsonl.gz", "wt", encoding="utf-8") as f:
         for c in cases:
@@ -113,7 +140,9 @@ def write_run(
     write_outputs(path / "outputs.jsonl.gz", outputs)
     body = _scores_json(scores, resamples)
     (path / "scores.json").write_text(json.dumps(body, sort_keys=True) + "\n", encoding="utf-8")
-    return Run(path, record, list(cases), list(outputs), scores)
+    run = Run(path, record, list(cases), list(outputs), scores, *_stored(body))
+    write_report(run)
+    return run
 
 
 def load_run(path: str | Path) -> Run:
@@ -132,7 +161,7 @@ def load_run(path: str | Path) -> Run:
     outputs = read_outputs(p / "outputs.jsonl.gz")
     body = json.loads((p / "scores.json").read_text(encoding="utf-8"))
     scores = {v: [CaseScore.from_json(c) for c in data["cases"]] for v, data in body["views"].items()}
-    return Run(p, record, cases, outputs, scores)
+    return Run(p, record, cases, outputs, scores, *_stored(body))
 
 
 def rescore(run: Run, suite: Suite | None = None, *, resamples: int = 1000) -> Run:
@@ -149,4 +178,6 @@ def rescore(run: Run, suite: Suite | None = None, *, resamples: int = 1000) -> R
     scores = score_run(suite, cases, run.outputs)
     body = _scores_json(scores, resamples)
     (run.path / "scores.json").write_text(json.dumps(body, sort_keys=True) + "\n", encoding="utf-8")
-    return Run(run.path, run.record, list(cases), run.outputs, scores)
+    new = Run(run.path, run.record, list(cases), run.outputs, scores, *_stored(body))
+    write_report(new)
+    return new

@@ -26,6 +26,18 @@ def _severity(field: str) -> Literal["low", "medium", "high"]:
     return "high" if field in _HIGH else "medium" if field in _MEDIUM else "low"
 
 
+def _same(field: str, a: str, b: str) -> bool:
+    ca, cb = canonical_value(a), canonical_value(b)
+    if ca == cb:
+        return True
+    if field in ("renewal", "renewal_term"):
+        # "P1Y" says the length and not how it renews: it agrees with "auto P1Y" and "option P1Y".
+        mode = re.compile(r"^(auto|option)\s+")
+        if bool(mode.match(ca)) != bool(mode.match(cb)):
+            return mode.sub("", ca) == mode.sub("", cb)
+    return False
+
+
 def compare(ctx: CompareContext) -> Contradictions:
     """Pair up facts of one field whose canonical values differ; keep the most confident fact per
     (document, field, value). Quotes are re-checked against ``ctx.documents`` when given (a quote that
@@ -49,7 +61,7 @@ def compare(ctx: CompareContext) -> Contradictions:
     findings = []
     for field, facts in sorted(by_field.items()):
         for a, b in combinations(facts, 2):
-            if canonical_value(a.value) == canonical_value(b.value):
+            if _same(field, a.value, b.value):
                 continue
             (qa, oka), (qb, okb) = checked(a), checked(b)
             verified = oka and okb

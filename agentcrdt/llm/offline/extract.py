@@ -24,7 +24,7 @@ from agentcrdt.llm.offline.parties import find_parties
 from agentcrdt.llm.offline.text import Span, quote, sentences
 from agentcrdt.llm.tasks import DocumentInput, ExtractedField, Extraction, FieldSpec
 
-__all__ = ["ALIASES", "Candidate", "extract"]
+__all__ = ["ALIASES", "Candidate", "document_title", "extract"]
 
 ALIASES = {
     "document_name": ("document_name", "contract_name", "agreement_name", "contract_title", "document_title"),
@@ -475,6 +475,12 @@ def _document_name(sents: list[Span]) -> list[Candidate]:
             value = " ".join(this.group(1).split())
             return [Candidate(value, s, s.start + this.start(1), s.start + this.end(1), 1.0, 0.6)]
     return out
+
+
+def document_title(text: str) -> str | None:
+    """The title a contract states at its head ("MARKETING AFFILIATE AGREEMENT"), or None."""
+    found = _document_name(sentences(text[:6000]))
+    return found[0].value if found else None
 
 
 SentenceRule = Callable[[list[Span]], list[Candidate]]

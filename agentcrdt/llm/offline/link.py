@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 
 from agentcrdt.llm.offline.encoder import Encoder
+from agentcrdt.llm.offline.extract import document_title
 from agentcrdt.llm.offline.normalize import find_dates
+from agentcrdt.llm.offline.parties import find_parties
 from agentcrdt.llm.offline.text import Span, quote, sentences, words
 from agentcrdt.llm.tasks import DocumentInput, Link, Links
 
@@ -27,16 +29,35 @@ def _jaccard(a: str, b: str) -> float:
     return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
 
 
+def _titles(target: DocumentInput) -> list[str]:
+    # The heading the caller gave, and the title the text states: a filing's first line is often
+    # "Exhibit 10.27" or a letterhead, while an amendment names the contract by its title.
+    stated = document_title(target.text)
+    return [target.title] + ([stated] if stated and stated != target.title else [])
+
+
 def _names(sentence: str, target: DocumentInput) -> tuple[bool, bool]:
     """Does the sentence name the target by title (most of its content words, in order), or by its date?"""
-    title_words = words(target.title)
     by_title = False
-    if len(title_words) >= 2:
-        pattern = r"\b" + r"\W+(?:\w+\W+){0,2}?".join(map(re.escape, title_words)) + r"\b"
-        by_title = re.search(pattern, sentence, re.I) is not None
+    for title in _titles(target):
+        title_words = words(title)
+        if len(title_words) >= 2:
+            pattern = r"\b" + r"\W+(?:\w+\W+){0,2}?".join(map(re.escape, title_words)) + r"\b"
+            by_title = by_title or re.search(pattern, sentence, re.I) is not None
     target_dates = {d for d, _, _ in find_dates(target.text[:3000])}
     by_date = any(d in target_dates for d, _, _ in find_dates(sentence))
-    return by_title, by_date
+    return by_title, by_date or _names_parties(sentence, target)
+
+
+def _names_parties(sentence: str, target: DocumentInput) -> bool:
+    """Does the sentence name two or more of the target's parties ("amends the Agreement between A and
+    B")? Weaker than its title, as strong as its date: an amendment cites its contract by either."""
+    found = find_parties(target.text)
+    if found is None:
+        return False
+    said = " ".join(words(sentence))
+    named = [n for n in found.names if (w := " ".join(words(n))) and re.search(rf"\b{re.escape(w)}\b", said)]
+    return len(named) >= 2
 
 
 def _explicit(doc: DocumentInput, sents: list[Span], target: DocumentInput) -> Link | None:

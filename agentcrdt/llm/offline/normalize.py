@@ -193,18 +193,21 @@ def jurisdiction(text: str) -> list[tuple[str, int, int]]:
     return specific or out
 
 
+def _months_or_days(m: re.Match[str]) -> str:
+    n, u = int(m.group(1)), m.group(2)
+    if u == "y":
+        n, u = n * 12, "m"
+    elif u == "w":
+        n, u = n * 7, "d"
+    return f"p{n}{u}"
+
+
 def canonical_value(value: str) -> str:
     """Return a comparison key for a normalized value: case, spacing, separators and unit multiples
-    folded (P12M == P1Y, 'USD 1,000,000' == 'USD 1000000', 'the State of Delaware' == 'delaware')."""
+    folded (P12M == P1Y, 'auto P12M' == 'auto P1Y', 'USD 1,000,000' == 'USD 1000000', 'the State of
+    Delaware' == 'delaware')."""
     v = " ".join(value.strip().lower().split())
-    d = re.fullmatch(r"p(\d+)([ymwd])", v)
-    if d:
-        n, u = int(d.group(1)), d.group(2)
-        if u == "y":
-            n, u = n * 12, "m"
-        elif u == "w":
-            n, u = n * 7, "d"
-        return f"p{n}{u}"
+    v = re.sub(r"\bp(\d+)([ymwd])\b", _months_or_days, v)
     v = re.sub(r"(?<=\d),(?=\d{3})", "", v)
     v = re.sub(r"^(the\s+)?(state|commonwealth|province)\s+of\s+", "", v)
     return v.strip(" .;,")
