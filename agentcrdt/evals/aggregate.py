@@ -1,10 +1,12 @@
 """From per-case counts to corpus metrics, with bootstrap intervals over cases (and paired deltas).
 
 Metric names: a ratio keeps its scorer's name (``fields/parties``, ``validity``); a precision/recall count
-``m`` gives ``m.precision``, ``m.recall`` and ``m.f1``; and four derived figures: ``fields_mean`` (the mean
+``m`` gives ``m.precision``, ``m.recall`` and ``m.f1``; and five derived figures: ``fields_mean`` (the mean
 of the per-field accuracies: CUAD's "mean exact accuracy over the fields"), ``tags.macro_f1`` (mean F1
-over the tags that occur), ``calibration.ece`` and ``calibration.p@0.8`` (precision of claims with
-confidence ≥ 0.8). Lower is better only for :data:`LOWER_IS_BETTER`.
+over the tags that occur), ``verdicts.macro_f1`` (mean F1 over the claim verdicts that occur: WiCE's
+three labels; ``baseline_<name>.macro_f1`` for the reference baselines scored beside them),
+``calibration.ece`` and ``calibration.p@0.8`` (precision of claims with confidence ≥ 0.8). Lower is
+better only for :data:`LOWER_IS_BETTER`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from agentcrdt.evals.metrics import PRF, Interval, calibration
 from agentcrdt.evals.scorers import CaseScore
+from agentcrdt.evals.suite import VERDICTS
 
 __all__ = ["LOWER_IS_BETTER", "THRESHOLDS", "Summary", "intervals", "paired_deltas", "summarize"]
 
@@ -62,6 +65,13 @@ def _metrics(scores: Sequence[CaseScore]) -> tuple[dict[str, float], dict[str, l
     tag_f1 = [PRF(*c).f1 for k, c in prfs.items() if k.startswith("tags/")]
     if tag_f1:
         out["tags.macro_f1"] = sum(tag_f1) / len(tag_f1)
+    verdict_f1: dict[str, list[float]] = {}  # by family: the model's, and each reference baseline's
+    for k, c in prfs.items():
+        family, _, label = k.partition("/")
+        if label in VERDICTS and (family == "verdicts" or family.startswith("baseline_")):
+            verdict_f1.setdefault(family, []).append(PRF(*c).f1)
+    for family, f1s in verdict_f1.items():
+        out[f"{family}.macro_f1"] = sum(f1s) / len(f1s)
     if claims:
         cal = calibration(claims, THRESHOLDS)
         out["calibration.ece"] = cal.ece

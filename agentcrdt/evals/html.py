@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["render_comparison", "render_run"]
 
 _PRF = ("precision", "recall", "f1")
+#: Series colour classes (report.css ``--s0``..): a family with more series than colours reuses them.
+PALETTE = ("s0", "s1", "s2", "s3", "s4", "s5")
 #: How a family of per-category metrics (``family/category``) is charted: title, and the series drawn.
 _FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "fields": ("Exact accuracy per field", ("accuracy",)),
@@ -109,6 +111,11 @@ class BarChart:
     #: The figures behind the chart, as a table: columns, then (category, figures) rows.
     columns: tuple[str, ...] = ()
     rows: list[tuple[str, list[Figure | None]]] = field(default_factory=list)
+
+    @property
+    def classes(self) -> list[str]:
+        """The colour class of each series, for the legend."""
+        return [PALETTE[j % len(PALETTE)] for j in range(len(self.series))]
 
 
 @dataclass(frozen=True)
@@ -242,7 +249,7 @@ def _bar_chart(
     groups: Sequence[tuple[str, Sequence[Figure]]],
     *,
     domain: tuple[float, float] = (0.0, 1.0),
-    css: Callable[[Figure, int], str] = lambda f, j: f"s{j}",
+    css: Callable[[Figure, int], str] = lambda f, j: PALETTE[j % len(PALETTE)],
 ) -> BarChart:
     width, left, right = 720, 270.0, 650.0
     bar_h = 14.0 if len(series) == 1 else 11.0

@@ -7,26 +7,42 @@ each proposal on its own, with the proposal's confidence, for calibration.
 
 Kinds (a suite names which run): ``kind`` (document kind accuracy), ``tags`` (multi-label, per tag),
 ``fields`` (exact match of normalized values, and CUAD's span overlap: token Jaccard ≥ 0.5 against a gold
-clause), ``links`` (typed edges), ``contradictions`` (findings covering both sides). Always: ``validity``
-(schema, slot, proposal kind, not quarantined), ``groundedness`` (each quote is verbatim at its offsets in
-the cited text), and cost (tokens, money where known, seconds, model calls).
+clause), ``links`` (typed edges), ``contradictions`` (findings covering both sides), ``verdicts`` (a
+claim's verdict against its source: ``verdict_accuracy``, per label ``verdicts/<label>``, unsupported-claim
+detection ``unsupported`` (flagged: any verdict but supported), ``verdict_evidence`` (quoted source lines
+against the best-matching gold set), and two reference baselines counted the same way from the case's
+texts, ``baseline_majority*`` and ``baseline_lexical*``). Always: ``validity`` (schema, slot, proposal
+kind, not quarantined), ``groundedness`` (each quote is verbatim at its offsets in the cited text), and
+cost (tokens, money where known, seconds, model calls).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from agentcrdt.evals.metrics import JACCARD_MATCH, token_jaccard
+from agentcrdt.dataroom.domain import slug
+from agentcrdt.evals.metrics import JACCARD_MATCH, normalize_answer, token_jaccard
 from agentcrdt.evals.normalize import normalizer
 from agentcrdt.evals.outputs import CaseOutput, ProposalRecord, View, _apply, proposed_view, text_key
-from agentcrdt.evals.suite import Case, ContradictionExpectation, Side, Suite
+from agentcrdt.evals.suite import VERDICTS, Case, ContradictionExpectation, Side, Suite, VerdictExpectation
 
-__all__ = ["SCORER_VERSION", "CaseScore", "score_case"]
+__all__ = [
+    "MAJORITY",
+    "SCORER_VERSION",
+    "VERDICT_FIELD",
+    "CaseScore",
+    "evidence_counts",
+    "lexical_baseline",
+    "score_case",
+]
 
 #: Bumped whenever a scorer's arithmetic changes: runs with different versions are not comparable.
-SCORER_VERSION = "agentcrdt.evals.scorers/1"
+SCORER_VERSION = "agentcrdt.evals.scorers/2"
+#: The claim document's field holding its verdict (what the claim checker writes).
+VERDICT_FIELD = "verdict"
 
 
 @dataclass
@@ -110,12 +126,92 @@ def _findings(view: View) -> list[tuple[str, Mapping[str, Any]]]:
     ]
 
 
+def _cited_lines(view: View, texts: Mapping[str, str], claim: str, source: str) -> tuple[set[int], int]:
+    """Return the source lines quoted by the findings that cite ``claim`` (a span covers every line it
+    touches), and how many quotes could not be placed (their text is not in the output)."""
+    lines: set[int] = set()
+    unplaced = 0
+    for key, v in sorted(view.items()):
+        if not key.startswith("Finding/") or v.get("_deleted"):
+            continue
+        spans = [sp for sp in v.get("evidence") or [] if isinstance(sp, Mapping)]
+        if not any(sp.get("document") == claim for sp in spans):
+            continue
+        for sp in spans:
+            if sp.get("document") != source:
+                continue
+            text = texts.get(text_key("DocumentVersion", str(sp.get("version")), "text"))
+            start, end = sp.get("start"), sp.get("end")
+            if text is None or not isinstance(start, int) or not isinstance(end, int):
+                unplaced += 1
+                continue
+            first = text.count("\n", 0, start)
+            lines.update(range(first, first + text.count("\n", start, max(start, end - 1)) + 1))
+    return lines, unplaced
+
+
+def evidence_counts(
+    gold: Sequence[Sequence[int]], cited: set[int], unplaced: int = 0
+) -> tuple[int, int, int]:
+    """Return ``(tp, fp, fn)`` of cited lines against the best-matching gold set (highest F1; ties: the
+    most lines found, then the smallest set, then the first). Quotes that could not be placed are wrong."""
+    sets = [set(g) for g in gold if g]
+    if not sets:
+        return 0, 0, 0
+
+    def rank(g: set[int]) -> tuple[float, int, int]:
+        tp = len(g & cited)
+        denominator = len(g) + len(cited) + unplaced
+        return (2 * tp / denominator if denominator else 0.0, tp, -len(g))
+
+    best = max(sets, key=rank)  # max keeps the first of equals
+    tp = len(best & cited)
+    return tp, len(cited - best) + unplaced, len(best - cited)
+
+
+# -- reference baselines for verdicts ----------------------------------------------------------------
+
+#: The label a majority-class baseline predicts: WiCE's most frequent (55% of the tune half).
+MAJORITY = "partially_supported"
+#: Lexical-overlap baseline: the share of the claim's words found anywhere in the source, with two
+#: thresholds (tuned on WiCE's tune half, as the offline verifier was): at least SUPPORTED_AT is
+#: supported, below UNSUPPORTED_BELOW not supported, partially supported between.
+SUPPORTED_AT, UNSUPPORTED_BELOW = 0.75, 0.32
+_STOP = frozenset([
+    "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "by", "with", "as", "at", "be", "is",
+    "are", "was", "were", "this", "that", "it", "its", "his", "her", "their", "from", "he", "she",
+    "they", "which", "who"
+])  # fmt: skip
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in normalize_answer(text).split() if w not in _STOP}
+
+
+def _baseline(name: str) -> tuple[str, str, str]:
+    """Return a baseline's metric names: per-label family, accuracy, unsupported-claim detection."""
+    return f"baseline_{name}", f"baseline_{name}_accuracy", f"baseline_{name}_unsupported"
+
+
+def lexical_baseline(claim: str, source: str) -> str:
+    """Return the lexical-overlap baseline's verdict on ``claim`` against ``source``."""
+    words = _words(claim)
+    share = len(words & _words(source)) / len(words) if words else 0.0
+    return (
+        "supported"
+        if share >= SUPPORTED_AT
+        else "not_supported"
+        if share < UNSUPPORTED_BELOW
+        else "partially_supported"
+    )
+
+
 # -- the scorers --------------------------------------------------------------------------------------
 
 
 class _Scoring:
     def __init__(self, suite: Suite, case: Case, output: CaseOutput) -> None:
-        self.suite, self.expected, self.output = suite, case.expected_output, output
+        self.suite, self.case, self.expected, self.output = suite, case, case.expected_output, output
         self.norm = {n: normalizer(k) for n, k in suite.normalizers.items()}
 
     def same(self, name: str, predicted: str, gold: str) -> bool:
@@ -255,6 +351,66 @@ class _Scoring:
         if expected is None:
             return []
         return [any(self._matches(f, c) for c in expected) for _, f in _findings(mini)]
+
+    def _verdict(self, view: View, claim: str) -> str | None:
+        got, _ = _field_value(_doc(view, claim), VERDICT_FIELD)
+        return got.strip() if got is not None else None
+
+    def verdicts(self, s: CaseScore, view: View) -> None:
+        expected = self.expected.verdicts
+        if expected is None:
+            return
+        rows = s.details.setdefault("verdicts", [])
+        for exp in expected:
+            got = self._verdict(view, exp.claim)
+            self._count_verdict(s, exp, got, "verdicts", "verdict_accuracy", "unsupported")
+            # The reference baselines, counted the same way in the same run (they read the case, not the
+            # room, so they are the same in every view and every run of the suite).
+            claim, source = self._input_text(exp.claim), self._input_text(exp.source)
+            self._count_verdict(s, exp, MAJORITY, *_baseline("majority"))
+            if claim is not None and source is not None:
+                self._count_verdict(s, exp, lexical_baseline(claim, source), *_baseline("lexical"))
+            rows.append({"id": exp.claim, "gold": exp.label, "predicted": got, "ok": got == exp.label})
+            if any(exp.evidence):
+                cited, unplaced = _cited_lines(view, self.output.texts, exp.claim, exp.source)
+                s.prf("verdict_evidence", *evidence_counts(exp.evidence, cited, unplaced))
+
+    def _input_text(self, doc_id: str) -> str | None:
+        """Return the text of the case's document ``doc_id`` as the case gives it (None: unreadable)."""
+        for d in self.case.inputs.documents:
+            if slug(Path(d.name).stem) != doc_id:
+                continue
+            if d.text is not None:
+                return d.text
+            try:
+                return self.suite.resolve(str(d.path)).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                return None
+        return None
+
+    @staticmethod
+    def _count_verdict(
+        s: CaseScore, exp: VerdictExpectation, got: str | None, family: str, accuracy: str, unsupported: str
+    ) -> None:
+        s.ratio(accuracy, int(got == exp.label), 1)
+        # Per label, only the labels in play count (gold or predicted), so a macro average runs over
+        # the labels that occur, as everywhere else; no verdict at all is a miss of the gold label.
+        for label in VERDICTS:
+            if label in (exp.label, got):
+                tp, fp, fn = label == exp.label == got, got == label != exp.label, exp.label == label != got
+                s.prf(f"{family}/{label}", int(tp), int(fp), int(fn))
+        # Unsupported-claim detection: flagged = any verdict but "supported"; no verdict flags nothing.
+        flagged, positive = got is not None and got != "supported", exp.label != "supported"
+        tp, fp, fn = flagged and positive, flagged and not positive, positive and not flagged
+        s.prf(unsupported, int(tp), int(fp), int(fn))
+
+    def verdicts_claims(self, mini: View) -> list[bool]:
+        out = []
+        for exp in self.expected.verdicts or []:
+            got = self._verdict(mini, exp.claim)
+            if got is not None:
+                out.append(got == exp.label)
+        return out
 
     def _in_room(self, doc_id: str) -> bool:
         return f"Document/{doc_id}" in self.output.applied

@@ -25,6 +25,7 @@ from agentcrdt.errors import UsageError
 
 __all__ = [
     "SCORERS",
+    "VERDICTS",
     "AgentRun",
     "Case",
     "CaseInputs",
@@ -37,6 +38,7 @@ __all__ = [
     "LoaderSpec",
     "Side",
     "Suite",
+    "VerdictExpectation",
     "load_suite",
     "suite_schema",
     "write_schema",
@@ -44,7 +46,9 @@ __all__ = [
 
 #: The scorers a suite may name (see :mod:`agentcrdt.evals.scorers`); validity, groundedness,
 #: calibration and cost are always reported.
-SCORERS = ("kind", "tags", "fields", "links", "contradictions")
+SCORERS = ("kind", "tags", "fields", "links", "contradictions", "verdicts")
+#: The verdicts a claim can get (WiCE's labels), in report order.
+VERDICTS = ("supported", "partially_supported", "not_supported")
 
 
 class _Model(BaseModel):
@@ -112,12 +116,28 @@ class ContradictionExpectation(_Model):
     b: list[Side] = Field(min_length=1, description="Alternatives for the second side.")
 
 
+class VerdictExpectation(_Model):
+    """The expected verdict on a claim (a document of the case) checked against a source document.
+
+    ``evidence`` holds the gold supporting sentences as alternative sets of line numbers of the source
+    (0-based; a set is enough on its own): quotes are scored against the best-matching set.
+    """
+
+    claim: str = Field(description="The id of the claim's document.")
+    source: str = Field(description="The id of the source document its evidence lines are in.")
+    label: Literal["supported", "partially_supported", "not_supported"]
+    evidence: list[list[int]] = Field(
+        default_factory=list, description="Alternative sets of source line numbers that support it."
+    )
+
+
 class Expected(_Model):
     """The expected findings of a case; a scorer only runs where the case says something for it."""
 
     documents: dict[str, DocumentExpectation] = Field(default_factory=dict)
     links: list[LinkExpectation] | None = None
     contradictions: list[ContradictionExpectation] | None = None
+    verdicts: list[VerdictExpectation] | None = None
 
 
 class Case(_Model):
@@ -151,7 +171,9 @@ class Suite(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     description: str = ""
     agents: list[AgentRun] = Field(min_length=1)
-    scorers: list[Literal["kind", "tags", "fields", "links", "contradictions"]] = Field(min_length=1)
+    scorers: list[Literal["kind", "tags", "fields", "links", "contradictions", "verdicts"]] = Field(
+        min_length=1
+    )
     normalizers: dict[str, str] = Field(
         default_factory=dict,
         description="Field name -> normalizer: text, date, duration, parties, jurisdiction, title, net, usd.",

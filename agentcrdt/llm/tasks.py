@@ -1,8 +1,8 @@
 """The task vocabulary: typed outputs every model (real or offline) produces for the dataroom agents.
 
 Each output type names its task in ``task`` (``classify``, ``extract``, ``summarize``, ``link``,
-``compare``) and has a matching input type (``ClassifyContext``…) holding the same inputs the rendered
-prompt shows a real model, in structured form. The runtime passes that input as
+``compare``, ``verify``) and has a matching input type (``ClassifyContext``…) holding the same inputs the
+rendered prompt shows a real model, in structured form. The runtime passes that input as
 ``model.request(messages, OutputType, context=ctx.model_dump())``: real adapters read the prompt and
 ignore it, the offline model reads only it. Docstrings and field descriptions here end up in the JSON
 schema sent to real models, so they are written as instructions.
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "TASKS",
+    "Citation",
     "Classification",
     "ClassifyContext",
     "CompareContext",
@@ -39,6 +40,9 @@ __all__ = [
     "Summary",
     "TaskContext",
     "TaskOutput",
+    "Verdict",
+    "Verification",
+    "VerifyContext",
     "check_quote",
     "task_of",
 ]
@@ -189,7 +193,38 @@ class Contradictions(_Out):
     findings: list[ContradictionFinding] = Field(default_factory=list)
 
 
-TaskOutput = Classification | Extraction | Summary | Links | Contradictions
+Verdict = Literal["supported", "partially_supported", "not_supported"]
+
+
+class Citation(_Out):
+    """An exact quote from one source document."""
+
+    doc_id: str = Field(description="The id of the source document quoted, exactly as given.")
+    quote: Quote = Field(description="The exact sentence (or passage) of that document.")
+
+
+class Verification(_Out):
+    """Verify the claim against the source documents: is every part of it stated there?
+
+    supported: the sources state every part of the claim; partially_supported: they state some parts and
+    not others; not_supported: they state none of it (or contradict it). Quote the source sentences the
+    verdict rests on: those stating the supported parts; for an unsupported claim, the closest ones.
+    """
+
+    task: ClassVar[str] = "verify"
+
+    verdict: Verdict = Field(description="supported, partially_supported or not_supported.")
+    evidence: list[Citation] = Field(
+        default_factory=list, description="The source sentences the verdict rests on, quoted exactly."
+    )
+    unsupported: list[str] = Field(
+        default_factory=list, description="The parts or facts of the claim the sources do not state."
+    )
+    confidence: Confidence = Field(ge=0, le=1, description=_CONF)
+    rationale: str = Field(description="One or two sentences: what is stated and what is not.")
+
+
+TaskOutput = Classification | Extraction | Summary | Links | Contradictions | Verification
 
 # -- inputs ---------------------------------------------------------------------------------------------
 
@@ -264,7 +299,17 @@ class CompareContext(_In):
     documents: list[DocumentInput] = Field(default_factory=list)
 
 
-TaskContext = ClassifyContext | ExtractContext | SummarizeContext | LinkContext | CompareContext
+class VerifyContext(_In):
+    """A claim (the text of a claim document) and the source documents it is checked against."""
+
+    task: ClassVar[str] = "verify"
+    claim: DocumentInput
+    sources: list[DocumentInput] = Field(min_length=1)
+
+
+TaskContext = (
+    ClassifyContext | ExtractContext | SummarizeContext | LinkContext | CompareContext | VerifyContext
+)
 
 TASKS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "classify": (Classification, ClassifyContext),
@@ -272,6 +317,7 @@ TASKS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "summarize": (Summary, SummarizeContext),
     "link": (Links, LinkContext),
     "compare": (Contradictions, CompareContext),
+    "verify": (Verification, VerifyContext),
 }
 """Task name -> (output type, input type)."""
 

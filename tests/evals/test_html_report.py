@@ -253,6 +253,23 @@ def test_a_run_built_in_memory_is_resampled_and_a_point_has_no_whisker(stored: R
     assert 'class="whisker"' not in page and "<dd>unknown</dd>" in page
 
 
+def test_a_family_with_a_ratio_and_precision_recall_draws_four_series(tmp_path: Path) -> None:
+    # WiCE's verdict family has an accuracy and P/R/F1 per label: four series, beyond three colours.
+    score = CaseScore("c", "proposed")
+    score.ratio("mix/a", 1, 2)
+    score.prf("mix/a", 1, 1, 0)
+    page = render_run(Run(tmp_path, {"suite": "mixed"}, [], [], {"proposed": [score]}), resamples=10)
+    bars = [m for metrics in _parse(page).charts.values() for m in metrics]
+    assert sorted(m for m in bars if m.startswith("mix/a")) == [
+        "mix/a",
+        "mix/a.f1",
+        "mix/a.precision",
+        "mix/a.recall",
+    ]
+    legend = re.findall(r'<ul class="legend">(.*?)</ul>', page)
+    assert any(all(f'class="s{j}"' in ul for j in range(4)) for ul in legend)
+
+
 def test_the_cli_writes_reports_and_a_comparison_flags_a_regression(
     stored: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

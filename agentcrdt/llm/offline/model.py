@@ -28,6 +28,7 @@ from agentcrdt.llm.offline.link import link
 from agentcrdt.llm.offline.schema import answer
 from agentcrdt.llm.offline.summarize import summarize
 from agentcrdt.llm.offline.text import EmbedFn
+from agentcrdt.llm.offline.verify import verify
 from agentcrdt.llm.tasks import (
     TASKS,
     ClassifyContext,
@@ -35,6 +36,7 @@ from agentcrdt.llm.tasks import (
     ExtractContext,
     LinkContext,
     SummarizeContext,
+    VerifyContext,
 )
 
 __all__ = ["VERSION", "OfflineModel"]
@@ -153,10 +155,16 @@ def _compare(ctx: BaseModel, enc: Encoder) -> BaseModel:
     return compare(ctx)
 
 
+def _verify(ctx: BaseModel, enc: Encoder) -> BaseModel:
+    assert isinstance(ctx, VerifyContext)
+    return verify(ctx, enc)
+
+
 _HANDLERS: dict[str, Callable[[BaseModel, Encoder], BaseModel]] = {
     "classify": _classify,
     "extract": _extract,
     "summarize": _summarize,
     "link": _link,
     "compare": _compare,
+    "verify": _verify,
 }
