@@ -20,7 +20,7 @@ from agentcrdt.errors import UsageError
 if TYPE_CHECKING:
     from agentcrdt.evals.runs import Run
 
-__all__ = ["ACTIONS", "register", "resolve_suite"]
+__all__ = ["ACTIONS", "parse_options", "register", "resolve_suite"]
 
 ACTIONS = ("run", "show", "rescore", "compare", "schema")
 
@@ -45,6 +45,23 @@ def resolve_suite(name: str) -> Path:
     )
 
 
+def parse_options(pairs: list[str] | None) -> dict[str, object]:
+    """Return ``--option KEY=VALUE`` pairs as loader options; a value reads as YAML (``split=holdout``,
+    ``contracts=60``, ``fields=[parties, governing_law]``)."""
+    import yaml
+
+    out: dict[str, object] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--option takes KEY=VALUE (for example split=holdout); got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as exc:
+            raise UsageError(f"--option {key.strip()}: {value!r} is not a YAML value ({exc})") from None
+    return out
+
+
 def _print_run(run: Run, as_json: bool, html: Path | None = None) -> None:
     from agentcrdt.evals.report import metrics_json, table
 
@@ -65,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     from agentcrdt.runtime import build_model
 
     suite = load_suite(resolve_suite(args.suite))
-    plan = plan_run(suite, data=args.data, limit=args.limit)
+    plan = plan_run(suite, data=args.data, limit=args.limit, options=parse_options(args.option))
     embedder = get_embedder(args.embedder or suite.embedder)
     model = build_model(args.model, embedder)
     runs = Path(args.runs)
@@ -178,15 +195,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     run = ev.add_parser("run", help="run a suite's agents on every case and score their proposals")
     run.add_argument(
-        "suite", help="a suite file (.yaml/.jsonl) or a shipped suite's name (falcon, cuad-fields)"
+        "suite", help="a suite file (.yaml/.jsonl) or a shipped suite's name (falcon, cuad-fields, ...)"
     )
     run.add_argument(
-        "--model", default="offline", help="model spec (default offline; e.g. openai:gpt-4.1-mini)"
+        "--model", default="offline", help="model spec (default offline; e.g. openai:gpt-6-luna)"
     )
     run.add_argument("--embedder", default=None, help="embedder (default: the suite's, usually minilm)")
     run.add_argument("--limit", type=int, default=None, help="run only the first N cases")
     run.add_argument("--concurrency", type=int, default=1, help="cases run at once (default 1)")
     run.add_argument("--data", type=Path, default=None, help="the loader's dataset directory (same layout)")
+    run.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="set a loader option over the suite's (repeatable; e.g. --option split=holdout)",
+    )
     run.add_argument("--runs", default="eval-runs", help="where runs and the response cache go (./eval-runs)")
     run.add_argument(
         "--cache-mode",

@@ -61,10 +61,19 @@ class RunPlan:
     dataset_version: str
     data_dir: str | None
     record: dict[str, Any] = field(default_factory=dict)
+    #: The loader's options as run: the suite's, with ``options`` passed to :func:`plan_run` over them.
+    loader_options: dict[str, Any] = field(default_factory=dict)
 
 
-def plan_run(suite: Suite, *, data: Path | None = None, limit: int | None = None) -> RunPlan:
-    """Resolve a suite's cases and agents; ``data`` replaces the loader's dataset directory."""
+def plan_run(
+    suite: Suite,
+    *,
+    data: Path | None = None,
+    limit: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> RunPlan:
+    """Resolve a suite's cases and agents; ``data`` replaces the loader's dataset directory and
+    ``options`` override its loader options (``{"split": "holdout"}``)."""
     import hashlib
     import json
 
@@ -76,14 +85,18 @@ def plan_run(suite: Suite, *, data: Path | None = None, limit: int | None = None
         + hashlib.sha256(json.dumps([c.model_dump(mode="json") for c in cases]).encode()).hexdigest()
     )
     data_dir: Path | None = None
+    loader_options: dict[str, Any] = {}
+    if suite.loader is None and options:
+        raise UsageError(f"suite {suite.name} has no loader: --option only sets a loader's options")
     if suite.loader is not None:
+        loader_options = {**suite.loader.options, **(options or {})}
         if data is not None:
             data_dir = data.resolve()
         elif suite.loader.data is not None:
             data_dir = suite.resolve(suite.loader.data)
         else:
             raise UsageError(f"suite {suite.name}: its loader needs data (in the suite or --data DIR)")
-        loaded = load_cases(suite.loader.name, data_dir, suite.loader.options)
+        loaded = load_cases(suite.loader.name, data_dir, loader_options)
         cases += loaded.cases
         version = loaded.version if not suite.cases else f"{loaded.version}+{version}"
     elif data is not None:
@@ -100,7 +113,14 @@ def plan_run(suite: Suite, *, data: Path | None = None, limit: int | None = None
     slots = [a.capability.slot for a, _ in agents]
     if len(set(slots)) != len(slots):
         raise UsageError(f"suite {suite.name}: two agents use one slot ({slots}); each agent needs its own")
-    return RunPlan(suite, cases, agents, version, None if data_dir is None else str(data_dir))
+    return RunPlan(
+        suite,
+        cases,
+        agents,
+        version,
+        None if data_dir is None else str(data_dir),
+        loader_options=loader_options,
+    )
 
 
 class _Counted(Model):
@@ -290,6 +310,7 @@ def run_cases(
             "suite_digest": plan.suite.digest(),
             "dataset_version": plan.dataset_version,
             "data_dir": plan.data_dir,
+            "loader_options": plan.loader_options,
             "cases": len(plan.cases),
             "model": model.model_id,
             # Known before calling (the offline model's), else what the provider reported, if one.

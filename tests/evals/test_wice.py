@@ -358,6 +358,19 @@ def test_the_claim_checker_end_to_end_on_a_scripted_page(tmp_path: Path) -> None
     assert finding["op"] == {"set": "risk"}  # an unsupported claim is a risk to review
 
 
+def test_option_overrides_pick_a_split_and_are_recorded(tmp_path: Path) -> None:
+    suite = load_suite(_suite_file(tmp_path, _data(tmp_path / "data")))
+    every = plan_run(suite)
+    halves = {s: plan_run(suite, options={"split": s}) for s in ("tune", "holdout")}
+    names = {s: [c.name for c in p.cases] for s, p in halves.items() if p.cases}
+    assert sorted(n for ns in names.values() for n in ns) == [c.name for c in every.cases]
+    for s, plan in halves.items():
+        assert plan.loader_options == {"split": s}
+        assert all(c.metadata["split"] == s for c in plan.cases)
+    with pytest.raises(UsageError, match="unknown"):
+        plan_run(suite, options={"colour": "red"})
+
+
 @needs_wice
 def test_the_wice_suite_runs_on_five_claims() -> None:
     suite_path = ROOT / "evals" / "wice.yaml"

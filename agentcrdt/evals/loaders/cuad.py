@@ -33,7 +33,17 @@ from agentcrdt.evals.suite import (
     FieldExpectation,
 )
 
-__all__ = ["FIELD_CATEGORIES", "field_name", "split_of"]
+__all__ = [
+    "CSV_NAME",
+    "FIELD_CATEGORIES",
+    "SPLITS",
+    "answer_column",
+    "clause_spans",
+    "contracts",
+    "field_name",
+    "read_rows",
+    "split_of",
+]
 
 FIELD_CATEGORIES = (
     "Document Name",
@@ -59,7 +69,8 @@ def split_of(filename: str) -> str:
     return "tune" if hashlib.sha256(filename.encode()).digest()[0] % 2 == 0 else "holdout"
 
 
-def _answer_column(columns: list[str], category: str) -> str:
+def answer_column(columns: list[str], category: str) -> str:
+    """Return the name of a category's answer column (DataMissing when the CSV has none)."""
     # The CSV spells one answer column with a space: "Notice Period To Terminate Renewal- Answer".
     for c in (f"{category}-Answer", f"{category}- Answer"):
         if c in columns:
@@ -67,7 +78,8 @@ def _answer_column(columns: list[str], category: str) -> str:
     raise DataMissing(f"{CSV_NAME} has no answer column for category {category!r}")
 
 
-def _spans(cell: str) -> list[str]:
+def clause_spans(cell: str) -> list[str]:
+    """Return the gold clause texts of a clause cell (a Python-list-like string; ``[]`` when none)."""
     cell = cell.strip()
     if not cell or cell == "[]":
         return []
@@ -78,7 +90,8 @@ def _spans(cell: str) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def _rows(data: Path) -> tuple[list[dict[str, str]], list[str]]:
+def read_rows(data: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """Return the rows and column names of the CSV (DataMissing when CUAD is not at ``data``)."""
     path = data / CSV_NAME
     if not path.is_file() or not (data / "contracts").is_dir():
         raise DataMissing(
@@ -88,6 +101,31 @@ def _rows(data: Path) -> tuple[list[dict[str, str]], list[str]]:
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         return list(reader), list(reader.fieldnames or [])
+
+
+def contracts(
+    data: Path, rows: list[dict[str, str]], split: str
+) -> list[tuple[dict[str, str], Path, str, str]]:
+    """Return ``(row, contract file, document id, case name)`` for each row of ``split``, in CSV order.
+
+    Case names are the ones ``cuad-fields`` gives (the document id, made unique where two long file
+    names share a slug), so a contract is one case name in every CUAD suite.
+    """
+    out, seen = [], set()
+    for row in rows:
+        filename = row["Filename"]
+        if split != "all" and split_of(filename) != split:
+            continue
+        path = data / "contracts" / filename
+        if not path.is_file():
+            raise DataMissing(f"{CSV_NAME} names {filename!r}, which is not in {data / 'contracts'}")
+        doc_id = slug(Path(filename).stem)
+        name = doc_id
+        if name in seen:  # slugs are cut at 100 characters: two long names may share one
+            name = f"{doc_id[:90]}-{hashlib.sha256(filename.encode()).hexdigest()[:8]}"
+        seen.add(name)
+        out.append((row, path, doc_id, name))
+    return out
 
 
 @register("cuad-fields")
@@ -100,27 +138,17 @@ def load_fields(data: Path, options: Mapping[str, Any]) -> Loaded:
     split = options.get("split", "all")
     if split not in SPLITS:
         raise UsageError(f"cuad-fields split must be one of {', '.join(SPLITS)}; got {split!r}")
-    rows, columns = _rows(data)
+    rows, columns = read_rows(data)
     missing = [c for c in categories if c not in columns]
     if missing:
         raise UsageError(f"no CUAD categories {missing} in {CSV_NAME}; categories are its column names")
-    answers = {c: _answer_column(columns, c) for c in categories}
-    cases, used, seen = [], [data / CSV_NAME], set()
-    for row in rows:
+    answers = {c: answer_column(columns, c) for c in categories}
+    cases, used = [], [data / CSV_NAME]
+    for row, path, doc_id, name in contracts(data, rows, split):
         filename = row["Filename"]
-        if split != "all" and split_of(filename) != split:
-            continue
-        path = data / "contracts" / filename
-        if not path.is_file():
-            raise DataMissing(f"{CSV_NAME} names {filename!r}, which is not in {data / 'contracts'}")
         used.append(path)
-        doc_id = slug(Path(filename).stem)
-        name = doc_id
-        if name in seen:  # slugs are cut at 100 characters: two long names may share one
-            name = f"{doc_id[:90]}-{hashlib.sha256(filename.encode()).hexdigest()[:8]}"
-        seen.add(name)
         fields = {
-            field_name(c): FieldExpectation(value=row[answers[c]].strip() or None, spans=_spans(row[c]))
+            field_name(c): FieldExpectation(value=row[answers[c]].strip() or None, spans=clause_spans(row[c]))
             for c in categories
         }
         cases.append(

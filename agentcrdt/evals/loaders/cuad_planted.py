@@ -34,7 +34,7 @@ from typing import Any
 from agentcrdt.dataroom.domain import slug
 from agentcrdt.errors import UsageError
 from agentcrdt.evals.loaders import Loaded, digest_files, register
-from agentcrdt.evals.loaders.cuad import CSV_NAME, SPLITS, _answer_column, _rows, _spans, split_of
+from agentcrdt.evals.loaders.cuad import CSV_NAME, SPLITS, answer_column, clause_spans, read_rows, split_of
 from agentcrdt.evals.normalize import duration, jurisdiction
 from agentcrdt.evals.suite import (
     Case,
@@ -202,9 +202,9 @@ def load_planted(data: Path, options: Mapping[str, Any]) -> Loaded:
     limit = options.get("contracts")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise UsageError(f"cuad-planted contracts must be a positive integer; got {limit!r}")
-    rows, columns = _rows(data)
-    parties_col = _answer_column(columns, "Parties")
-    title_col = _answer_column(columns, "Document Name")
+    rows, columns = read_rows(data)
+    parties_col = answer_column(columns, "Parties")
+    title_col = answer_column(columns, "Document Name")
     cases: list[Case] = []
     used = [data / CSV_NAME]
     taken = 0
@@ -242,8 +242,8 @@ def _cases_for(
     out: list[Case] = []
     for field in fields:
         category = PLANTABLE[field]
-        spans = [s for s in _spans(row[category]) if s and s in text]
-        value = _planted_value(field, row[_answer_column(columns, category)], filename)
+        spans = [s for s in clause_spans(row[category]) if s and s in text]
+        value = _planted_value(field, row[answer_column(columns, category)], filename)
         if not spans or value is None:
             continue  # the contract's own clause must be quotable for the contradiction to be checkable
         own, other = value

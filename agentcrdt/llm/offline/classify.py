@@ -2,6 +2,8 @@
 
 A label scores by the cosine between its ``name: description`` and the document's text (the opening for
 kinds, the best sentence for tags) plus keyword cues (its ``keywords``, or its name when it has none).
+A vocabulary of contract clause types (CUAD's yes/no categories, without keywords) goes to the clause
+rules of :mod:`.clauses` instead, which quote one clause per tag.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agentcrdt.llm.offline import clauses
 from agentcrdt.llm.offline.encoder import Encoder
 from agentcrdt.llm.offline.text import Span, quote, sentences
 from agentcrdt.llm.tasks import Classification, DocumentInput, LabelSpec, Quote
@@ -101,6 +104,8 @@ def classify(
     top = ranked[0]
     margin = top.score - ranked[1].score if len(ranked) > 1 else 0.5
     kind_conf = min(0.95, max(0.05, 0.3 + 0.4 * min(1.0, max(0.0, top.score)) + 0.5 * margin))
+    if clauses.answers(tags):
+        return clauses.classify_clauses(doc, top.name, tags, enc)
     chosen = _tags(tags, sents, enc)
     confidence = (
         kind_conf if not chosen else 0.5 * kind_conf + 0.5 * float(np.mean([t.confidence for t in chosen]))
