@@ -132,10 +132,16 @@ def parties(value: str) -> str:
 
 
 def jurisdiction(value: str) -> str:
-    """The most specific place named: ``State of New York`` and ``New York`` agree, and so do
-    ``Ontario, Canada`` and ``Ontario`` (CUAD adds the country outside the US)."""
+    """The most specific place named first: ``State of New York`` and ``New York`` agree, and so do
+    ``Ontario, Canada`` and ``Ontario`` (CUAD adds the country outside the US); of a list (``Texas;
+    Singapore``) the first, the law the clause names first."""
     v = re.sub(r"(?i)^\s*(the\s+)?(laws?\s+of\s+)?(the\s+)?(state|commonwealth|province)\s+of\s+", "", value)
-    return text(v.split(",")[0])
+    v = text(re.split(r"[,;]", v)[0])
+    # One country by its long and short names: "People's Republic of China" = "PRC" = "China",
+    # "Republic of Kazakhstan" = "Kazakhstan", "United States of America" = "United States".
+    v = re.sub(r"^(the\s+)?(people'?s\s+republic\s+of\s+china|p\.?\s?r\.?\s?c\.?)$", "china", v)
+    v = re.sub(r"^(the\s+)?republic\s+of\s+", "", v)
+    return re.sub(r"^(the\s+)?united\s+states(\s+of\s+america)?$", "united states", v)
 
 
 def net(value: str) -> str:

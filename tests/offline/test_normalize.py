@@ -10,6 +10,7 @@ from agentcrdt.llm.offline.normalize import (
     find_durations,
     find_money,
     jurisdiction,
+    jurisdictions_agree,
     parse_number,
 )
 
@@ -72,6 +73,34 @@ def test_jurisdictions_prefer_the_specific_place() -> None:
     assert [j[0] for j in jurisdiction("THE LAWS OF THE STATE OF NEW YORK")] == ["New York"]
     assert [j[0] for j in jurisdiction("the laws of England and Wales")] == ["England and Wales"]
     assert jurisdiction("the laws of Atlantis") == []
+    # PDF conversions put several spaces or a line break inside a name.
+    assert [j[0] for j in jurisdiction("the  laws  of  the  United  States of America.")] == ["United States"]
+    assert [j[0] for j in jurisdiction("the Province  of  British\n Columbia")] == ["British Columbia"]
+    # Other names of one jurisdiction; "English" only as a law.
+    assert [j[0] for j in jurisdiction("governed by English law")] == ["England"]
+    assert jurisdiction("written in the English language") == []
+    assert [j[0] for j in jurisdiction("the laws of PRC")] == ["China"]
+    assert [j[0] for j in jurisdiction("legislation of the Republic of Kazakhstan")] == ["Kazakhstan"]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "agree"),
+    [
+        ("England", "England and Wales", True),
+        ("England and Wales", "United Kingdom", True),
+        ("United States", "the State of Nevada", True),
+        ("Ontario", "Canada", True),
+        ("Delaware", "Delaware", True),
+        ("New York", "Delaware", False),
+        ("England", "Wales", False),
+        ("England", "Scotland", False),
+        ("Ontario", "England and Wales", False),
+        ("Nevada", "Ontario", False),
+    ],
+)
+def test_jurisdictions_agree_across_levels_of_detail_never_across_places(a: str, b: str, agree: bool) -> None:
+    assert jurisdictions_agree(a, b) is agree
+    assert jurisdictions_agree(b, a) is agree
 
 
 def test_canonical_values_fold_equivalent_forms() -> None:

@@ -128,6 +128,126 @@ async def test_link_finds_amendment_duplicate_and_leaves_unrelated_out() -> None
     assert relations["copy"] == "duplicates" and "msa" not in relations  # never links to itself
 
 
+COVER = (
+    "Exhibit 10.26\n\nMICOA AGENCY AGREEMENT\n\nMutual Insurance Corporation of America, a Michigan "
+    "corporation and Stratton Agency, Inc., a Nevada corporation, agree as follows.\n\n1. Services. The "
+    "Agency shall sell policies."
+)
+
+
+@pytest.mark.parametrize(
+    ("amendment", "why"),
+    [
+        # The cover page puts a name in front of the title; the amendment names the title without it.
+        ('This Amendment No. 1 amends the AGENCY AGREEMENT between the parties (the "Agreement").', "title"),
+        # No title in common, but both parties of the contract's opening.
+        (
+            "This Amendment No. 1 amends the agreement between Mutual Insurance Corporation of America, a "
+            "Michigan corporation and Stratton Agency, Inc., a Nevada corporation.",
+            "parties",
+        ),
+    ],
+)
+async def test_an_amendment_names_its_contract_by_the_end_of_its_title_or_by_its_parties(
+    amendment: str, why: str
+) -> None:
+    cands = [doc("micoa", COVER, "EX-10.26"), doc("nda", NDA, "Mutual Non-Disclosure Agreement")]
+    out = await fake_model().request(
+        ASK, Links, context={"document": doc("amd", amendment), "candidates": cands}
+    )
+    (link,) = [lk for lk in out.output.links if lk.relation == "amends"]
+    assert link.target_id == "micoa" and why in link.rationale
+
+
+async def test_one_law_at_two_levels_of_detail_is_no_contradiction() -> None:
+    def fact(doc_id: str, value: str) -> dict[str, Any]:
+        return {"doc_id": doc_id, "field": "governing_law", "value": value,
+                "quote": {"text": value, "start": 0, "end": len(value)}}  # fmt: skip
+
+    for a, b, conflict in [("England and Wales", "England", False), ("United States", "Nevada", False),
+                           ("England", "Scotland", True), ("Delaware", "New York", True)]:  # fmt: skip
+        ctx = {"facts": [fact("a", a), fact("b", b)], "documents": [doc("a", a), doc("b", b)]}
+        out = (await fake_model().request(ASK, Contradictions, context=ctx)).output
+        assert bool(out.findings) is conflict, (a, b)
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        (
+            "The term of this Agreement shall continue until terminated by either party on 60 days' notice.",
+            "perpetual",
+        ),
+        (
+            "Unless earlier terminated in accordance with this paragraph 7, this Agreement shall continue"
+            " indefinitely.",
+            "perpetual",
+        ),
+        (
+            "This Agreement shall commence on the Effective Date and continue through the completion of the"
+            " Project.",
+            "perpetual",
+        ),
+        # A perpetual licence outlives the contract; it says nothing about when the contract ends.
+        (
+            "Licensor hereby grants to Licensee a non-exclusive, perpetual license under the terms of this"
+            " Agreement.",
+            None,
+        ),
+        (
+            "The term of this Agreement will continue until the earlier of (i) December 31, 2022, or (ii)"
+            " the end of the lease.",
+            "2022-12-31",
+        ),
+        (
+            '"Term" means: 1 January 2013 to 31 December 2013 or until terminated under this Agreement.',
+            "2013-12-31",
+        ),
+        (
+            '"CONTRACT PERIOD" means the period commencing on signature and terminating on May 31, 2016.',
+            "2016-05-31",
+        ),
+    ],
+)
+async def test_the_expiration_date_is_the_terms_end_or_perpetual(clause: str, expected: str | None) -> None:
+    ctx = {"document": doc("c", clause), "fields": [{"name": "expiration_date"}]}
+    fields = (await fake_model().request(ASK, Extraction, context=ctx)).output.fields
+    assert [f.value for f in fields] == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        (
+            "This Agreement shall have an initial term of one (1) year, and shall thereafter automatically"
+            " renew for successive two (2) year periods.",
+            "P2Y",
+        ),
+        (
+            "The initial term of this Agreement shall be three (3) years and shall thereafter be"
+            " automatically renewed for subsequent one (1) year periods unless either party gives notice at"
+            " least one hundred twenty (120) days prior to expiration.",
+            "P1Y",
+        ),
+        (
+            "This Agreement will automatically renew on a year to year basis unless either Party notifies"
+            " the other at least 30 days before the end of the term.",
+            "P1Y",
+        ),
+        # The months are the notice, not the renewal.
+        (
+            "This Agreement renews automatically unless a party gives notice six (6) months prior to the"
+            " end of the term.",
+            None,
+        ),
+    ],
+)
+async def test_the_renewal_term_is_the_period_the_renewal_runs(clause: str, expected: str | None) -> None:
+    ctx = {"document": doc("c", clause), "fields": [{"name": "renewal_term"}]}
+    fields = (await fake_model().request(ASK, Extraction, context=ctx)).output.fields
+    assert [f.value for f in fields] == ([expected] if expected else [])
+
+
 async def test_compare_reports_conflicting_fields_with_both_quotes() -> None:
     model = fake_model()
     facts = []
@@ -196,7 +316,7 @@ async def test_confidence_grows_with_evidence() -> None:
     s = (await fake_model().request(ASK, Extraction, context=ctx(strong))).output.fields
     assert w == []  # no "governed"/"construed" cue: no governing-law clause
     assert s[0].value == "Texas" and s[0].confidence >= 0.85
-    ambiguous = strong + " Disputes shall be governed by the laws of the State of New York."
+    ambiguous = strong + " " + strong.replace("Texas", "New York")  # as strong a clause for another law
     a = (await fake_model().request(ASK, Extraction, context=ctx(ambiguous))).output.fields
     assert a[0].confidence < s[0].confidence  # a rival value lowers confidence
 
@@ -262,6 +382,32 @@ async def test_through_cached_model_hits_replay_the_validated_output() -> None:
             'a Delaware limited partnership of 333 South Grand Avenue ("Oaktree US"); and (2) New York '
             'Life Insurance and Annuity Corporation, a New York company (the "Sub-Advisor").',
             ("Oaktree Capital Management, L.P", "New York Life Insurance and Annuity Corporation"),
+        ),
+        (
+            # A lower-case article and a lower-case name with its legal form.
+            "This agreement is entered into as of the 16th day of February, 2000, by and between the At "
+            'Home Corporation ("Excite@Home"), located at 450 Broadway, and e-centives, Inc., '
+            '("e-centives"), a Delaware corporation.',
+            ("At Home Corporation", "e-centives, Inc"),
+        ),
+        (
+            # A person introduced by an alias is a party of its own, not the start of the next name.
+            'This Agreement is entered into by Dr. George D. Green (the "Business Affiliate") and UNION '
+            'DENTAL CORP., a Florida corporation ("UDC").',
+            ("Dr. George D. Green", "UNION DENTAL CORP"),
+        ),
+        (
+            # "AND:" between blocks, and a role put in front of a name.
+            'This Agreement is made by and between EMERALD HEALTH NATURALS, INC., a company ("Emerald")'
+            "\n\nAND:\n\nits Contractor, DR. GAETANO MORELLO N.D. INC., having an office at 2975 East 4th"
+            " Avenue",
+            ("EMERALD HEALTH NATURALS, INC", "DR. GAETANO MORELLO N.D. INC"),
+        ),
+        (
+            "This Agreement is entered into in ShenZhen by the following two parties:\n\nParty A: China "
+            "Online Housing (Hong Kong) Co., Ltd. (“Party A”)\nAddress: Room 1605\n\nParty B: Beike Internet "
+            "Security Technology Co., Ltd.\nAddress: Room 2101",
+            ("China Online Housing (Hong Kong) Co., Ltd", "Beike Internet Security Technology Co., Ltd"),
         ),
     ],
 )

@@ -45,6 +45,7 @@ from agentcrdt.evals.suite import (
     LinkExpectation,
     Side,
 )
+from agentcrdt.llm.offline.normalize import jurisdictions_agree
 
 __all__ = ["PLANTABLE", "VARIANTS", "amendment_for"]
 
@@ -69,7 +70,9 @@ def _law_text(law: str) -> str:
 
 
 def _other_law(law: str, key: str) -> str:
-    choices = [x for x in _LAWS if jurisdiction(x) != jurisdiction(law)]
+    # Never a place the contract's own law contains or is inside of ("Nevada" against "United States"):
+    # that restates the law in more detail, it does not contradict it.
+    choices = [x for x in _LAWS if not jurisdictions_agree(jurisdiction(x), jurisdiction(law))]
     return choices[_digest(key, "law") % len(choices)]
 
 

@@ -7,7 +7,7 @@ from itertools import combinations
 from typing import Literal
 
 from agentcrdt.llm.offline.extract import ALIASES
-from agentcrdt.llm.offline.normalize import canonical_value
+from agentcrdt.llm.offline.normalize import canonical_value, jurisdictions_agree
 from agentcrdt.llm.tasks import CompareContext, ContradictionFinding, Contradictions, Fact, Quote, check_quote
 
 __all__ = ["compare"]
@@ -30,6 +30,8 @@ def _same(field: str, a: str, b: str) -> bool:
     ca, cb = canonical_value(a), canonical_value(b)
     if ca == cb:
         return True
+    if field == "governing_law":
+        return jurisdictions_agree(a, b)
     if field in ("renewal", "renewal_term"):
         # "P1Y" says the length and not how it renews: it agrees with "auto P1Y" and "option P1Y".
         mode = re.compile(r"^(auto|option)\s+")

@@ -75,15 +75,22 @@ def _governing_law(sents: list[Span]) -> list[Candidate]:
     out = []
     for s in sents:
         t = s.text
-        if not _has(r"\blaws?\b", t) or not _has(r"govern|constru|interpret|enforce|subject to", t):
+        if not _has(r"\b(laws?|legislation)\b", t) or not _has(
+            r"govern|constru|interpret|enforce|subject to|apply", t
+        ):
             continue
         places = jurisdiction(t)
         if not places:
             continue
-        anchor = re.search(r"\blaws?\s+(?:in\s+force\s+in\s+|of\s+)", t, re.I)
+        anchor = re.search(r"\b(?:laws?|legislation)\s+(?:in\s+force\s+in\s+|of\s+)", t, re.I)
         after = [p for p in places if anchor and p[1] >= anchor.end()] or places
         name, a, b = after[0]
         score = 1.0 + _has(r"governed\s+by", t) + 0.5 * _has(r"constru", t) + 0.5 * bool(anchor)
+        # The contract's own choice of law, not a law some opinion or other document is limited to.
+        score += 0.5 * _has(
+            r"\bthis\s+(agreement|contract)\s+(shall|will|is)\s+(be\s+)?(governed|construed|interpreted)", t
+        )
+        score -= 1.0 * _has(r"\b(opinion|counsel)\b", t)
         score -= 0.5 * _has(r"\b(courts?|venue|arbitration|jurisdiction of)\b", t[: a - 0])
         conf = 0.9 if score >= 2.5 else 0.75 if score >= 2 else 0.55
         out.append(Candidate(name, s, s.start + a, s.start + b, score, conf))
@@ -205,12 +212,20 @@ def _add(d: date, iso: str) -> date | None:
         return None
 
 
-_OF_TERM = r"\b(the\s+term|initial\s+term|this\s+agreement|agreement\s+(shall|will)|term\s+of\s+this)\b"
+_OF_TERM = (
+    r"\b(the\s+term|initial\s+term|this\s+agreement|agreement\s+(shall|will)|term\s+of\s+this)\b"
+    # A defined term ("Term" means ..., "Contract Period" means ...) or a project's dates.
+    r"|\bterm\W{0,3}\s+(shall\s+)?means?\b|\bcontract\s+period\b|\bterms?\s+of\s+the\s+project\b"
+)
 _NOT_TERM = r"\b(quarter|fiscal\s+year|calendar\s+year|period\s+beginning|year\s+\d|policy|lease\b)"
 _PERPETUAL = (
     r"\b(in\s+perpetuity|perpetual(ly)?)\b|\b(continue|remain)\w*\s+(in\s+(full\s+)?(force|effect)\s+)?"
     r"(and\s+effect\s+)?(thereafter\s+)?(until|unless)\s+(and\s+until\s+)?(it\s+is\s+)?(terminated|termination"
     r"|either\s+party|one\s+of\s+the\s+parties|the\s+parties)"
+    r"|\b(continue|remain)\w*\s+(in\s+(full\s+)?(force|effect)\s+)?indefinitely"
+    # Until an event, not a date: CUAD answers these "perpetual" (no fixed end).
+    r"|\b(continue|extend|remain)\w*\s+(in\s+(full\s+)?(force|effect)\s+)?(until|through)\s+(the\s+)?"
+    r"(completion|termination|expiration|last\s+date)\s+of\b"
 )
 _ANNIVERSARY = re.compile(
     r"\b(?P<n>\w+|\d+)(?:\s*\(\d+(?:\s*(?:st|nd|rd|th))?\))?(?:st|nd|rd|th)?[\s-]+(?:year\s+)?anniversary\s+of\s+the\s+"
@@ -240,14 +255,21 @@ def _expiration_date(sents: list[Span]) -> list[Candidate]:
     for s in sents:
         if not _has(r"\b(expir\w*|terminat\w*|until|through|ending|end\s+on|conclude)\b", s.text):
             continue
-        if not _has(_OF_TERM, s.text) or _has(_NOT_TERM, s.text):
+        if not _has(_OF_TERM, s.text):
             continue
+        prev_end = -1
         for iso, a, b in find_dates(s.text):
             before = s.text[max(0, a - 60) : a]
+            if _has(_NOT_TERM, before):
+                prev_end = b
+                continue  # "the fiscal year ending December 31": not the contract's end
+            # "until December 31, 2022", "until the earlier of (i) December 31, 2022", and the second
+            # date of a range ("from February 8, 2018 to May 3, 2018").
             if _has(
-                r"(expire|until|through|ending|end|terminate|conclude)\w*\s+(on\s+)?(\w+\s+){0,2}$", before
-            ):
+                r"(expir|until|through|ending|end|terminat|conclu)\w*\s+(on\s+)?([\w()]+\s+){0,4}$", before
+            ) or (prev_end >= 0 and re.fullmatch(r"\s*(to|through|until|-|–)\s*", s.text[prev_end:a])):
                 out.append(Candidate(iso, s, s.start + a, s.start + b, 3.0, 0.8))
+            prev_end = b
     if out:
         return out
     start = _start_date(sents)
@@ -290,12 +312,25 @@ def _expiration_date(sents: list[Span]) -> list[Candidate]:
                 break
     if out:
         return out
+    return _perpetual(sents)
+
+
+def _perpetual(sents: list[Span]) -> list[Candidate]:
+    """``perpetual`` when the term clause runs until someone terminates it or until an event."""
     for s in sents:
-        if _has(_PERPETUAL, s.text) and _has(_OF_TERM + r"|\bterm\b|\blicense\b|\bappointment\b", s.text):
-            m = re.search(_PERPETUAL, s.text, re.I)
-            assert m is not None
-            return [Candidate("perpetual", s, s.start + m.start(), s.start + m.end(), 0.5, 0.45)]
-    return out
+        m = re.search(_PERPETUAL, s.text, re.I)
+        if m is None or not _has(_OF_TERM + r"|\bterm\b|\bappointment\b", s.text):
+            continue
+        # A perpetual licence, or confidentiality kept in perpetuity, outlives the contract: it says
+        # nothing about when the contract ends.
+        if _has(
+            r"licen[cs]|confidential|royalt|grant|right\s+to\s+use|covenant|obligation", s.text[: m.end()]
+        ):
+            continue
+        if _has(r"^\W*(\w+\W+){0,2}(licen[cs]|right)", s.text[m.end() :]):
+            continue
+        return [Candidate("perpetual", s, s.start + m.start(), s.start + m.end(), 0.5, 0.45)]
+    return []
 
 
 def _durations_in(sents: list[Span], cue: str, units: str, base: float, conf: float) -> list[Candidate]:
@@ -321,9 +356,47 @@ def _term(sents: list[Span]) -> list[Candidate]:
     return found or _durations_in(sents, cue, "YM", 1.0, 0.5)
 
 
+_RENEWAL_CUE = r"\b(renew\w*|successive|subsequent|additional|extend\w*|extension)\b"
+#: A renewal period without a number: "on a year to year basis", "for successive annual periods".
+_YEARLY = re.compile(
+    r"\b(year[- ]to[- ]year|from\s+year\s+to\s+year|(successive|additional|subsequent)\s+(annual|yearly)"
+    r"|annual\s+(periods?|renewals?|terms?|basis)|(each|every)\s+(year|anniversary))\b",
+    re.I,
+)
+
+
 def _renewal_term(sents: list[Span]) -> list[Candidate]:
-    cue = r"\b(renew\w*|extend\w*|successive|additional)\b"
-    return [c for c in _durations_in(sents, cue, "YM", 2.0, 0.65) if _has(r"renew|extend", c.sentence.text)]
+    """The length of each renewal: in a sentence about renewing, the duration the renewal cue governs
+    ("an initial term of one (1) year ... renew for successive two (2) year periods" is P2Y), never the
+    initial term's length or a notice period."""
+    out = []
+    for s in sents:
+        t = s.text
+        if not _has(r"renew|extend|extension", t):
+            continue
+        best: Candidate | None = None
+        for iso, a, b in find_durations(t):
+            if iso[-1] not in "YM":
+                continue
+            lead = t[max(0, a - 70) : a]
+            if _has(
+                r"(prior\s+to|before|notice|after\s+(any\s+)?(termination|expiration))\W+(\w+\W+){0,3}$", lead
+            ):
+                continue  # "at least six (6) months prior to": a notice, not a renewal
+            cued = _has(_RENEWAL_CUE + r"\W+(\w+\W+){0,5}$", lead)
+            initial = _has(
+                r"\b(initial|original|first)\s+(term|period)\b|\bterm\s+of\s+this\s+agreement\b", lead
+            )
+            score = 2.0 + (1.5 if cued else 0.0) - (1.5 if initial and not cued else 0.0)
+            if best is None or score > best.score:
+                best = Candidate(iso, s, s.start + a, s.start + b, score, 0.75 if cued else 0.6)
+        yearly = _YEARLY.search(t)
+        if yearly and (best is None or best.score < 3.0) and _has(r"renew|continue", t):
+            a, b = yearly.span()
+            best = Candidate("P1Y", s, s.start + a, s.start + b, 3.0, 0.65)
+        if best is not None:
+            out.append(best)
+    return out
 
 
 def _notice_period(sents: list[Span]) -> list[Candidate]:

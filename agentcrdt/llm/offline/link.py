@@ -16,7 +16,14 @@ __all__ = ["link"]
 
 MAX_SENTENCES = 150
 DUPLICATE = 0.9
-_AMEND = re.compile(r"\b(amend\w*|supplement\w*|modif\w*|restat\w*)\b", re.I)
+#: Characters of a target read as its opening, where a contract introduces its parties.
+OPENING = 5000
+# "amends", "Amendment No. 1", "supplemental"; not a contract's own "as amended" or "may be modified".
+_AMEND = re.compile(
+    r"(?<!\bas\s)(?<!\bbe\s)(?<!\bbeen\s)(?<!\bis\s)(?<!\bare\s)"
+    r"\b(amend\w*|supplement\w*|modif\w*|restat\w*)\b",
+    re.I,
+)
 
 
 def _shingles(text: str, k: int = 5) -> set[str]:
@@ -36,41 +43,75 @@ def _titles(target: DocumentInput) -> list[str]:
     return [target.title] + ([stated] if stated and stated != target.title else [])
 
 
-def _names(sentence: str, target: DocumentInput) -> tuple[bool, bool]:
-    """Does the sentence name the target by title (most of its content words, in order), or by its date?"""
-    by_title = False
-    for title in _titles(target):
-        title_words = words(title)
-        if len(title_words) >= 2:
-            pattern = r"\b" + r"\W+(?:\w+\W+){0,2}?".join(map(re.escape, title_words)) + r"\b"
-            by_title = by_title or re.search(pattern, sentence, re.I) is not None
+def _title_tail(title: str) -> str | None:
+    """The last words of a stated title that end in its kind ("MICOA AGENCY AGREEMENT" -> "AGENCY
+    AGREEMENT"): a title read from a cover page often carries a party's name or a legend in front, which
+    the amendment leaves out. None when the title is already that short."""
+    ws = words(title)
+    if re.search(r"\b(amendment|addendum|supplement)\b", title, re.I):
+        return None  # "AMENDMENT NO. 1 TO AGENCY AGREEMENT": its tail is the contract's title, not its own
+    return (
+        " ".join(ws[-2:])
+        if len(ws) > 2 and re.fullmatch(r"agreement|contract|license|licence", ws[-1], re.I)
+        else None
+    )
+
+
+def _says(sentence: str, title: str) -> bool:
+    title_words = words(title)
+    if len(title_words) < 2:
+        return False
+    pattern = r"\b" + r"\W+(?:\w+\W+){0,2}?".join(map(re.escape, title_words)) + r"\b"
+    return re.search(pattern, sentence, re.I) is not None
+
+
+def _names(sentence: str, target: DocumentInput, *, amends: bool) -> tuple[bool, str]:
+    """Does the sentence name the target by title (most of its content words, in order)? And by what
+    else: ``"date"``, ``"parties"`` or ``""``. The end of a title ("AGENCY AGREEMENT" of "MICOA AGENCY
+    AGREEMENT") counts only in a sentence that ``amends``: said anywhere else, two words like "License
+    Agreement" name too many documents."""
+    titles = _titles(target)
+    tails = [t for t in map(_title_tail, titles) if t] if amends else []
+    by_title = any(_says(sentence, t) for t in [*titles, *tails])
     target_dates = {d for d, _, _ in find_dates(target.text[:3000])}
     by_date = any(d in target_dates for d, _, _ in find_dates(sentence))
-    return by_title, by_date or _names_parties(sentence, target)
+    return by_title, "date" if by_date else "parties" if _names_parties(sentence, target) else ""
 
 
 def _names_parties(sentence: str, target: DocumentInput) -> bool:
     """Does the sentence name two or more of the target's parties ("amends the Agreement between A and
     B")? Weaker than its title, as strong as its date: an amendment cites its contract by either."""
-    found = find_parties(target.text)
-    if found is None:
-        return False
     said = " ".join(words(sentence))
-    named = [n for n in found.names if (w := " ".join(words(n))) and re.search(rf"\b{re.escape(w)}\b", said)]
+    found = find_parties(target.text)
+    if found is not None:
+        named = [
+            n for n in found.names if (w := " ".join(words(n))) and re.search(rf"\b{re.escape(w)}\b", said)
+        ]
+        if len(named) >= 2:
+            return True
+    # The other way round: the parties the sentence names, found in the target's opening (where a
+    # contract introduces its parties, whatever form the reader could not parse).
+    cited = find_parties(sentence)
+    if cited is None:
+        return False
+    opening = " ".join(words(target.text[:OPENING]))
+    named = [
+        n for n in cited.names if (w := " ".join(words(n))) and re.search(rf"\b{re.escape(w)}\b", opening)
+    ]
     return len(named) >= 2
 
 
 def _explicit(doc: DocumentInput, sents: list[Span], target: DocumentInput) -> Link | None:
     best: tuple[float, Span, str, str] | None = None
     for s in sents:
-        by_title, by_date = _names(s.text, target)
-        if not (by_title or by_date):
-            continue
         amends = _AMEND.search(s.text) is not None
+        by_title, other = _names(s.text, target, amends=amends)
+        if not (by_title or other):
+            continue
         if amends:
-            conf = 0.6 + 0.2 * by_title + 0.15 * by_date
+            conf = 0.6 + 0.2 * by_title + 0.15 * bool(other)
             why = "it says it amends a document it names by " + " and ".join(
-                w for w, ok in (("title", by_title), ("date", by_date)) if ok
+                w for w, ok in (("title", by_title), (other, bool(other))) if ok
             )
             relation = "amends"
         elif by_title:

@@ -179,16 +179,66 @@ _OTHER = [
     "Japan", "China", "India", "Israel", "Australia", "New South Wales", "Victoria", "Sweden", "Norway",
     "Denmark", "Finland", "Spain", "Italy", "Belgium", "Luxembourg", "Austria", "Korea", "Taiwan",
     "Cayman Islands", "Bermuda", "Brazil", "Mexico", "United Kingdom", "United States",
+    "Kazakhstan", "South Africa", "Colombia", "Nova Scotia", "Manitoba", "Saskatchewan", "New Zealand",
+    "Russia", "Poland", "Czech Republic", "Hungary", "Portugal", "Greece", "Turkey", "Thailand",
+    "Malaysia", "Indonesia", "Philippines", "Vietnam", "Argentina", "Chile", "Peru", "Cyprus", "Malta",
 ]  # fmt: skip
+#: Other names of a jurisdiction in the table ("English law", "the laws of the PRC").
+_ALIASES = {
+    "people's republic of china": "China", "peoples republic of china": "China", "prc": "China",
+    "p.r.c.": "China", "p. r. china": "China", "english": "England", "russian federation": "Russia",
+    "united states of america": "United States", "u.s.a.": "United States",
+}  # fmt: skip
 JURISDICTIONS: list[str] = sorted([*_US_STATES, *_OTHER], key=len, reverse=True)
-_JURIS = re.compile(r"\b(" + "|".join(re.escape(j) for j in JURISDICTIONS) + r")\b", re.I)
-_CANON = {j.lower(): j for j in JURISDICTIONS}
+# Names match across any whitespace: PDF conversions put two spaces, or a line break, inside them.
+_JURIS = re.compile(
+    r"(?<![\w.])("
+    + "|".join(
+        r"\s+".join(map(re.escape, j.split()))
+        for j in sorted([*JURISDICTIONS, *_ALIASES], key=len, reverse=True)
+    )
+    + r")(?![\w])",
+    re.I,
+)
+_CANON = {j.lower(): j for j in JURISDICTIONS} | _ALIASES
+
+
+#: Places inside a larger jurisdiction named in the table: a contract governed by "the laws of England
+#: and Wales" and one governed by "English law" agree, and so do "the United States" and "New York".
+_WITHIN: dict[str, set[str]] = {
+    "united states": {j.lower() for j in _US_STATES},
+    "united kingdom": {"england", "wales", "scotland", "england and wales"},
+    "england and wales": {"england", "wales"},
+    "canada": {"ontario", "british columbia", "alberta", "quebec"},
+    "australia": {"new south wales", "victoria"},
+}
+
+
+def jurisdictions_agree(a: str, b: str) -> bool:
+    """Tell whether two governing-law values name one jurisdiction, possibly at two levels of detail
+    ("England" and "England and Wales"; "United States" and "Delaware"), never two of one level
+    ("New York" and "Delaware")."""
+    ka, kb = (canonical_value(v).removeprefix("the laws of ").strip() for v in (a, b))
+    if ka == kb:
+        return True
+    inside = _WITHIN.get(ka, set()) | {k for k, parts in _WITHIN.items() if ka in parts}
+    return kb in inside or (kb in _WITHIN and ka in _WITHIN[kb])
 
 
 def jurisdiction(text: str) -> list[tuple[str, int, int]]:
     """Return ``(name, start, end)`` for known jurisdictions named in ``text`` ('State of Delaware' →
     'Delaware'); 'United States' is kept only when nothing more specific is named."""
-    out = [(_CANON[m.group(1).lower()], m.start(1), m.end(1)) for m in _JURIS.finditer(text)]
+    out = [
+        (_CANON[" ".join(m.group(1).lower().split())], m.start(1), m.end(1)) for m in _JURIS.finditer(text)
+    ]
+    # "English" names a law only as "English law"; elsewhere it is a language.
+    out = [
+        o
+        for o in out
+        if o[0] != "England"
+        or not re.fullmatch(r"(?i)english", text[o[1] : o[2]])
+        or re.match(r"\s+(law|courts?)\b", text[o[2] :], re.I)
+    ]
     specific = [o for o in out if o[0] not in ("United States", "United Kingdom")]
     return specific or out
 

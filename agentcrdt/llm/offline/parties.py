@@ -79,7 +79,7 @@ _OPENING = re.compile(
 )
 _NUMBERED = re.compile(r"\bParties\b\W{0,5}\(1\)\s*", re.I)
 _ALIAS = re.compile(r"\([^()]*(?:\([^()]*\)[^()]*)*\)|“[^”]*”|\"[^\"]*\"")
-_AND = re.compile(r"(?:[,;]\s*)?\s+(?:and|AND|And)\s*,?\s+(?=\S)|;\s+|\s+\(\d\)\s+")
+_AND = re.compile(r"(?:[,;]\s*)?\s+(?:and|AND|And)\s*[,:]?\s+(?=\S)|;\s+|\s+\(\d\)\s+")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,11 @@ def _is_suffix(tok: str) -> bool:
 
 def _name(part: str) -> str | None:
     """The party name at the start of ``part`` (aliases already blanked), or None."""
-    tokens = part.lstrip(" -\u2013\u2014:,;").split()
+    part = part.lstrip(" -\u2013\u2014:,;")
+    # A lower-case article is not the name's ("the TOWN OF VINTON", "the At Home Corporation"), nor a
+    # role put in front of it ("its Reseller, Schoolpop, Inc.").
+    part = re.sub(r"^(?:the\s+|(?:its|their)\s+[A-Z][\w-]*,\s+)", "", part)
+    tokens = part.split()
     kept: list[str] = []
     for i, tok in enumerate(tokens):
         bare = tok.strip(",.;:")
@@ -114,7 +118,10 @@ def _name(part: str) -> str | None:
             # A name starts with a capital or a digit; a lower-case start only in names like
             # "iPayment" or "salesforce.com" ("having", "its", "with" start descriptions).
             if bare in _STOPWORDS or not (
-                bare[:1].isupper() or bare[:1].isdigit() or re.search(r"[a-z][A-Z]|\.(com|org|net)\b", bare)
+                bare[:1].isupper()
+                or bare[:1].isdigit()
+                or re.search(r"[a-z][A-Z]|\.(com|org|net)\b", bare)
+                or any(_is_suffix(t) for t in tokens[1:3])  # "e-centives, Inc."
             ):
                 return None
         elif suffix:
@@ -223,12 +230,15 @@ _ADDRESS = re.compile(
 
 
 def _parts(segment: str) -> list[tuple[str, str]]:
-    """Split the list at "and", ";" and "(2)": each part with aliases blanked, and as written."""
+    """Split the list at "and", ";" and "(2)": each part with aliases blanked, and as written (with its
+    separator)."""
     blanked = _ALIAS.sub(lambda m: " " * len(m.group()), segment)
     out, last = [], 0
     for m in [*_AND.finditer(blanked), None]:
         end = m.start() if m else len(blanked)
-        out.append((blanked[last:end], segment[last:end]))
+        # As written, up to the separator's end: a separator's whitespace may have swallowed a blanked
+        # alias ('Green (the "Affiliate") and'), and the alias says the part was introduced.
+        out.append((blanked[last:end], segment[last : m.end() if m else end]))
         if m is None or len(out) >= 8:
             break
         last = m.end()
@@ -253,6 +263,7 @@ def _names(segment: str) -> list[str]:
     for part, original in parts:
         if (
             merged
+            and not re.search(r"[(“\"]", merged[-1][1])  # the left part was introduced: a party of its own
             and re.fullmatch(r"\s*(?:[A-Z][\w&.\-]*\s+){0,4}[A-Z][\w&.\-]*\s*", merged[-1][0])
             and not any(_SUFFIX_RE.match(t) for t in merged[-1][0].split())
             and (name := _name(part)) is not None
@@ -277,6 +288,36 @@ def _names(segment: str) -> list[str]:
     if len(introduced_names) >= 2:
         return introduced_names
     return [n for n, _ in found]
+
+
+#: "Party A: Beike Internet Security Technology Co., Ltd." (contracts drafted in China list parties so).
+_LETTERED = re.compile(
+    r"\bParty\s+([A-D])\s*[:：]\s*(?P<name>[^\n(（]{2,150}?)\s*(?=\(|（|\bAddress\b|\bADD\b|\n|$)"
+)
+
+
+def _lettered(text: str, head: int) -> PartyList | None:
+    """The parties of a "Party A: ... Party B: ..." block, each name as written up to its alias or
+    address (a name there keeps its parentheses: "Rise (Tianjin) Education ... Co., Ltd.")."""
+    names: list[str] = []
+    first: re.Match[str] | None = None
+    last_end = 0
+    for m in _LETTERED.finditer(text, 0, head):
+        name = m.group("name").strip(" ,;:.")
+        if len(names) == ord(m.group(1)) - ord("A") and re.search(r"[A-Za-z]{2}", name):
+            # Keep a parenthesized place inside the name: "Rise (Tianjin) Education ... Co., Ltd.".
+            tail = re.match(
+                r"(\s*\([A-Z][\w ]{1,30}\)[^\n(（]*?)\s*(?=\(|（|\bAddress\b|\n|$)", text[m.end("name") :]
+            )
+            if tail:
+                name = (name + tail.group(1)).strip(" ,;:.")
+            names.append(name)
+            first = first or m
+            last_end = m.end()
+    if len(names) < 2 or first is None:
+        return None
+    sent = Span(index=0, start=first.start(), end=last_end, text=text[first.start() : last_end])
+    return PartyList(tuple(names), sent, first.start(), last_end, 1.5)
 
 
 def find_parties(text: str, *, head: int = 6000, window: int = 1500) -> PartyList | None:
@@ -314,4 +355,7 @@ def find_parties(text: str, *, head: int = 6000, window: int = 1500) -> PartyLis
                 best = found
             if shape == 2.0:
                 return best
+    lettered = _lettered(text, head)
+    if lettered is not None and (best is None or lettered.strength >= best.strength):
+        return lettered
     return best
