@@ -67,11 +67,15 @@ _UNIT = {"year": "Y", "month": "M", "week": "W", "day": "D"}
 
 def duration(value: str) -> str:
     """An ISO 8601 duration from ``P1Y``, ``auto P1Y``, ``successive 1 year``, ``12 months``, ``90 days``;
-    whole years in months become years (``P12M`` is ``P1Y``), weeks become days. ``perpetual`` stays.
+    whole years in months become years (``P12M`` is ``P1Y``), half years months (``0.5 year`` is ``P6M``),
+    weeks become days. ``perpetual`` stays.
     A value listing two spellings (``180 days / 6 months``) is read by its first."""
     v = value.strip().lower()
+    half = re.search(r"\b(\d+)?\.5\s*years?\b|\bhalf\s+a\s+year\b", v)  # "0.5 year", "1.5 years"
     m = re.search(r"\bp(\d+)([ymwd])\b", v)
-    if m:
+    if half:
+        n, unit = 12 * int(half.group(1) or 0) + 6, "M"
+    elif m:
         n, unit = int(m.group(1)), m.group(2).upper()
     else:
         m = re.search(r"(\d+)\)?\s*(year|month|week|day)s?\b", v)
@@ -136,6 +140,9 @@ def jurisdiction(value: str) -> str:
     ``Ontario, Canada`` and ``Ontario`` (CUAD adds the country outside the US); of a list (``Texas;
     Singapore``) the first, the law the clause names first."""
     v = re.sub(r"(?i)^\s*(the\s+)?(laws?\s+of\s+)?(the\s+)?(state|commonwealth|province)\s+of\s+", "", value)
+    places = {text(part.split(",")[0]) for part in v.split(";")}
+    if places == {"england", "wales"}:  # "England; Wales", "England, United Kingdom; Wales, United Kingdom"
+        return "england and wales"
     v = text(re.split(r"[,;]", v)[0])
     # One country by its long and short names: "People's Republic of China" = "PRC" = "China",
     # "Republic of Kazakhstan" = "Kazakhstan", "United States of America" = "United States".

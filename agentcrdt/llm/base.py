@@ -202,7 +202,7 @@ class Model(ABC):
 
     @property
     def model_id(self) -> str:
-        """Stable name with provider prefix, e.g. ``openai:gpt-4.1-mini``."""
+        """Stable name with provider prefix, e.g. ``openai:gpt-6-luna``."""
         return self._model_id
 
     @property

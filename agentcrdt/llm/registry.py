@@ -1,4 +1,4 @@
-"""Models by name: ``"openai:gpt-4.1-mini"``, ``"anthropic:claude-haiku-4-5"``, ``"litellm:ollama/llama3"``,
+"""Models by name: ``"openai:gpt-6-luna"``, ``"anthropic:claude-haiku-5-5"``, ``"litellm:ollama/llama3"``,
 ``"test"``, ``"offline"``.
 
 A model string is ``prefix[:name]``. Each prefix maps to a factory that receives the name (``""`` when
@@ -56,7 +56,7 @@ def get_model(spec: str) -> Model:
     if factory is None:
         raise UsageError(
             f"unknown model {spec!r}: the provider prefix must be one of {', '.join(known_providers())} "
-            "(e.g. 'openai:gpt-4.1-mini', 'litellm:ollama/llama3', 'offline')"
+            "(e.g. 'openai:gpt-6-luna', 'litellm:ollama/llama3', 'offline')"
         )
     return factory(name)
 

@@ -27,7 +27,7 @@ def build_model(spec: str, embedder: Embedder | None = None) -> Model:
             raise
         raise UsageError(
             "the offline model is not available in this install (agentcrdt.llm.offline is missing); "
-            "pass a real model, e.g. --model openai:gpt-4.1-mini (with OPENAI_API_KEY set)"
+            "pass a real model, e.g. --model openai:gpt-6-luna (with OPENAI_API_KEY set)"
         ) from e
     factory = getattr(offline, "offline_factory", None)
     if factory is None or embedder is None:

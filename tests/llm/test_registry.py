@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     ("spec", "env_var"),
     [
-        ("openai:gpt-4.1-mini", "OPENAI_API_KEY"),
+        ("openai:gpt-6-luna", "OPENAI_API_KEY"),
         ("anthropic", "ANTHROPIC_API_KEY"),
         ("litellm:openai/x", "OPENAI_API_KEY"),
     ],
@@ -40,8 +40,8 @@ def test_missing_key_names_the_variable_and_the_offline_alternative(
 def test_key_from_environment_builds_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    assert get_model("openai:gpt-4.1-mini").model_id == "openai:gpt-4.1-mini"
-    assert get_model("anthropic:claude-haiku-4-5").model_id == "anthropic:claude-haiku-4-5"
+    assert get_model("openai:gpt-6-luna").model_id == "openai:gpt-6-luna"
+    assert get_model("anthropic:claude-haiku-5-5").model_id == "anthropic:claude-haiku-5-5"
 
 
 def test_local_litellm_routes_need_no_key(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -129,9 +129,9 @@ async def test_link_finds_amendment_duplicate_and_leaves_unrelated_out() -> None
 
 
 COVER = (
-    "Exhibit 10.26\n\nMICOA AGENCY AGREEMENT\n\nMutual Insurance Corporation of America, a Michigan "
-    "corporation and Stratton Agency, Inc., a Nevada corporation, agree as follows.\n\n1. Services. The "
-    "Agency shall sell policies."
+    "Exhibit 10.26\n\nMICOA AGENCY AGREEMENT\n\nThis Agreement is made by and between Mutual Insurance "
+    "Corporation of America, a Michigan corporation and Stratton Agency, Inc., a Nevada corporation.\n\n1. "
+    "Services. The Agency shall sell policies."
 )
 
 
@@ -157,6 +157,19 @@ async def test_an_amendment_names_its_contract_by_the_end_of_its_title_or_by_its
     )
     (link,) = [lk for lk in out.output.links if lk.relation == "amends"]
     assert link.target_id == "micoa" and why in link.rationale
+
+
+async def test_naming_the_same_companies_is_not_amending_a_document_that_does_not_list_them() -> None:
+    text = (
+        "Board minutes. Mutual Insurance Corporation of America and Stratton Agency, Inc. reported results."
+    )
+    minutes = doc("minutes", text, "Board minutes")
+    amendment = ("This Amendment No. 1 amends the agreement between Mutual Insurance Corporation of America "
+                 "and Stratton Agency, Inc.")  # fmt: skip
+    out = await fake_model().request(
+        ASK, Links, context={"document": doc("amd", amendment), "candidates": [minutes]}
+    )
+    assert [lk for lk in out.output.links if lk.relation == "amends"] == []
 
 
 async def test_one_law_at_two_levels_of_detail_is_no_contradiction() -> None:

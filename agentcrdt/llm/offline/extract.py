@@ -357,11 +357,26 @@ def _term(sents: list[Span]) -> list[Candidate]:
 
 
 _RENEWAL_CUE = r"\b(renew\w*|successive|subsequent|additional|extend\w*|extension)\b"
-#: A renewal period without a number: "on a year to year basis", "for successive annual periods".
-_YEARLY = re.compile(
-    r"\b(year[- ]to[- ]year|from\s+year\s+to\s+year|(successive|additional|subsequent)\s+(annual|yearly)"
-    r"|annual\s+(periods?|renewals?|terms?|basis)|(each|every)\s+(year|anniversary))\b",
-    re.I,
+#: A renewal period without a number: "on a year to year basis", "for successive annual periods",
+#: "for monthly periods", "for an additional month", "half a year".
+_PERIODIC = (
+    (
+        "P1Y",
+        re.compile(
+            r"\b(year[- ]to[- ]year|from\s+year\s+to\s+year"
+            r"|(successive|additional|subsequent)\s+(annual|yearly)"
+            r"|annual\s+(periods?|renewals?|terms?|basis)|(each|every)\s+(year|anniversary)"
+            r"|an\s+additional\s+year)\b",
+            re.I,
+        ),
+    ),
+    ("P6M", re.compile(r"\b(half\s+a\s+year|six[- ]monthly|semi-?annual)\b", re.I)),
+    (
+        "P1M",
+        re.compile(
+            r"\b(month[- ]to[- ]month|monthly\s+(periods?|basis|terms?)|an\s+additional\s+month)\b", re.I
+        ),
+    ),
 )
 
 
@@ -372,7 +387,7 @@ def _renewal_term(sents: list[Span]) -> list[Candidate]:
     out = []
     for s in sents:
         t = s.text
-        if not _has(r"renew|extend|extension", t):
+        if not _has(r"renew|extend|extension|continue\w*\s+automatically|automatically\s+continue", t):
             continue
         best: Candidate | None = None
         for iso, a, b in find_durations(t):
@@ -388,12 +403,15 @@ def _renewal_term(sents: list[Span]) -> list[Candidate]:
                 r"\b(initial|original|first)\s+(term|period)\b|\bterm\s+of\s+this\s+agreement\b", lead
             )
             score = 2.0 + (1.5 if cued else 0.0) - (1.5 if initial and not cued else 0.0)
+            score += 0.5 * _has(r"\bautomatic(ally)?\b", t)  # the renewal clause itself, not a mention
             if best is None or score > best.score:
                 best = Candidate(iso, s, s.start + a, s.start + b, score, 0.75 if cued else 0.6)
-        yearly = _YEARLY.search(t)
-        if yearly and (best is None or best.score < 3.0) and _has(r"renew|continue", t):
-            a, b = yearly.span()
-            best = Candidate("P1Y", s, s.start + a, s.start + b, 3.0, 0.65)
+        for iso, periodic in _PERIODIC:
+            found = periodic.search(t)
+            if found and (best is None or best.score < 3.0):
+                a, b = found.span()
+                best = Candidate(iso, s, s.start + a, s.start + b, 3.0, 0.65)
+                break
         if best is not None:
             out.append(best)
     return out

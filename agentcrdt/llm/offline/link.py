@@ -8,7 +8,7 @@ import re
 from agentcrdt.llm.offline.encoder import Encoder
 from agentcrdt.llm.offline.extract import document_title
 from agentcrdt.llm.offline.normalize import find_dates
-from agentcrdt.llm.offline.parties import find_parties
+from agentcrdt.llm.offline.parties import INTRODUCES, find_parties
 from agentcrdt.llm.offline.text import Span, quote, sentences, words
 from agentcrdt.llm.tasks import DocumentInput, Link, Links
 
@@ -94,10 +94,15 @@ def _names_parties(sentence: str, target: DocumentInput) -> bool:
     cited = find_parties(sentence)
     if cited is None:
         return False
-    opening = " ".join(words(target.text[:OPENING]))
-    named = [
-        n for n in cited.names if (w := " ".join(words(n))) and re.search(rf"\b{re.escape(w)}\b", opening)
-    ]
+    # Only where the target introduces parties ("between ...", "entered into by ..."): a board minute or
+    # a customer list names the same companies without being their contract.
+    intros = [target.text[m.end() : m.end() + 1500] for m in INTRODUCES.finditer(target.text, 0, OPENING)]
+    opening = " ".join(words(" ".join(intros)))
+    if not opening:
+        return False
+    # "between EuroTel and Sicap Ltd" may read as one name ("X and Y Corporation" is one): try its halves.
+    pieces = {p for n in cited.names for p in [n, *re.split(r"\s+and\s+", n)] if p}
+    named = [n for n in pieces if (w := " ".join(words(n))) and re.search(rf"\b{re.escape(w)}\b", opening)]
     return len(named) >= 2
 
 

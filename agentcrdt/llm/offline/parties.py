@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from agentcrdt.llm.offline.text import Span
 
-__all__ = ["PartyList", "find_parties"]
+__all__ = ["INTRODUCES", "PartyList", "find_parties"]
 
 _SUFFIX = (
     r"(?:Inc|Incorporated|LLC|L\.L\.C|Ltd|Limited|Corp|Corporation|Co|Company|plc|PLC|P\.L\.C|LP|L\.P|LLP"
@@ -77,6 +77,8 @@ _STOPWORDS = frozenset(
 _OPENING = re.compile(
     r"\b(?:by\s+and\s+)?(?:between|among(?:st)?)\b\s*:?\s*|\b(?:entered\s+into|made)\s+by\s+(?!and\b)", re.I
 )
+#: Where an opening starts listing its parties (for readers that look for names of their own there).
+INTRODUCES = _OPENING
 _NUMBERED = re.compile(r"\bParties\b\W{0,5}\(1\)\s*", re.I)
 _ALIAS = re.compile(r"\([^()]*(?:\([^()]*\)[^()]*)*\)|“[^”]*”|\"[^\"]*\"")
 _AND = re.compile(r"(?:[,;]\s*)?\s+(?:and|AND|And)\s*[,:]?\s+(?=\S)|;\s+|\s+\(\d\)\s+")
