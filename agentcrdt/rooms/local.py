@@ -13,17 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcrdt.errors import NotFound, UsageError
 from agentcrdt.log.keys import Identity
 from agentcrdt.materialize.entities import EntityProjection
 from agentcrdt.materialize.follower import Projection, SQLiteFollower
 from agentcrdt.replica import SCOPE_META, Replica
-from agentcrdt.schema import Entity, TypedEntityProjection
 from agentcrdt.store.base import EventStore
 from agentcrdt.store.memory import MemoryStore
 from agentcrdt.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from agentcrdt.schema import Entity
 
 __all__ = ["create_local", "create_memory", "join_local", "join_memory", "open_local"]
 
@@ -33,7 +35,12 @@ _IN_MEMORY = ":memory:"
 def _follower(
     path: Path | str, entities: Sequence[type[Entity]], projections: tuple[Projection, ...]
 ) -> SQLiteFollower:
-    base = TypedEntityProjection(entities) if entities else EntityProjection()
+    if not entities:
+        return SQLiteFollower(path, (EntityProjection(), *projections))
+    # Typed tables need pydantic (~60 ms to import): only a room opened with entity classes pays it.
+    from agentcrdt.schema import TypedEntityProjection
+
+    base = TypedEntityProjection(entities)
     return SQLiteFollower(path, (base, *projections))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +16,7 @@ from agentcrdt import (
     Identity,
     NotFound,
     UsageError,
+    create_local,
     create_memory,
     grant,
     join_local,
@@ -101,3 +104,18 @@ def test_the_kept_state_follows_commits_undo_and_retroactive_changes(alice: Iden
     peer.ingest(fork.missing_for(peer.heads))
     assert peer.get(Task, "t9") is None  # both halves of bob's fork are quarantined
     assert peer.state_at().snapshot() == peer.state_at(peer.heads).snapshot()
+
+
+def test_opening_a_room_without_entity_classes_does_not_import_pydantic(
+    tmp_path: Path, alice: Identity
+) -> None:
+    # Typed tables are opt-in; every CLI command and agent worker opens rooms, and pydantic costs ~60 ms
+    # to import, so an untyped open must not pay it (benchmarks/open.py reports the import time).
+    path = tmp_path / "room.db"
+    create_local(path, alice, "room").close()
+    code = (
+        "import sys; from agentcrdt.rooms.local import open_local; "
+        f"r = open_local({str(path)!r}); r.query('SELECT 1'); r.close(); "
+        "assert 'pydantic' not in sys.modules, 'pydantic imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
