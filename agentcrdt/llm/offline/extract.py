@@ -356,7 +356,13 @@ def _term(sents: list[Span]) -> list[Candidate]:
     return found or _durations_in(sents, cue, "YM", 1.0, 0.5)
 
 
-_RENEWAL_CUE = r"\b(renew\w*|successive|subsequent|additional|extend\w*|extension)\b"
+_RENEWAL_CUE = r"\b(renew\w*|successive|subsequent|additional|extend\w*|extension|automatic)\b"
+#: A sentence that may state how the contract renews: a renewal or extension, an automatic
+#: continuation, additional terms at a party's option, a successor franchise.
+_RENEWAL_SENTENCE = (
+    r"renew|extend|extension|continue\w*\s+automatically|automatically\s+continue"
+    r"|\badditional\s+(terms?|periods?)\s+of\b|\bsuccessor\s+(franchise|term|agreement)|\boption\s+to\s+continue"
+)
 #: A renewal period without a number: "on a year to year basis", "for successive annual periods",
 #: "for monthly periods", "for an additional month", "half a year".
 _PERIODIC = (
@@ -387,7 +393,7 @@ def _renewal_term(sents: list[Span]) -> list[Candidate]:
     out = []
     for s in sents:
         t = s.text
-        if not _has(r"renew|extend|extension|continue\w*\s+automatically|automatically\s+continue", t):
+        if not _has(_RENEWAL_SENTENCE, t):
             continue
         best: Candidate | None = None
         for iso, a, b in find_durations(t):
@@ -398,10 +404,17 @@ def _renewal_term(sents: list[Span]) -> list[Candidate]:
                 r"(prior\s+to|before|notice|after\s+(any\s+)?(termination|expiration))\W+(\w+\W+){0,3}$", lead
             ):
                 continue  # "at least six (6) months prior to": a notice, not a renewal
-            cued = _has(_RENEWAL_CUE + r"\W+(\w+\W+){0,5}$", lead)
+            tail = t[b : b + 40]
+            if _has(r"^\W*(\w+\W+){0,1}(notice|prior\s+to|before|in\s+advance)\b", tail):
+                continue  # "six (6) months prior to the expiration", "ninety days' notice"
+            # The cue before the length ("successive two (2) year periods") or just after it ("an
+            # automatic 2 year term extension", "one-year renewal terms").
+            cued = _has(_RENEWAL_CUE + r"\W+(\w+\W+){0,5}$", lead) or _has(
+                r"^\W*(\w+\W+){0,2}(renewal|extension)s?\b", tail
+            )
             initial = _has(
                 r"\b(initial|original|first)\s+(term|period)\b|\bterm\s+of\s+this\s+agreement\b", lead
-            )
+            ) or _has(r"\b(initial|original|first)\W*$", lead)  # "the initial twenty (20) year term"
             score = 2.0 + (1.5 if cued else 0.0) - (1.5 if initial and not cued else 0.0)
             score += 0.5 * _has(r"\bautomatic(ally)?\b", t)  # the renewal clause itself, not a mention
             if best is None or score > best.score:
@@ -517,8 +530,9 @@ _TITLE_WORD = (
 )
 _UPPER_TITLE = re.compile(
     # Upper-case words up to a kind of contract; "THIS" or "THE" starts the preamble, not the title
-    # ("CONSULTING AGREEMENT THIS AGREEMENT is made...").
-    r"(?<![A-Za-z])((?:(?!(?:THIS|THE)\s)[A-Z0-9][A-Z0-9&'.\-]*\s+){0,8}"
+    # ("CONSULTING AGREEMENT THIS AGREEMENT is made..."); "CO-BRANDING, MARKETING AND ..." and
+    # "COLLABORATION & ENDORSEMENT" are one title.
+    r"(?<![A-Za-z])((?:(?!(?:THIS|THE)\s)(?:[A-Z0-9][A-Z0-9&'.\-]*,?|&)\s+){0,8}"
     + _TITLE_WORD
     + r"(?:\s+"
     + _TITLE_WORD
@@ -527,10 +541,19 @@ _UPPER_TITLE = re.compile(
 #: What precedes a title on its line: exhibit numbers, "FORM OF", "EXECUTION VERSION", the end of a
 #: redaction legend ("... IF PUBLICLY DISCLOSED."), a party's name ("PREMIER NUTRITION CORPORATION").
 _TITLE_PREFIX = re.compile(
-    r"^(?:(?:EXHIBIT|EX|ANNEX|SCHEDULE|APPENDIX|ATTACHMENT)\s*[\w.\-]*\s+|[\d.()]+\s+|(?:THE|THIS)\s+"
+    r"^(?:(?:EXHIBIT|EX(?=[\s.\-\d])|ANNEX|SCHEDULE|APPENDIX|ATTACHMENT)\s*[\w.\-]*\s+|[\d.()]+\s+|(?:THE|THIS)\s+"
     r"|FORM\s+OF\s+|COPY\s+|EXECUTION(?:\s+(?:VERSION|COPY))?\s+|(?:FINAL\s+)?VERSION\s+|CONFIDENTIAL\s+"
     r"|[A-Z ,()]*\bDISCLOSED\.?\s+"
     r"|(?:[A-Z0-9&.\-]+\s+){1,4}(?:CORPORATION|INC\.?|LLC|LTD\.?|LIMITED|CORP\.?|PLC)\s+(?=\S+\s))+"
+)
+#: A title-case heading on a line of its own ("Website Design, Development and Hosting Agreement",
+#: "Distributorship agreement", "e-business Hosting Agreement"), ended by the line, a redaction mark or a
+#: layout gap: upper-case titles are read by _UPPER_TITLE, this is the rest.
+_HEADING_TITLE = re.compile(
+    r"(?:^|\n)[ \t]*((?!(?:This|The|THIS|THE)\b)(?:[A-Z][\w&'\-]*|e-[a-z]+),?"
+    r"(?:[ ](?:[A-Z][\w&'\-]*,?|and|of|for|&|to|the|on)){0,9}?"
+    r"[ ](?:[Aa]greement|[Cc]ontract|[Ll]icen[cs]e|[Ll]ease|Amendment|Addendum)s?)"
+    r"(?=[ \t]*(?:\n|$|\{\*+\}|\[\*+\]|[ \t]{3,}))"
 )
 _THIS_TITLE = re.compile(
     r"\bThis\s+((?:[A-Z][\w&'\-]*\s+){0,6}?(?:Agreement|Contract|License|Lease|Amendment))\b"
@@ -560,6 +583,13 @@ def _document_name(sents: list[Span]) -> list[Candidate]:
                 break
         if out:
             return out
+    for s in sents[:12]:
+        if s.start > 3000:
+            break
+        heading = _HEADING_TITLE.search(s.text)
+        if heading:
+            value = heading.group(1)
+            return [Candidate(value, s, s.start + heading.start(1), s.start + heading.end(1), 2.0, 0.7)]
     for s in sents[:20]:
         this = _THIS_TITLE.search(s.text)
         if this and " " in this.group(1).strip():

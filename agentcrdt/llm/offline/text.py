@@ -42,11 +42,13 @@ class Span:
 
 
 # A sentence ends at . ! ? ; followed by space and an upper-case letter, digit, quote or bracket, or at
-# a blank line / a line break before an enumerated heading.
+# a blank line / a line break before an enumerated heading, or a run of spaces before a lettered item.
 _BREAK = re.compile(
     r"(?<=[.!?;:])[\"'”’)]?\s+(?=[\"“(\[]?[A-Z0-9])"
     r"|\n[ \t]*\n\s*"
     r"|\n(?=\s*(?:\(?[0-9]{1,2}(?:\.[0-9]{1,2})*[.)]|\([a-z]{1,3}\)|ARTICLE|Section)\s)"
+    # PDF text keeps a list's layout as runs of spaces: "...Riyadh, Saudi Arabia   B. This Agreement".
+    r"|[ \t]{2,}(?=(?:[A-Z]|[IVX]{1,4})\.[ \t]+[A-Z][a-z])"
 )
 _ABBREV = re.compile(
     r"(?:\b(?:Inc|Ltd|Corp|Co|No|Mr|Ms|Mrs|Dr|St|U\.S|S\.A|N\.V|L\.P|L\.L\.C|vs|Sec)\.|\b[A-Z]\.)$"
