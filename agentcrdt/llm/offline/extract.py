@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from agentcrdt.llm.offline.encoder import Encoder
@@ -76,7 +76,7 @@ def _governing_law(sents: list[Span]) -> list[Candidate]:
     for s in sents:
         t = s.text
         if not _has(r"\b(laws?|legislation)\b", t) or not _has(
-            r"govern|constru|interpret|enforce|subject to|apply", t
+            r"govern|constru|interpret|enforce|subject to|apply|regulated by|in accordance with the laws", t
         ):
             continue
         places = jurisdiction(t)
@@ -423,9 +423,13 @@ def _renewal_term(sents: list[Span]) -> list[Candidate]:
             found = periodic.search(t)
             if found and (best is None or best.score < 3.0):
                 a, b = found.span()
-                best = Candidate(iso, s, s.start + a, s.start + b, 3.0, 0.65)
+                best = Candidate(iso, s, s.start + a, s.start + b, 3.0 + 0.5 * _has(r"\bautomatic", t), 0.65)
                 break
         if best is not None:
+            # "would not like to extend", "its election not to renew": how to stop a renewal, which
+            # restates the length at best; the renewal clause itself says it.
+            if _has(r"\bnot\s+(\w+\s+){0,3}(renew|extend)", t):
+                best = replace(best, score=best.score - 0.5)
             out.append(best)
     return out
 

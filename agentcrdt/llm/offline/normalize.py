@@ -182,12 +182,29 @@ _OTHER = [
     "Kazakhstan", "South Africa", "Colombia", "Nova Scotia", "Manitoba", "Saskatchewan", "New Zealand",
     "Russia", "Poland", "Czech Republic", "Hungary", "Portugal", "Greece", "Turkey", "Thailand",
     "Malaysia", "Indonesia", "Philippines", "Vietnam", "Argentina", "Chile", "Peru", "Cyprus", "Malta",
+    "Puerto Rico", "Wales", "Northern Ireland", "Isle of Man", "British Virgin Islands", "Bahamas",
+    "Barbados", "Panama", "Costa Rica", "Uruguay", "Venezuela", "Ecuador", "Saudi Arabia",
+    "United Arab Emirates", "Dubai", "Egypt", "Nigeria", "Kenya", "Pakistan", "Ukraine", "Romania",
+    "Bulgaria", "Croatia", "Slovakia", "Slovenia", "Estonia", "Latvia", "Lithuania", "Iceland",
+    "Liechtenstein", "Monaco", "Queensland", "Western Australia", "New Brunswick", "Macau",
 ]  # fmt: skip
 #: Other names of a jurisdiction in the table ("English law", "the laws of the PRC").
 _ALIASES = {
     "people's republic of china": "China", "peoples republic of china": "China", "prc": "China",
     "p.r.c.": "China", "p. r. china": "China", "english": "England", "russian federation": "Russia",
-    "united states of america": "United States", "u.s.a.": "United States",
+    "united states of america": "United States", "u.s.a.": "United States", "holland": "Netherlands",
+    "the netherlands": "Netherlands", "republic of korea": "Korea", "u.k.": "United Kingdom",
+    "uae": "United Arab Emirates", "hong kong sar": "Hong Kong",
+    # Adjectives name a law only as "Swiss law" (see jurisdiction): elsewhere they are languages or
+    # nationalities.
+    "swiss": "Switzerland", "german": "Germany", "french": "France", "dutch": "Netherlands",
+    "japanese": "Japan", "irish": "Ireland", "scottish": "Scotland", "israeli": "Israel",
+    "singaporean": "Singapore", "canadian": "Canada", "chinese": "China", "korean": "Korea",
+}  # fmt: skip
+#: The aliases that are adjectives ("English law"), counted only before "law" or "courts".
+_ADJECTIVES = {
+    "english", "swiss", "german", "french", "dutch", "japanese", "irish", "scottish", "israeli",
+    "singaporean", "canadian", "chinese", "korean",
 }  # fmt: skip
 JURISDICTIONS: list[str] = sorted([*_US_STATES, *_OTHER], key=len, reverse=True)
 # Names match across any whitespace: PDF conversions put two spaces, or a line break, inside them.
@@ -207,10 +224,20 @@ _CANON = {j.lower(): j for j in JURISDICTIONS} | _ALIASES
 #: and Wales" and one governed by "English law" agree, and so do "the United States" and "New York".
 _WITHIN: dict[str, set[str]] = {
     "united states": {j.lower() for j in _US_STATES},
-    "united kingdom": {"england", "wales", "scotland", "england and wales"},
+    "united kingdom": {"england", "wales", "scotland", "england and wales", "northern ireland"},
     "england and wales": {"england", "wales"},
-    "canada": {"ontario", "british columbia", "alberta", "quebec"},
-    "australia": {"new south wales", "victoria"},
+    "canada": {
+        "ontario",
+        "british columbia",
+        "alberta",
+        "quebec",
+        "nova scotia",
+        "manitoba",
+        "saskatchewan",
+        "new brunswick",
+    },
+    "australia": {"new south wales", "victoria", "queensland", "western australia"},
+    "united arab emirates": {"dubai"},
 }
 
 
@@ -235,9 +262,7 @@ def jurisdiction(text: str) -> list[tuple[str, int, int]]:
     out = [
         o
         for o in out
-        if o[0] != "England"
-        or not re.fullmatch(r"(?i)english", text[o[1] : o[2]])
-        or re.match(r"\s+(law|courts?)\b", text[o[2] :], re.I)
+        if text[o[1] : o[2]].lower() not in _ADJECTIVES or re.match(r"\s+(law|courts?)\b", text[o[2] :], re.I)
     ]
     specific = [o for o in out if o[0] not in ("United States", "United Kingdom")]
     return specific or out
