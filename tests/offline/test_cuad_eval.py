@@ -2,7 +2,7 @@
 split read in place): floors under the measured figures, so a rule change that breaks extraction fails.
 
 Measured (offline model, fake embedder, proposed view) on the first 40 contracts of the tune half:
-see FLOORS; on the whole halves the suite gives tune 0.768 and holdout 0.712 mean exact accuracy (the
+see FLOORS; on the whole halves the suite gives tune 0.781 and holdout 0.721 mean exact accuracy (the
 README's baseline table). The scoring is the suite's own: normalizers, exact match, CUAD's span overlap.
 """
 
