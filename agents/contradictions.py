@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentcrdt.capabilities import Capability
 from agentcrdt.dataroom.domain import ENTITIES, Finding
+from agentcrdt.llm.offline.compare import is_change
 from agentcrdt.llm.tasks import CompareContext, ContradictionFinding, Contradictions, Fact, Quote
 from agentcrdt.materialize import Reader
 from agentcrdt.rooms.workflow import Evidence
@@ -41,27 +42,6 @@ TERMS = ("governing_law", "term", "renewal", "notice_period", "payment_terms", "
 ALL_FIELDS = ("parties", "effective_date", *TERMS)
 RELATIONS = ("amends", "references", "duplicates", "duplicate_of", "supplements")
 _HEAD = 1500
-
-_CHANGE = re.compile(
-    r"\b(deleted|replaced|substituted|is hereby amended|amended to read|shall be amended"
-    r"|increased|reduced)\b",
-    re.I,
-)
-_KEPT = re.compile(r"\b(not (?:be )?(?:changed|modified|amended)|unchanged|no other change)\b", re.I)
-
-
-def is_change(text: str, start: int, end: int) -> bool:
-    """Tell whether the quote ``text[start:end]`` is a value an amendment sets (not one it restates).
-
-    Looks at the quote and the paragraph before it ("Section 3.1 is deleted and replaced with the
-    following:"); a quote saying the value is not changed is a restatement whatever precedes it.
-    """
-    if _KEPT.search(text[start:end]):
-        return False
-    para = text.rfind("\n\n", 0, start)
-    prev = text.rfind("\n\n", 0, para) if para > 0 else -1
-    return _CHANGE.search(text[max(0, prev, start - 600) : end]) is not None
-
 
 def _names(values: Any) -> frozenset[str]:
     if isinstance(values, dict):

@@ -26,6 +26,7 @@ __all__ = [
     "ContradictionFinding",
     "Contradictions",
     "DocumentInput",
+    "ExplorationFinding",
     "ExtractContext",
     "ExtractedField",
     "Extraction",
@@ -35,7 +36,10 @@ __all__ = [
     "Link",
     "LinkContext",
     "Links",
+    "Mention",
     "Quote",
+    "ReflectContext",
+    "Reflection",
     "SummarizeContext",
     "Summary",
     "TaskContext",
@@ -224,7 +228,46 @@ class Verification(_Out):
     rationale: str = Field(description="One or two sentences: what is stated and what is not.")
 
 
-TaskOutput = Classification | Extraction | Summary | Links | Contradictions | Verification
+class Mention(_Out):
+    """A party, person, place or other named thing the document states, with the sentence naming it."""
+
+    name: str = Field(description="The name as the document writes it (a company, person, place).")
+    kind: Literal["party", "person", "organization", "jurisdiction", "other"] = Field(
+        description="party: a party to the document; jurisdiction: its governing law's place."
+    )
+    quote: Quote = Field(description="The exact sentence of the document that names it.")
+
+
+class ExplorationFinding(_Out):
+    """Something worth a reviewer's time: a connection between documents, a contradiction between
+    them, or an open question the documents raise and do not answer; quoted on every side."""
+
+    kind: Literal["connection", "contradiction", "question"]
+    title: str = Field(description="One line: what was found.")
+    description: str = Field(description="One or two sentences: why it matters.")
+    evidence: list[Citation] = Field(
+        min_length=1,
+        description="Exact quotes: one per document involved (both sides of a contradiction).",
+    )
+    confidence: Confidence = Field(ge=0, le=1, description=_CONF)
+
+
+class Reflection(_Out):
+    """Reflect on the document at this step of an exploration: what is here (the parties, people,
+    places it names), what it connects to among the candidate documents, and what conflicts with the
+    facts seen so far or is left open. Quote every claim exactly."""
+
+    task: ClassVar[str] = "reflect"
+
+    mentions: list[Mention] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list, description="Relations to candidate documents.")
+    findings: list[ExplorationFinding] = Field(default_factory=list)
+    facts: list[ExtractedField] = Field(
+        default_factory=list, description="The document's contract fields, for later steps to compare."
+    )
+
+
+TaskOutput = Classification | Extraction | Summary | Links | Contradictions | Verification | Reflection
 
 # -- inputs ---------------------------------------------------------------------------------------------
 
@@ -307,8 +350,25 @@ class VerifyContext(_In):
     sources: list[DocumentInput] = Field(min_length=1)
 
 
+class ReflectContext(_In):
+    """One step of an exploration: the document at the node, the candidates it may connect to, the
+    facts earlier steps read from other documents, and the job's question (may be empty)."""
+
+    task: ClassVar[str] = "reflect"
+    document: DocumentInput
+    candidates: list[DocumentInput] = Field(default_factory=list)
+    seen: list[Fact] = Field(default_factory=list)
+    question: str = ""
+
+
 TaskContext = (
-    ClassifyContext | ExtractContext | SummarizeContext | LinkContext | CompareContext | VerifyContext
+    ClassifyContext
+    | ExtractContext
+    | SummarizeContext
+    | LinkContext
+    | CompareContext
+    | VerifyContext
+    | ReflectContext
 )
 
 TASKS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
@@ -318,6 +378,7 @@ TASKS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "link": (Links, LinkContext),
     "compare": (Contradictions, CompareContext),
     "verify": (Verification, VerifyContext),
+    "reflect": (Reflection, ReflectContext),
 }
 """Task name -> (output type, input type)."""
 

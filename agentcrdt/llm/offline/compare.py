@@ -10,11 +10,32 @@ from agentcrdt.llm.offline.extract import ALIASES
 from agentcrdt.llm.offline.normalize import canonical_value, jurisdictions_agree
 from agentcrdt.llm.tasks import CompareContext, ContradictionFinding, Contradictions, Fact, Quote, check_quote
 
-__all__ = ["compare"]
+__all__ = ["compare", "is_change"]
 
 _CANONICAL = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 _HIGH = {"amount", "payment_terms", "governing_law", "parties", "term", "renewal_term"}
 _MEDIUM = {"agreement_date", "effective_date", "expiration_date", "notice_period"}
+
+
+_CHANGE = re.compile(
+    r"\b(deleted|replaced|substituted|is hereby amended|amended to read|shall be amended"
+    r"|increased|reduced)\b",
+    re.I,
+)
+_KEPT = re.compile(r"\b(not (?:be )?(?:changed|modified|amended)|unchanged|no other change)\b", re.I)
+
+
+def is_change(text: str, start: int, end: int) -> bool:
+    """Tell whether the quote ``text[start:end]`` is a value an amendment sets (not one it restates).
+
+    Looks at the quote and the paragraph before it ("Section 3.1 is deleted and replaced with the
+    following:"); a quote saying the value is not changed is a restatement whatever precedes it.
+    """
+    if _KEPT.search(text[start:end]):
+        return False
+    para = text.rfind("\n\n", 0, start)
+    prev = text.rfind("\n\n", 0, para) if para > 0 else -1
+    return _CHANGE.search(text[max(0, prev, start - 600) : end]) is not None
 
 
 def _field(name: str) -> str:

@@ -25,6 +25,7 @@ from agentcrdt.llm.offline.compare import compare
 from agentcrdt.llm.offline.encoder import Encoder, family_of
 from agentcrdt.llm.offline.extract import extract
 from agentcrdt.llm.offline.link import link
+from agentcrdt.llm.offline.reflect import reflect
 from agentcrdt.llm.offline.schema import answer
 from agentcrdt.llm.offline.summarize import summarize
 from agentcrdt.llm.offline.text import EmbedFn
@@ -35,6 +36,7 @@ from agentcrdt.llm.tasks import (
     CompareContext,
     ExtractContext,
     LinkContext,
+    ReflectContext,
     SummarizeContext,
     VerifyContext,
 )
@@ -155,6 +157,11 @@ def _compare(ctx: BaseModel, enc: Encoder) -> BaseModel:
     return compare(ctx)
 
 
+def _reflect(ctx: BaseModel, enc: Encoder) -> BaseModel:
+    assert isinstance(ctx, ReflectContext)
+    return reflect(ctx, enc)
+
+
 def _verify(ctx: BaseModel, enc: Encoder) -> BaseModel:
     assert isinstance(ctx, VerifyContext)
     return verify(ctx, enc)
@@ -167,4 +174,5 @@ _HANDLERS: dict[str, Callable[[BaseModel, Encoder], BaseModel]] = {
     "link": _link,
     "compare": _compare,
     "verify": _verify,
+    "reflect": _reflect,
 }
