@@ -35,11 +35,13 @@ __all__ = [
     "Finding",
     "Folder",
     "Link",
+    "NamedEntity",
     "Signature",
     "Span",
     "chunk_id",
     "folder_ids",
     "link_id",
+    "named_entity_id",
     "signature_id",
     "slug",
     "version_id",
@@ -129,14 +131,25 @@ class Link(Entity):
 
 
 class Finding(Entity):
-    """A connection, contradiction or risk, with evidence spans on both sides."""
+    """A connection, contradiction, risk or open question, with evidence spans on every side."""
 
-    kind: Literal["connection", "contradiction", "risk"] = "risk"
+    kind: Literal["connection", "contradiction", "risk", "question"] = "risk"
     title: str = ""
     description: str = ""
     evidence: list[Span] = Field(default_factory=list)
     severity: Literal["info", "low", "medium", "high", "critical"] = "medium"
     status: Literal["open", "confirmed", "dismissed", "resolved"] = "open"
+
+
+class NamedEntity(Entity):
+    """A party, person, place or organization the documents name; ``mentions`` quotes it per document.
+
+    Id: ``<kind>:<slug of the name>`` (:func:`named_entity_id`), so two agents naming one company in
+    two documents add to one entity (the mentions map keeps both)."""
+
+    name: str = ""
+    kind: Literal["party", "person", "organization", "jurisdiction", "other"] = "other"
+    mentions: Annotated[dict[str, Span], Map()] = Field(default_factory=dict)
 
 
 class Comment(Entity):
@@ -167,6 +180,7 @@ ENTITIES: tuple[type[Entity], ...] = (
     DocumentChunk,
     Link,
     Finding,
+    NamedEntity,
     Comment,
     Signature,
 )
@@ -205,6 +219,11 @@ def link_id(source: str, relation: str, target: str) -> str:
     if len(readable) <= 200:
         return readable
     return "link-" + hashlib.sha256(readable.encode()).hexdigest()[:32]
+
+
+def named_entity_id(kind: str, name: str) -> str:
+    """Return the id of the named entity ``name`` of ``kind`` ("Acme Corp." and "ACME CORP" are one)."""
+    return f"{kind}:{slug(name)}"
 
 
 def folder_ids(path: str) -> list[tuple[str, str, str]]:

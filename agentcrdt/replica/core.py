@@ -909,6 +909,11 @@ class Replica:
             break
         return doc
 
+    def entity_state(self, entity_type: str, entity_id: str) -> EntityState | None:
+        """Return one entity's CRDT state as of now (None if it has none), to diff a change against
+        (``Entity.update_ops(id, state, ...)``). The state is the replica's own: read it, do not change it."""
+        return self._current_state().entities.get((entity_type, entity_id))
+
     def get(self, entity: EntityClass[T_co], entity_id: str) -> T_co | None:
         """Return one typed entity as of now (``room.get(Document, "nda")``), or None if it does not
         exist or is soft-deleted."""

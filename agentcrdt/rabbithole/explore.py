@@ -1,0 +1,142 @@
+"""The explorer a job runs: an agent (defined in Python like any other, e.g. ``agents/explorer.py``)
+whose model call is the ``reflect`` task, driven node by node by the job instead of by ``select``.
+
+:class:`ExplorerAgent` is what such an agent implements on top of :class:`~agentcrdt.runtime.Agent`:
+the job's seeds, the work item for one node, and the documents an answer leads to. :class:`AgentExplorer`
+calls it the way a worker calls an agent (its prompt, the model seam and the response cache, evidence
+checked before anything is proposed), so the same agent runs on the offline model or on any real one,
+and its proposals go through its capability slot and into review.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agentcrdt.errors import CannotAnswer, ModelError
+from agentcrdt.llm.base import Model, ModelResponse
+from agentcrdt.llm.tasks import Reflection
+from agentcrdt.materialize.atoms import Reader
+from agentcrdt.rabbithole.job import NodeResult, seen_facts
+from agentcrdt.rabbithole.state import JobView, RabbitholeJob, RabbitholeNode
+from agentcrdt.replica import Replica
+from agentcrdt.runtime._outbox import Pending, provenance_of
+from agentcrdt.runtime.agent import Agent, WorkItem
+from agentcrdt.runtime.context import Retrieval
+from agentcrdt.runtime.prompts import PromptTemplate, agent_prompt
+
+__all__ = ["AgentExplorer", "ExplorerAgent"]
+
+log = logging.getLogger("agentcrdt.rabbithole")
+
+
+class ExplorerAgent(Agent[Reflection]):
+    """An agent a rabbithole job drives: it says where a job starts, what one node's work item is, and
+    which documents an answer leads to. ``select`` is not used (the job chooses the nodes)."""
+
+    def select(self, reader: Reader) -> list[WorkItem]:
+        return []
+
+    def seeds(self, reader: Reader, job: RabbitholeJob, retrieval: Retrieval | None) -> list[tuple[str, str]]:
+        """Return the documents a new job starts from, as ``(document id, via)``."""
+        raise NotImplementedError(f"{type(self).__name__}.seeds() is not implemented")
+
+    def node_item(
+        self,
+        reader: Reader,
+        job: RabbitholeJob,
+        node: RabbitholeNode,
+        seen: list[dict[str, Any]],
+        retrieval: Retrieval | None,
+    ) -> WorkItem | None:
+        """Return the work item for ``node`` (None when its document cannot be read)."""
+        raise NotImplementedError(f"{type(self).__name__}.node_item() is not implemented")
+
+    def discoveries(self, item: WorkItem, output: Reflection) -> list[tuple[str, str]]:
+        """Return the documents the answer leads to, as ``(document id, via)``."""
+        raise NotImplementedError(f"{type(self).__name__}.discoveries() is not implemented")
+
+    def facts(self, item: WorkItem, output: Reflection) -> list[dict[str, Any]]:
+        """Return the facts later nodes compare against (JSON: doc_id, field, value, quote)."""
+        raise NotImplementedError(f"{type(self).__name__}.facts() is not implemented")
+
+
+class AgentExplorer:
+    """Explore nodes with ``agent`` on ``model``: one ``reflect`` call per node."""
+
+    calls_per_node = 1
+
+    def __init__(
+        self,
+        agent: ExplorerAgent,
+        model: Model,
+        *,
+        retrieval: Retrieval | None = None,
+        prompt_dirs: Sequence[Path] | None = None,
+    ) -> None:
+        self.agent = agent
+        self.model = model
+        self.retrieval = retrieval
+        self.prompt: PromptTemplate = agent_prompt(agent, prompt_dirs)
+
+    def _reader(self, replica: Replica) -> Reader:
+        replica.catch_up()  # the projections hold what every worker of the room committed
+        for f in replica.followers:
+            db = getattr(f, "db", None)
+            if db is not None:
+                return Reader(db)
+        raise ModelError("the room has no SQL projection to read documents from; open it with open_local")
+
+    def seeds(self, replica: Replica, job: RabbitholeJob) -> list[tuple[str, str]]:
+        return self.agent.seeds(self._reader(replica), job, self.retrieval)
+
+    async def explore(
+        self, replica: Replica, job: RabbitholeJob, node: RabbitholeNode, seen: JobView
+    ) -> NodeResult:
+        agent = self.agent
+        item = agent.node_item(self._reader(replica), job, node, seen_facts(seen, node.ref), self.retrieval)
+        if item is None:
+            return NodeResult(counts={"unreadable": 1})
+        variables = agent.context(item, self.retrieval)
+        messages = self.prompt.render(
+            {"agent": agent.name, "item": item, "context_variables": variables, **variables}
+        )
+        context = agent.model_context(item, variables)
+        try:
+            if context is None:
+                response: ModelResponse[Any] = await self.model.request(
+                    messages, agent.output, agent.settings
+                )
+            else:
+                response = await self.model.request(messages, agent.output, agent.settings, context=context)
+        except CannotAnswer as e:
+            log.info("%s: %s: the model cannot answer: %s", agent.name, item.key, e)
+            return NodeResult(calls=1, counts={"unanswered": 1})
+        except ModelError as e:
+            # One node fails, the job goes on: the node is recorded as failed, not retried forever.
+            log.warning("%s: %s: model error: %s", agent.name, item.key, e)
+            return NodeResult(calls=1, counts={"failed": 1})
+        output = response.output
+        assert isinstance(output, Reflection)
+        provenance = provenance_of(response, self.prompt.hash)
+        input_id = item.input_id(agent.name, self.prompt.hash)
+        heads = tuple(sorted(replica.heads))
+        slot = agent.capability.slot
+        pending = [
+            (slot, Pending(item.key, input_id, draft, item.texts, provenance, heads))
+            for draft in agent.proposals(item, output)
+        ]
+        return NodeResult(
+            pending=pending,
+            discovered=agent.discoveries(item, output),
+            facts=agent.facts(item, output),
+            usage=response.usage,
+            calls=1,
+            counts={
+                "links": len(output.links),
+                "findings": len(output.findings),
+                "mentions": len(output.mentions),
+            },
+        )

@@ -1,0 +1,315 @@
+"""Running a rabbithole job: claim a node, explore it, record what it found; until a budget or the
+frontier ends it.
+
+Each step that changes the job is one store transaction (``replica.batch()``, ``BEGIN IMMEDIATE`` on
+SQLite), so workers in several processes on one room file never claim the same node and never spend
+past a budget: a claim reads the latest state and writes the claim (and its reserved model calls) in the
+same transaction. Finishing a node writes its proposals, its outcome, the discovered nodes and what it
+spent in one transaction too, so a kill loses at most the node in flight, which the same worker takes up
+again when it restarts (its claim still names it); proposals are idempotent by input id, so a node
+explored twice proposes nothing twice.
+
+Peers on *other* replicas may claim one node concurrently; the claim register resolves to one winner on
+every replica, and the loser's work is kept (it is a proposal like any other).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+import anyio
+
+from agentcrdt.errors import NotFound, UsageError
+from agentcrdt.llm.base import Usage
+from agentcrdt.rabbithole.state import (
+    JobView,
+    RabbitholeJob,
+    RabbitholeNode,
+    job_id,
+    node_id,
+    outcome_json,
+    outcome_of,
+    usd_micros,
+)
+from agentcrdt.replica import Replica
+from agentcrdt.runtime._outbox import Outcome, Pending, commit_batch
+
+__all__ = [
+    "Explorer",
+    "JobRunner",
+    "NodeResult",
+    "RunSummary",
+    "create_job",
+    "read_job",
+    "request_stop",
+    "seen_facts",
+]
+
+
+@dataclass
+class NodeResult:
+    """What exploring one node produced: drafts to propose, nodes discovered, facts read, spending."""
+
+    pending: list[tuple[str, Pending]] = field(default_factory=list)  # (slot, draft with its texts)
+    discovered: list[tuple[str, str]] = field(default_factory=list)  # (document id, via)
+    facts: list[dict[str, Any]] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    calls: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class Explorer(Protocol):
+    """Explores one node. ``calls_per_node`` is the most model calls one node makes (it is reserved
+    against the calls budget when the node is claimed)."""
+
+    calls_per_node: int
+
+    def seeds(self, replica: Replica, job: RabbitholeJob) -> list[tuple[str, str]]:
+        """Return the starting documents ``(id, via)`` of a new job."""
+        ...
+
+    async def explore(
+        self, replica: Replica, job: RabbitholeJob, node: RabbitholeNode, seen: JobView
+    ) -> NodeResult:
+        """Explore ``node`` (``seen``: the job as of the claim, for the facts earlier nodes read)."""
+        ...
+
+
+def read_job(replica: Replica, job: str) -> JobView:
+    """Return the job ``job`` and its nodes as ``replica`` sees them; NotFound if there is no such job."""
+    found = replica.get(RabbitholeJob, job)
+    if found is None:
+        jobs = ", ".join(j.id for j in replica.all(RabbitholeJob)) or "none yet"
+        raise NotFound(f"no rabbithole job {job!r} in this room (jobs: {jobs})")
+    return JobView.of(found, replica.all(RabbitholeNode))
+
+
+def create_job(
+    replica: Replica,
+    explorer: Explorer,
+    *,
+    question: str = "",
+    start: str = "",
+    depth: int = 2,
+    nodes: int | None = None,
+    calls: int | None = None,
+    tokens: int | None = None,
+    usd: Decimal | None = None,
+    model: str = "",
+    nonce: str | None = None,
+) -> str:
+    """Create a job and its starting nodes in one transaction; return its id."""
+    if not question.strip() and not start:
+        raise UsageError(
+            "a rabbithole job starts from a question (--question TEXT) or a document (--from DOC)"
+        )
+    for name, value in (("depth", depth), ("nodes", nodes), ("calls", calls), ("tokens", tokens)):
+        if value is not None and (value < (0 if name == "depth" else 1)):
+            raise UsageError(
+                f"--{name} must be {'0 or more' if name == 'depth' else 'at least 1'}; got {value}"
+            )
+    if usd is not None and usd <= 0:
+        raise UsageError(f"--budget money must be more than 0; got {usd}")
+    jid = job_id(question, start, nonce or repr(time.time_ns()))
+    job = RabbitholeJob(
+        id=jid,
+        question=question.strip(),
+        start=start,
+        max_depth=depth,
+        max_nodes=nodes,
+        max_calls=calls,
+        max_tokens=tokens,
+        max_usd_micros=None if usd is None else usd_micros(usd),
+        model=model,
+        created_by=replica.author_or(""),
+    )
+    seeds = explorer.seeds(replica, job)
+    if not seeds:
+        raise UsageError(
+            f"nothing to explore from {start or question!r}: the room has no such document"
+            if start
+            else f"no document in the room matches {question!r}; add documents or ask about what they say"
+        )
+    ops = RabbitholeJob.create_ops(**job.model_dump(exclude={"created_at", "updated_at", "deleted"}))
+    for ref, via in seeds:
+        ops += RabbitholeNode.create_ops(id=node_id(jid, ref), job=jid, ref=ref, depth=0, via=via)
+    replica.commit("ops", {"ops": ops})
+    return jid
+
+
+def request_stop(replica: Replica, job: str) -> None:
+    """Ask every worker of ``job`` to stop taking nodes (the ones in flight finish)."""
+    view = read_job(replica, job)
+    ops = RabbitholeJob.update_ops(job, replica.entity_state("RabbitholeJob", job), stop_requested=True)
+    if ops and not view.job.stop_requested:
+        replica.commit("ops", {"ops": ops})
+
+
+@dataclass
+class RunSummary:
+    """What one worker did, and why it stopped."""
+
+    worker: str
+    reason: str = ""
+    explored: list[str] = field(default_factory=list)
+    proposed: int = 0
+    refused: int = 0
+    unsupported: int = 0
+
+
+class JobRunner:
+    """One worker of a job: claims nodes until the job ends for it, exploring each with ``explorer``.
+
+    ``worker`` names this worker in claims (default: the replica's author and ``index``); the same name
+    on restart takes up the nodes it held. ``poll`` is how long to wait when every remaining node is in
+    another worker's hands.
+    """
+
+    def __init__(
+        self,
+        replica: Replica,
+        job: str,
+        explorer: Explorer,
+        *,
+        index: int = 0,
+        worker: str | None = None,
+        poll: float = 0.2,
+        on_node: Callable[[RunSummary, RabbitholeNode, NodeResult], None] | None = None,
+    ) -> None:
+        if replica.identity is None:
+            raise UsageError("a rabbithole worker needs an identity: open the room with identity=...")
+        self.replica = replica
+        self.job = job
+        self.explorer = explorer
+        self.worker = worker or f"{replica.identity.author.removeprefix('ed25519:')[:16]}#{index}"
+        self.poll = poll
+        self.on_node = on_node
+        self.summary = RunSummary(self.worker)
+
+    def _projections(self) -> Any:
+        for f in self.replica.followers:
+            db = getattr(f, "db", None)
+            if db is not None:
+                return db
+        raise UsageError("a rabbithole job needs a room with its SQL projection (open_local / create_local)")
+
+    def claim(self) -> tuple[RabbitholeNode | None, JobView, str | None]:
+        """Claim the next node in one transaction: ``(node, view, None)``, or ``(None, view, reason)``
+        when the job is over for this worker, or ``(None, view, None)`` when others hold the rest."""
+        r = self.replica
+        with r.batch():
+            r.refresh()
+            view = read_job(r, self.job)
+            held = view.held_by(self.worker)
+            if held:
+                return held[0], view, None  # a restart: take up what we held (already reserved)
+            need = self.explorer.calls_per_node
+            reason = view.stop_reason(need)
+            if reason is not None:
+                return None, view, reason  # a budget or a stop: nodes in flight finish on their workers
+            frontier = view.frontier()
+            if not frontier:
+                return None, view, view.end_reason(need)  # None while other workers hold nodes
+            node = frontier[0]
+            job_state = r.entity_state("RabbitholeJob", self.job)
+            ops = RabbitholeNode.update_ops(
+                node.id, r.entity_state("RabbitholeNode", node.id), claimed_by=self.worker
+            )
+            ops += RabbitholeJob.update_ops(
+                self.job,
+                job_state,
+                nodes_claimed=view.job.nodes_claimed + 1,
+                calls_reserved=view.job.calls_reserved + need,
+            )
+            r.commit("ops", {"ops": ops})
+            claimed = r.get(RabbitholeNode, node.id)
+            assert claimed is not None
+            return claimed, view, None
+
+    def finish(self, node: RabbitholeNode, result: NodeResult) -> list[Outcome]:
+        """Record ``node``'s result in one transaction: proposals, outcome, discoveries, spending."""
+        r = self.replica
+        projections = self._projections()
+        outcomes: list[Outcome] = []
+        with r.batch():
+            r.refresh()
+            view = read_job(r, self.job)
+            current = view.node(node.ref)
+            if current is None or current.done:
+                return []  # another replica's winner finished it first: nothing to add
+            by_slot: dict[str, list[Pending]] = {}
+            for slot, pending in result.pending:
+                by_slot.setdefault(slot, []).append(pending)
+            for slot, batch in by_slot.items():
+                outcomes += commit_batch(r, slot, batch, projections)
+            proposed = sum(o.proposed for o in outcomes)
+            ops = RabbitholeNode.update_ops(
+                node.id,
+                r.entity_state("RabbitholeNode", node.id),
+                done=True,
+                outcome=outcome_json(result.facts, proposed=proposed, **result.counts),
+            )
+            for ref, via in result.discovered:
+                if view.node(ref) is None and ref != node.ref:
+                    ops += RabbitholeNode.create_ops(
+                        id=node_id(self.job, ref),
+                        job=self.job,
+                        ref=ref,
+                        depth=node.depth + 1,
+                        parent=node.ref,
+                        via=via,
+                    )
+            cost = result.usage.cost_usd
+            job = view.job
+            ops += RabbitholeJob.update_ops(
+                self.job,
+                r.entity_state("RabbitholeJob", self.job),
+                calls=job.calls + result.calls,
+                tokens=job.tokens + result.usage.input_tokens + result.usage.output_tokens,
+                usd_micros=job.usd_micros + (0 if cost is None else usd_micros(cost)),
+                **({"cost_unknown": True} if cost is None and result.calls else {}),
+            )
+            r.commit("ops", {"ops": ops})
+        self.summary.explored.append(node.ref)
+        self.summary.proposed += sum(o.proposed for o in outcomes)
+        self.summary.refused += sum(o.refused is not None for o in outcomes)
+        self.summary.unsupported += sum(o.unsupported for o in outcomes)
+        return outcomes
+
+    async def step(self) -> str | None:
+        """Claim and explore one node; return the reason the job is over for us, or None to go on."""
+        node, view, reason = self.claim()
+        if node is None:
+            if reason is None:
+                await anyio.sleep(self.poll)  # the rest is in other workers' hands: wait for them
+            return reason
+        result = await self.explorer.explore(self.replica, view.job, node, view)
+        self.finish(node, result)
+        if self.on_node is not None:
+            self.on_node(self.summary, node, result)
+        return None
+
+    async def run(self, *, max_steps: int | None = None) -> RunSummary:
+        """Explore until the job ends (or ``max_steps`` nodes, for tests and stepwise runs)."""
+        steps = 0
+        while max_steps is None or steps < max_steps:
+            reason = await self.step()
+            if reason is not None:
+                self.summary.reason = reason
+                break
+            steps += 1
+        return self.summary
+
+
+def seen_facts(view: JobView, exclude: str = "") -> list[dict[str, Any]]:
+    """Return the facts the job's finished nodes read (what a new node is compared against)."""
+    out: list[dict[str, Any]] = []
+    for n in view.done():
+        if n.ref != exclude:
+            facts = outcome_of(n).get("facts", [])
+            out.extend(f for f in facts if isinstance(f, dict))
+    return out

@@ -1,0 +1,196 @@
+"""A rabbithole job's state, as CRDT entities in the room's log, and the pure rules over it.
+
+Everything a job knows lives in two entity types, so a job survives a crash, a stop and a restart, and
+every worker of it (several processes, or peers syncing later) reads the same state:
+
+``RabbitholeJob``
+    the question or starting document, the limits, and what was spent: nodes claimed, model calls
+    reserved and made, tokens, money. Spending is grow-only counters: concurrent workers add up.
+``RabbitholeNode``
+    one node of the exploration (a document, reached at some depth by some path), who claimed it
+    (``claimed_by``, a last-writer-wins register: concurrent claims resolve to one winner on every
+    replica), whether it is done, and what exploring it read (``outcome``: the facts later nodes
+    compare against).
+
+The frontier, the next node to take, and why a job stops are functions of that state alone
+(:class:`JobView`), never of which worker asks or when.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from agentcrdt.log.keys import digest
+from agentcrdt.schema import Entity, GrowCounter
+
+__all__ = [
+    "ENTITIES",
+    "STOP_REASONS",
+    "Budget",
+    "JobView",
+    "RabbitholeJob",
+    "RabbitholeNode",
+    "job_id",
+    "node_id",
+]
+
+#: Why a job stops (or, for ``done``, ends): each budget by name, an asked stop, or nothing left.
+STOP_REASONS = ("done", "depth", "nodes", "calls", "tokens", "money", "stopped")
+USD_QUANTUM = Decimal("0.000001")  # money is counted in micro-dollars (the log has no floats)
+
+
+class RabbitholeJob(Entity):
+    """An exploration job: where it starts, its limits, and what its workers have spent."""
+
+    question: str = ""
+    start: str = ""  # a document id, or "" to start from the documents the question retrieves
+    max_depth: Annotated[int, Field(ge=0)] = 2
+    max_nodes: Annotated[int, Field(ge=1)] | None = None
+    max_calls: Annotated[int, Field(ge=1)] | None = None
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_usd_micros: Annotated[int, Field(ge=1)] | None = None
+    model: str = ""
+    created_by: str = ""
+    stop_requested: bool = False
+    nodes_claimed: Annotated[int, GrowCounter()] = 0
+    calls_reserved: Annotated[int, GrowCounter()] = 0
+    calls: Annotated[int, GrowCounter()] = 0
+    tokens: Annotated[int, GrowCounter()] = 0
+    usd_micros: Annotated[int, GrowCounter()] = 0
+    cost_unknown: bool = False  # some call's price was unknown: the money figure is a lower bound
+
+
+class RabbitholeNode(Entity):
+    """One node of a job: a document reached at ``depth`` from ``parent`` by ``via``."""
+
+    job: str = ""
+    kind: Literal["document"] = "document"
+    ref: str = ""
+    depth: Annotated[int, Field(ge=0)] = 0
+    parent: str = ""
+    via: str = ""  # "start", "question", "link:amends", "party:Acme Corp", ...
+    claimed_by: str = ""
+    done: bool = False
+    outcome: str = ""  # JSON: what exploring it read (facts, mentions, finding and link counts)
+
+
+ENTITIES: tuple[type[Entity], ...] = (RabbitholeJob, RabbitholeNode)
+
+
+def job_id(question: str, start: str, nonce: str) -> str:
+    """Return a new job's id: short, readable in commands, unique by ``nonce`` (a time or a uuid)."""
+    return "rh-" + digest(f"{question}\0{start}\0{nonce}".encode())[7:19]
+
+
+def node_id(job: str, ref: str) -> str:
+    """Return the id of the node for document ``ref`` in ``job`` (a document is one node per job)."""
+    return f"{job}/{ref}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A job's hard limits (None: no limit). Money in micro-dollars."""
+
+    depth: int = 2
+    nodes: int | None = None
+    calls: int | None = None
+    tokens: int | None = None
+    usd_micros: int | None = None
+
+    @classmethod
+    def of(cls, job: RabbitholeJob) -> Budget:
+        return cls(job.max_depth, job.max_nodes, job.max_calls, job.max_tokens, job.max_usd_micros)
+
+
+def usd_micros(cost: Decimal) -> int:
+    """Return a cost in whole micro-dollars, rounded up (a budget must not be overrun by rounding)."""
+    return int((cost / USD_QUANTUM).to_integral_value(rounding="ROUND_CEILING"))
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job and its nodes as one replica sees them; every rule below is a function of them alone."""
+
+    job: RabbitholeJob
+    nodes: tuple[RabbitholeNode, ...]
+
+    @classmethod
+    def of(cls, job: RabbitholeJob, nodes: Iterable[RabbitholeNode]) -> JobView:
+        return cls(job, tuple(sorted((n for n in nodes if n.job == job.id), key=lambda n: n.id)))
+
+    @property
+    def budget(self) -> Budget:
+        return Budget.of(self.job)
+
+    def node(self, ref: str) -> RabbitholeNode | None:
+        return next((n for n in self.nodes if n.ref == ref), None)
+
+    def frontier(self) -> list[RabbitholeNode]:
+        """Unclaimed, unfinished nodes within the depth limit: shallowest first, then by id."""
+        return sorted(
+            (n for n in self.nodes if not n.done and not n.claimed_by and n.depth <= self.job.max_depth),
+            key=lambda n: (n.depth, n.id),
+        )
+
+    def in_flight(self) -> list[RabbitholeNode]:
+        """Nodes claimed and not yet done (being explored, or left by a worker that stopped)."""
+        return [n for n in self.nodes if n.claimed_by and not n.done]
+
+    def held_by(self, worker: str) -> list[RabbitholeNode]:
+        """Nodes ``worker`` claimed and did not finish: it takes them up again first (a restart)."""
+        return [n for n in self.in_flight() if n.claimed_by == worker]
+
+    def done(self) -> list[RabbitholeNode]:
+        return [n for n in self.nodes if n.done]
+
+    def beyond_depth(self) -> list[RabbitholeNode]:
+        return [n for n in self.nodes if not n.done and n.depth > self.job.max_depth]
+
+    def stop_reason(self, calls_per_node: int) -> str | None:
+        """Why no further node may be claimed now, or None. A node reserves its model calls when it is
+        claimed, so the calls budget is never exceeded; tokens and money are known only after a call,
+        so those budgets stop the job once reached (the nodes in flight finish)."""
+        job, b = self.job, self.budget
+        if job.stop_requested:
+            return "stopped"
+        if b.nodes is not None and job.nodes_claimed >= b.nodes:
+            return "nodes"
+        if b.calls is not None and job.calls_reserved + calls_per_node > b.calls:
+            return "calls"
+        if b.tokens is not None and job.tokens >= b.tokens:
+            return "tokens"
+        if b.usd_micros is not None and job.usd_micros >= b.usd_micros:
+            return "money"
+        return None
+
+    def end_reason(self, calls_per_node: int) -> str | None:
+        """Why the job is over (nothing in flight), or None while there is work: a budget, an asked
+        stop, ``depth`` (only nodes past the depth limit are left) or ``done`` (nothing left)."""
+        if self.in_flight():
+            return None
+        reason = self.stop_reason(calls_per_node)
+        if reason is not None and self.frontier():
+            return reason
+        if self.frontier():
+            return None
+        return "depth" if self.beyond_depth() else "done"
+
+
+def outcome_json(facts: list[dict[str, Any]], **counts: Any) -> str:
+    """Encode a node's outcome (the facts later nodes compare against, and counts) canonically."""
+    return json.dumps({"facts": facts, **counts}, sort_keys=True, separators=(",", ":"))
+
+
+def outcome_of(node: RabbitholeNode) -> dict[str, Any]:
+    """Decode a node's outcome ({} for a node not explored yet, or an unreadable one)."""
+    try:
+        value = json.loads(node.outcome) if node.outcome else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

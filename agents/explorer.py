@@ -1,0 +1,279 @@
+"""Explorer: the agent a rabbithole job sends through the dataroom, one document (node) at a time.
+
+At each node it reflects (the ``reflect`` task): what the document names (parties, people, places), what
+it connects to among the candidate documents, and what conflicts with the facts the job read at earlier
+nodes or is left open. It proposes:
+
+* ``Link`` entities (kind ``link``) for the relations it finds, quoted in the document;
+* ``NamedEntity`` entities (kind ``entity``), one per name, with the quote naming it in this document;
+* ``Finding`` entities (kind ``finding``): connections, contradictions and open questions, each quoted
+  verbatim in every document it involves, or not proposed at all.
+
+Slot ``explorer``: nothing auto-accepts; findings enter review like every agent's. The job follows the
+explicit relations (amends, references, duplicates) and the shared-party connections it found.
+
+Candidates for a node (at most ``MAX_CANDIDATES``): documents the text names by heading, the node's
+parent, documents retrieval finds closest to its opening (when the job has an embedder), then the rest
+by id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING, Any
+
+from agentcrdt.capabilities import Capability
+from agentcrdt.dataroom.domain import ENTITIES, Finding, Link, NamedEntity, link_id, named_entity_id
+from agentcrdt.llm.tasks import Fact, Quote, ReflectContext, Reflection
+from agentcrdt.materialize import Reader
+from agentcrdt.rabbithole.explore import ExplorerAgent
+from agentcrdt.rabbithole.state import RabbitholeJob, RabbitholeNode
+from agentcrdt.rooms.workflow import Evidence
+from agentcrdt.runtime import ProposalDraft, Retrieval, TextKey, WorkItem, load_sibling
+
+if TYPE_CHECKING:  # the checker reads the helper as a module; at run time it is loaded by path
+    import _vocabulary as V
+else:
+    V = load_sibling(__file__, "_vocabulary.py")
+
+MAX_CANDIDATES = 12
+SEEDS = 3  # documents a question starts from
+FOLLOW = ("amends", "references", "duplicates")
+RELATED_MIN = 0.5
+_SEVERITY = {"contradiction": "high", "connection": "info", "question": "low"}
+
+
+def _named(text: str, heading: str) -> bool:
+    words = re.findall(r"\w+", heading)
+    if len(words) < 2 or len(heading) < 12:
+        return False
+    return re.search(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", text, re.I) is not None
+
+
+def _overlap(question: str, text: str) -> int:
+    q = {w for w in re.findall(r"[a-z0-9]{3,}", question.lower())}
+    return len(q & set(re.findall(r"[a-z0-9]{3,}", text.lower())))
+
+
+class Explorer(ExplorerAgent):
+    """Reflect on one document of an exploration and propose what it holds, connects to and conflicts
+    with, quoting every claim exactly."""
+
+    name = "explorer"
+    capability = Capability(
+        "explorer",
+        writes=("Link.*", "Finding.*", "NamedEntity.*"),
+        reads=(*V.READS, "Link.*", "RabbitholeJob.*", "RabbitholeNode.*"),
+        proposal_kinds=("link", "finding", "entity"),
+    )
+    entities = (*ENTITIES,)
+    retrieval_sources = (("DocumentVersion", "text"),)
+
+    # -- where a job goes ---------------------------------------------------------------------------
+
+    def seeds(self, reader: Reader, job: RabbitholeJob, retrieval: Retrieval | None) -> list[tuple[str, str]]:
+        docs = {d.id: d for d in V.read_documents(reader)}
+        if job.start:
+            return [(job.start, "start")] if job.start in docs else []
+        ranked: list[str] = []
+        if retrieval is not None:
+            for hit in retrieval.search(job.question, k=4 * SEEDS):
+                owner = str(hit.metadata.get("eid", "")).rpartition("@")[0]
+                if owner in docs and owner not in ranked:
+                    ranked.append(owner)
+        if not ranked:  # no index (or nothing in it): the documents sharing most words with the question
+            scores = {i: _overlap(job.question, d.text) for i, d in docs.items()}
+            ranked = [i for i in sorted(scores, key=lambda i: (-scores[i], i)) if scores[i] > 0]
+        return [(i, "question") for i in ranked[:SEEDS]]
+
+    def node_item(
+        self,
+        reader: Reader,
+        job: RabbitholeJob,
+        node: RabbitholeNode,
+        seen: list[dict[str, Any]],
+        retrieval: Retrieval | None,
+    ) -> WorkItem | None:
+        docs = V.read_documents(reader)
+        by_id = {d.id: d for d in docs}
+        doc = by_id.get(node.ref)
+        if doc is None:
+            return None
+        heads = V.headings(docs)
+        others = [d for d in docs if d.id != doc.id]
+        named = [d.id for d in others if _named(doc.text, heads[d.id])]
+        similar: list[str] = []
+        if retrieval is not None:
+            for hit in retrieval.search(doc.text[:1500], k=2 * MAX_CANDIDATES, exclude=[doc.version]):
+                owner = str(hit.metadata.get("eid", "")).rpartition("@")[0]
+                if owner in by_id and owner != doc.id:
+                    similar.append(owner)
+        parent = [node.parent] if node.parent in by_id else []
+        order = [*named, *parent, *similar, *(d.id for d in others)]
+        chosen = [by_id[i] for i in list(dict.fromkeys(order))[:MAX_CANDIDATES]]
+        texts: dict[TextKey, str] = {d.key: d.text for d in (doc, *chosen)}
+        return WorkItem(
+            "Document",
+            doc.id,
+            inputs={
+                "job": job.id,
+                "question": job.question,
+                "version": doc.version,
+                "heading": heads[doc.id],
+                "candidates": [[c.id, c.version, heads[c.id]] for c in chosen],
+                "seen": seen,
+            },
+            texts=texts,
+            data={"doc": doc, "candidates": chosen, "heads": heads},
+        )
+
+    def context(self, item: WorkItem, retrieval: Retrieval | None) -> dict[str, Any]:
+        doc = item.data["doc"]
+        heads = item.data["heads"]
+        candidates = item.data["candidates"]
+        seen = [
+            Fact(
+                doc_id=f["doc_id"],
+                field=f["field"],
+                value=f["value"],
+                quote=Quote(**f["quote"]),
+                confidence=f.get("confidence", 1.0),
+            )
+            for f in item.inputs["seen"]
+        ]
+        task = ReflectContext(
+            document=doc.as_input(heads[doc.id]),
+            candidates=[c.as_input(heads[c.id]) for c in candidates],
+            seen=seen,
+            question=item.inputs["question"],
+        )
+        return {
+            "question": item.inputs["question"],
+            "document": {"id": doc.id, "heading": heads[doc.id], "text": doc.text},
+            "candidates": [{"id": c.id, "heading": heads[c.id], "text": c.text} for c in candidates],
+            "seen": item.inputs["seen"],
+            "task": task,
+        }
+
+    def discoveries(self, item: WorkItem, output: Reflection) -> list[tuple[str, str]]:
+        here = item.entity_id
+        known = {c.id for c in item.data["candidates"]}
+        out = [(lk.target_id, f"link:{lk.relation}") for lk in output.links if lk.relation in FOLLOW]
+        for f in output.findings:
+            if f.kind == "connection":
+                out += [(c.doc_id, "connection") for c in f.evidence if c.doc_id != here]
+        return [(ref, via) for ref, via in dict.fromkeys(out) if ref in known and ref != here]
+
+    def facts(self, item: WorkItem, output: Reflection) -> list[dict[str, Any]]:
+        doc = item.data["doc"]
+        out = []
+        for f in output.facts:
+            ev = V.evidence_for(item.texts, doc.key, f.quote)
+            if ev is None:
+                continue  # a fact a later node may quote must be verbatim here
+            quote = {"text": ev.quote, "start": ev.start, "end": ev.end}
+            out.append(
+                {
+                    "doc_id": doc.id,
+                    "field": f.name,
+                    "value": f.value,
+                    "quote": quote,
+                    "confidence": f.confidence,
+                }
+            )
+        return out
+
+    # -- what it proposes ---------------------------------------------------------------------------
+
+    def proposals(self, item: WorkItem, output: Reflection) -> list[ProposalDraft]:
+        return [*self._links(item, output), *self._mentions(item, output), *self._findings(item, output)]
+
+    def _links(self, item: WorkItem, output: Reflection) -> list[ProposalDraft]:
+        me, doc = item.entity_id, item.data["doc"]
+        known = {c.id for c in item.data["candidates"]}
+        drafts = []
+        for lk in output.links:
+            if lk.target_id not in known or (lk.relation == "related" and lk.confidence < RELATED_MIN):
+                continue
+            evidence = V.checked(item.texts, doc.key, lk.evidence)
+            if not evidence:
+                continue
+            ops = Link.create_ops(
+                id=link_id(me, lk.relation, lk.target_id),
+                source=me,
+                target=lk.target_id,
+                relation=lk.relation,
+                evidence=[V.span_of(me, ev) for ev in evidence],
+                confidence=V.confidence(lk.confidence),
+            )
+            drafts.append(
+                ProposalDraft(
+                    ops=ops,
+                    rationale=f"{me} {lk.relation} {lk.target_id}: {lk.rationale}",
+                    confidence=V.confidence(lk.confidence),
+                    kind="link",
+                    evidence=evidence,
+                )
+            )
+        return drafts
+
+    def _mentions(self, item: WorkItem, output: Reflection) -> list[ProposalDraft]:
+        me, doc = item.entity_id, item.data["doc"]
+        ops: list[dict[str, Any]] = []
+        evidence: list[Evidence] = []
+        for m in output.mentions:
+            ev = V.evidence_for(item.texts, doc.key, m.quote)
+            if ev is None or not m.name.strip():
+                continue
+            eid = named_entity_id(m.kind, m.name)
+            # A Map write per document: concurrent mentions from other documents are all kept.
+            ops += NamedEntity.create_ops(
+                id=eid, name=m.name.strip(), kind=m.kind, mentions={me: V.span_of(me, ev)}
+            )
+            evidence.append(ev)
+        if not ops:
+            return []
+        names = ", ".join(m.name for m in output.mentions)
+        return [
+            ProposalDraft(
+                ops=ops, rationale=f"{me} names {names}", confidence="0.7", kind="entity", evidence=evidence
+            )
+        ]
+
+    def _findings(self, item: WorkItem, output: Reflection) -> list[ProposalDraft]:
+        drafts = []
+        versions = {c.id: c.key for c in (item.data["doc"], *item.data["candidates"])}
+        for f in output.findings:
+            sides: list[tuple[str, Evidence]] = []
+            for c in f.evidence:
+                key = versions.get(c.doc_id)
+                ev = None if key is None else V.evidence_for(item.texts, key, c.quote)
+                if ev is None:
+                    break
+                sides.append((c.doc_id, ev))
+            else:
+                if not sides:
+                    continue
+                docs = sorted({d for d, _ in sides})
+                raw = f"{f.kind}:{f.title}:{':'.join(docs)}"
+                fid = raw if len(raw) <= 200 else f"{f.kind}-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+                ops = Finding.create_ops(
+                    id=fid,
+                    kind=f.kind,
+                    title=f.title[:300],
+                    description=f.description,
+                    evidence=[V.span_of(d, ev) for d, ev in sides],
+                    severity=_SEVERITY[f.kind],
+                    status="open",
+                )
+                drafts.append(
+                    ProposalDraft(
+                        ops=ops,
+                        rationale=f"{f.title}: {f.description}"[:2000],
+                        confidence=V.confidence(f.confidence),
+                        kind="finding",
+                        evidence=[ev for _, ev in sides],
+                    )
+                )
+        return drafts

@@ -1,0 +1,186 @@
+"""Rabbithole jobs: budgets stop them exactly, a restart resumes, workers split the work, claims converge."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import anyio
+import pytest
+
+from agentcrdt.errors import NotFound, UsageError
+from agentcrdt.rabbithole import JobRunner, create_job, read_job, request_stop
+from agentcrdt.rabbithole.state import RabbitholeNode, node_id
+from agentcrdt.replica import Replica
+from agentcrdt.rooms.local import create_memory, join_memory
+from agentcrdt.rooms.workflow import grant
+from tests.rabbithole._fake import GRAPH, JOBS, GraphExplorer, make_room, open_worker, worker_identity
+
+FAKE = Path(__file__).with_name("_fake.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _room(tmp_path: Path, workers: tuple[str, ...] = ("worker",)) -> Path:
+    path = tmp_path / "room.db"
+    make_room(path, workers)
+    return path
+
+
+def _run(replica: Replica, job: str, explorer: GraphExplorer, **kw: object) -> tuple[str, list[str]]:
+    summary = anyio.run(JobRunner(replica, job, explorer, **kw).run)  # type: ignore[arg-type]
+    return summary.reason, summary.explored
+
+
+def test_a_job_explores_the_graph_breadth_first_and_ends_done(tmp_path: Path) -> None:
+    room = open_worker(_room(tmp_path))
+    ex = GraphExplorer()
+    job = create_job(room, ex, start="d0", depth=5)
+    reason, explored = _run(room, job, ex)
+    assert reason == "done"
+    assert explored == ["d0", "d1", "d2", "d3", "d4", "d5"]  # by depth, then id: one order everywhere
+    view = read_job(room, job)
+    assert {n.ref: n.depth for n in view.nodes} == {"d0": 0, "d1": 1, "d2": 1, "d3": 2, "d4": 2, "d5": 3}
+    assert view.job.calls == 6 and view.job.tokens == 60 and view.job.nodes_claimed == 6
+    assert view.node("d3").parent == "d1"  # type: ignore[union-attr]  (first discovered from d1)
+
+
+@pytest.mark.parametrize(
+    ("limits", "reason", "explored", "calls"),
+    [
+        ({"depth": 1}, "depth", ["d0", "d1", "d2"], 6),
+        ({"depth": 5, "nodes": 4}, "nodes", ["d0", "d1", "d2", "d3"], 8),
+        ({"depth": 5, "calls": 5}, "calls", ["d0", "d1"], 4),  # 2 calls a node: a third would overrun 5
+        ({"depth": 5, "tokens": 25}, "tokens", ["d0", "d1", "d2"], 6),  # stops once 25 is reached
+    ],
+)
+def test_budgets_stop_the_job_exactly_and_say_which(
+    tmp_path: Path, limits: dict[str, int], reason: str, explored: list[str], calls: int
+) -> None:
+    room = open_worker(_room(tmp_path))
+    ex = GraphExplorer(calls_per_node=2)
+    job = create_job(room, ex, start="d0", **limits)  # type: ignore[arg-type]
+    got_reason, got = _run(room, job, ex)
+    assert (got_reason, got) == (reason, explored)
+    view = read_job(room, job)
+    assert view.job.calls == calls and view.job.calls <= (limits.get("calls") or 10**9)
+    # Running again spends nothing more: the budget is in the log, not in the process.
+    assert _run(room, job, ex) == (reason, [])
+
+
+def test_a_stop_request_ends_every_worker_before_its_next_node(tmp_path: Path) -> None:
+    room = open_worker(_room(tmp_path))
+    ex = GraphExplorer()
+    job = create_job(room, ex, start="d0", depth=5)
+    runner = JobRunner(room, job, ex)
+    anyio.run(lambda: runner.run(max_steps=2))
+    request_stop(room, job)
+    assert _run(room, job, ex) == ("stopped", [])
+    assert [n.ref for n in read_job(room, job).done()] == ["d0", "d1"]
+
+
+def test_a_restart_takes_up_the_node_it_held_and_explores_nothing_twice(tmp_path: Path) -> None:
+    path = _room(tmp_path)
+    room = open_worker(path)
+    ex = GraphExplorer()
+    job = create_job(room, ex, start="d0", depth=5)
+    runner = JobRunner(room, job, ex)
+    anyio.run(lambda: runner.run(max_steps=2))
+    held, _, _ = runner.claim()  # claimed, then the process "dies" before finishing it
+    assert held is not None and held.ref == "d2"
+    room.close()
+    again = open_worker(path)
+    reason, explored = _run(again, job, ex)
+    assert reason == "done" and explored == ["d2", "d3", "d4", "d5"]  # its own claim first, no node twice
+    assert read_job(again, job).job.calls_reserved == 6  # the held node's reservation was not taken twice
+
+
+def test_a_killed_worker_process_resumes_without_exploring_a_node_twice(tmp_path: Path) -> None:
+    path = _room(tmp_path)
+    room = open_worker(path)
+    job = create_job(room, GraphExplorer(), start="d0", depth=5)
+    room.close()
+    log = tmp_path / "explored.log"
+    args = [sys.executable, str(FAKE), str(path), job, "worker", "0", "0.3", str(log)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while (not log.exists() or len(log.read_text().split()) < 2) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)  # mid-job: one node recorded or in flight, the rest untouched
+    proc.wait(timeout=30)
+    before = {n.ref for n in read_job(open_worker(path), job).done()}
+    assert 1 <= len(before) <= 2
+    out = subprocess.run(args[:-2] + ["0", str(log)], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    view = read_job(open_worker(path), job)
+    assert {n.ref for n in view.done()} == set(GRAPH)
+    explored_after = out.stdout.split("explored", 1)[1].split("reason")[0].split()
+    assert not set(explored_after) & before  # a node recorded before the kill is never explored again
+    # A node in flight at the kill is explored again by the same worker; nothing is recorded twice.
+    assert view.job.nodes_claimed == len(GRAPH) and view.job.calls == len(GRAPH)
+
+
+def test_two_worker_processes_split_the_job_and_explore_no_node_twice(tmp_path: Path) -> None:
+    path = _room(tmp_path, ("w1", "w2"))
+    room = open_worker(path, "w1")
+    job = create_job(room, GraphExplorer(), start="d0", depth=5)
+    room.close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(FAKE), str(path), job, name, "0", "0.15"], stdout=subprocess.PIPE, text=True, env=env
+        )
+        for name in ("w1", "w2")
+    ]
+    explored: list[list[str]] = []
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        explored.append(out.split("explored", 1)[1].split("reason")[0].split())
+    counts = Counter(ref for refs in explored for ref in refs)
+    assert set(counts) == set(GRAPH) and set(counts.values()) == {1}  # each node once, by one worker
+    assert all(explored), f"one worker did everything: {explored}"
+    view = read_job(open_worker(path, "w1"), job)
+    assert len({n.claimed_by for n in view.nodes}) == 2 and view.job.calls == len(GRAPH)
+
+
+def test_concurrent_claims_on_two_replicas_resolve_to_one_winner(alice_bob: tuple[Replica, Replica]) -> None:
+    a, b = alice_bob
+    ex = GraphExplorer()
+    job = create_job(a, ex, start="d0", depth=5)
+    a.sync_with(b)
+    claimed_a, _, _ = JobRunner(a, job, ex).claim()
+    claimed_b, _, _ = JobRunner(b, job, ex).claim()  # neither has seen the other's claim
+    assert claimed_a is not None and claimed_b is not None and claimed_a.ref == claimed_b.ref == "d0"
+    a.sync_with(b)
+    winner_a = a.get(RabbitholeNode, node_id(job, "d0"))
+    winner_b = b.get(RabbitholeNode, node_id(job, "d0"))
+    assert winner_a is not None and winner_b is not None
+    assert winner_a.claimed_by == winner_b.claimed_by  # the register resolves alike on both replicas
+    assert read_job(a, job).job.nodes_claimed == 2  # both claims were spent: concurrent work is counted
+
+
+@pytest.fixture
+def alice_bob() -> tuple[Replica, Replica]:
+    a = create_memory(worker_identity("alice"), "room")
+    grant(a, worker_identity("bob").author, JOBS)
+    b = join_memory(a, worker_identity("bob"))
+    return a, b
+
+
+def test_bad_jobs_are_refused_with_what_to_do(tmp_path: Path) -> None:
+    room = open_worker(_room(tmp_path))
+    ex = GraphExplorer()
+    with pytest.raises(UsageError, match="--question TEXT"):
+        create_job(room, ex)
+    with pytest.raises(UsageError, match="no such document"):
+        create_job(room, ex, start="nope")
+    with pytest.raises(UsageError, match="--calls must be at least 1"):
+        create_job(room, ex, start="d0", calls=0)
+    with pytest.raises(NotFound, match="no rabbithole job 'rh-x'"):
+        read_job(room, "rh-x")
