@@ -246,12 +246,12 @@ class JobRunner:
                 by_slot.setdefault(slot, []).append(pending)
             for slot, batch in by_slot.items():
                 outcomes += commit_batch(r, slot, batch, projections)
-            proposed = sum(o.proposed for o in outcomes)
+            proposals = [o.event_id for o in outcomes if o.event_id is not None]
             ops = RabbitholeNode.update_ops(
                 node.id,
                 r.entity_state("RabbitholeNode", node.id),
                 done=True,
-                outcome=outcome_json(result.facts, proposed=proposed, **result.counts),
+                outcome=outcome_json(result.facts, proposals=proposals, **result.counts),
             )
             for ref, via in result.discovered:
                 if view.node(ref) is None and ref != node.ref:

@@ -87,6 +87,7 @@ class Outcome:
     auto_accepted: bool = False
     refused: str | None = None  # the policy refused it (nothing written)
     invalid: str | None = None  # the draft itself is invalid (nothing written)
+    event_id: str | None = None  # the proposal event written
 
 
 def commit_batch(
@@ -143,6 +144,7 @@ def _append(replica: Replica, slot: str, outcome: Outcome) -> None:
         outcome.invalid = str(e)
         return
     outcome.proposed = True
+    outcome.event_id = event.id
     outcome.auto_accepted = replica.policy_index.auto_accepted(event)
 
 
