@@ -43,6 +43,7 @@ ALL_FIELDS = ("parties", "effective_date", *TERMS)
 RELATIONS = ("amends", "references", "duplicates", "duplicate_of", "supplements")
 _HEAD = 1500
 
+
 def _names(values: Any) -> frozenset[str]:
     if isinstance(values, dict):
         values = values.get("value", "")

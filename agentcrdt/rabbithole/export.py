@@ -77,6 +77,10 @@ def graph_of(m: JobMap) -> dict[str, list[dict[str, Any]]]:
                     "quotes": f["evidence"],
                 }
             )
+    known = {n["id"] for n in nodes}
+    for end in sorted({e[k] for e in edges for k in ("source", "target")} - known):
+        ref = end.removeprefix("doc:")  # a document a link or finding names that the job did not explore
+        nodes.append({"id": end, "kind": "document", "label": ref, "info": "not explored", "quotes": []})
     return {"nodes": nodes, "edges": edges}
 
 

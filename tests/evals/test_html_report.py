@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import os
 import re
 import shutil
@@ -36,6 +35,7 @@ from agentcrdt.evals.outputs import CaseOutput, ProposalRecord
 from agentcrdt.evals.runs import Run, load_run, write_run
 from agentcrdt.evals.scorers import SCORER_VERSION, CaseScore
 from agentcrdt.evals.suite import Case, Suite
+from tests._browser import CHROMIUM, CHROMIUM_ARGS, need_browser
 
 TEXT = "Dated May 8, 2014. Governed by the laws of Texas."
 #: A gold value that would run script, load an image and close the table cell if it were not escaped.
@@ -313,31 +313,6 @@ def test_the_cli_writes_reports_and_a_comparison_flags_a_regression(
 
 # -- the page in a browser ----------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-# The machine's network is closed: no QUIC, no background, component or sync traffic to wait on.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _need_browser() -> None:
-    missing = []
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("the playwright package (pip install -e '.[dev]')")
-    if not CHROMIUM.is_file():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if missing:
-        reason = "the browser test needs " + " and ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run it")
-        pytest.skip(reason)
-
 
 @pytest.fixture(scope="module")
 def served(stored: Run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -372,7 +347,7 @@ def _boxes(page: Any, selector: str) -> list[tuple[float, float]]:
 def test_chromium_renders_the_report_without_an_error_or_a_request_outside(
     served: str, stored: Run, tmp_path: Path
 ) -> None:
-    _need_browser()
+    need_browser()
     from playwright.sync_api import sync_playwright
 
     started = time.perf_counter()

@@ -115,7 +115,7 @@ def test_a_killed_worker_process_resumes_without_exploring_a_node_twice(tmp_path
     proc.wait(timeout=30)
     before = {n.ref for n in read_job(open_worker(path), job).done()}
     assert 1 <= len(before) <= 2
-    out = subprocess.run(args[:-2] + ["0", str(log)], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([*args[:-2], "0", str(log)], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     view = read_job(open_worker(path), job)
     assert {n.ref for n in view.done()} == set(GRAPH)
@@ -133,7 +133,10 @@ def test_two_worker_processes_split_the_job_and_explore_no_node_twice(tmp_path: 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
-            [sys.executable, str(FAKE), str(path), job, name, "0", "0.15"], stdout=subprocess.PIPE, text=True, env=env
+            [sys.executable, str(FAKE), str(path), job, name, "0", "0.15"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         for name in ("w1", "w2")
     ]

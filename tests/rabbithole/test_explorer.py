@@ -1,0 +1,212 @@
+"""The explorer agent on the sample dataroom, offline: what it finds, that every quote is verbatim, that
+it proposes through its slot, and the map, its exports and the command line around it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import anyio
+import pytest
+
+from agentcrdt.capabilities import Capability
+from agentcrdt.cli._main import run as cli
+from agentcrdt.dataroom import Dataroom
+from agentcrdt.dataroom.domain import ENTITIES
+from agentcrdt.log.keys import Identity
+from agentcrdt.rabbithole import JobRunner, create_job
+from agentcrdt.rabbithole.explore import AgentExplorer
+from agentcrdt.rabbithole.export import graph_of, to_graphml, to_html, to_json
+from agentcrdt.rabbithole.report import JobMap, build_map
+from agentcrdt.rabbithole.show import render_text
+from agentcrdt.retrieval import get_embedder
+from agentcrdt.rooms.local import open_local
+from agentcrdt.rooms.workflow import grant, list_proposals
+from agentcrdt.runtime import build_model, load_agent
+from tests._browser import CHROMIUM, CHROMIUM_ARGS, need_browser
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "examples" / "falcon" / "documents"
+JOBS = Capability("rabbithole", writes=("RabbitholeJob.*", "RabbitholeNode.*"), mode="direct")
+
+
+@pytest.fixture(scope="module")
+def falcon(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample dataroom with the explorer's key granted both slots."""
+    path = tmp_path_factory.mktemp("falcon") / "falcon.db"
+    owner = Identity.from_name("owner")
+    room = Dataroom.create(path, owner, name="falcon")
+    room.add(sorted(DOCS.iterdir()))
+    agent = load_agent(str(ROOT / "agents" / "explorer.py"))
+    grant(room.replica, Identity.from_name("explorer").author, agent.capability)
+    grant(room.replica, Identity.from_name("explorer").author, JOBS)
+    room.close()
+    return path
+
+
+def _explorer() -> AgentExplorer:
+    agent = load_agent(str(ROOT / "agents" / "explorer.py"))
+    return AgentExplorer(agent, build_model("offline", get_embedder("fake")))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def explored(falcon: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    path = tmp_path_factory.mktemp("explored") / "falcon.db"
+    shutil.copy(falcon, path)
+    replica = open_local(path, identity=Identity.from_name("explorer"), entities=ENTITIES)
+    ex = _explorer()
+    job = create_job(replica, ex, start="05-msa-amendment-1", depth=2)
+    summary = anyio.run(JobRunner(replica, job, ex).run)
+    assert summary.reason == "done" and summary.refused == 0 and summary.unsupported == 0
+    replica.close()
+    return path, job
+
+
+def _map(path: Path, job: str) -> JobMap:
+    replica = open_local(path)
+    try:
+        return build_map(replica, job)
+    finally:
+        replica.close()
+
+
+def test_the_amendments_and_their_contract_are_explored_and_the_law_conflict_found(
+    explored: tuple[Path, str],
+) -> None:
+    m = _map(*explored)
+    assert {n["ref"] for n in m.nodes if n["done"]} >= {
+        "04-msa-meridian",
+        "05-msa-amendment-1",
+        "06-msa-amendment-2",
+    }
+    laws = [f for f in m.findings_of("contradiction") if f["title"].startswith("governing_law")]
+    pair = {"04-msa-meridian", "06-msa-amendment-2"}
+    hit = [f for f in laws if {q["document"] for q in f["evidence"]} == pair]
+    assert hit, [f["title"] for f in laws]
+    assert "New York" in hit[0]["title"] and "New Jersey" in hit[0]["title"]
+    assert any(
+        lk["source"] == "06-msa-amendment-2"
+        and lk["target"] == "04-msa-meridian"
+        and lk["relation"] == "amends"
+        for lk in m.links
+    )
+    assert {e["name"] for e in m.entities} >= {"Meridian Freight Corporation", "New York"}
+
+
+def test_every_quote_is_verbatim_in_its_document_and_nothing_applies_before_review(
+    explored: tuple[Path, str],
+) -> None:
+    path, job = explored
+    replica = open_local(path)
+    try:
+        room = Dataroom(replica)
+        texts = {d.id: room.version(d.id).text for d in room.documents()}
+        m = build_map(replica, job)
+        proposals = [p for p in list_proposals(replica) if p.agent == Identity.from_name("explorer").author]
+    finally:
+        replica.close()
+    quotes = [(q["document"], q["quote"]) for f in m.findings for q in f["evidence"]]
+    quotes += [(lk["source"], lk["quote"]) for lk in m.links]
+    quotes += [(d, q) for e in m.entities for d, q in e["documents"].items()]
+    assert quotes and all(q in texts[d] for d, q in quotes)  # groundedness 100%
+    assert proposals and {p.event.payload["slot"] for p in proposals} == {"explorer"}
+    assert {str(p.status) for p in proposals} == {"pending"}  # findings enter review; none auto-applies
+
+
+def test_running_the_job_again_proposes_nothing_twice(explored: tuple[Path, str], tmp_path: Path) -> None:
+    path = tmp_path / "again.db"
+    shutil.copy(explored[0], path)
+    replica = open_local(path, identity=Identity.from_name("explorer"), entities=ENTITIES)
+    before = len(list_proposals(replica))
+    summary = anyio.run(JobRunner(replica, explored[1], _explorer()).run)
+    assert summary.explored == [] and len(list_proposals(replica)) == before
+    replica.close()
+
+
+def test_the_map_reads_as_text_and_exports_as_json_and_graphml(explored: tuple[Path, str]) -> None:
+    import networkx as nx
+
+    m = _map(*explored)
+    text = render_text(m)
+    for heading in ("Themes", "Strongest connections", "Contradictions", "Open questions"):
+        assert heading in text
+    assert "New Jersey" in text and m.themes
+    data = json.loads(to_json(m))
+    assert data["job"]["id"] == explored[1] and data["graph"]["nodes"]
+    g = nx.parse_graphml(to_graphml(m))
+    graph = graph_of(m)
+    assert g.number_of_nodes() == len(graph["nodes"]) and g.number_of_edges() == len(graph["edges"])
+
+
+def test_the_html_graph_opens_in_chromium_without_errors_and_shows_quotes(
+    explored: tuple[Path, str], tmp_path: Path
+) -> None:
+    need_browser()
+    from playwright.sync_api import sync_playwright
+
+    m = _map(*explored)
+    page_file = tmp_path / "map.html"
+    page_file.write_text(to_html(m), encoding="utf-8")
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(page_file.as_uri(), wait_until="load")
+            page.wait_for_selector("svg[data-ready]")
+            graph = graph_of(m)
+            assert page.locator("g.node").count() == len(graph["nodes"])
+            assert page.locator("svg line").count() == len(graph["edges"])
+            page.locator("g.node[data-id='doc:06-msa-amendment-2'] circle").click()
+            details = page.locator("#details").inner_text()
+            assert "06-msa-amendment-2" in details and "New Jersey" in details
+        finally:
+            browser.close()
+    assert problems == []
+
+
+def test_the_command_line_runs_shows_and_exports_a_job(
+    falcon: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    room = tmp_path / "falcon.db"
+    shutil.copy(falcon, room)
+    Identity.from_name("explorer").save(room.with_name("falcon.explorer.key"))
+    Identity.from_name("owner").save(room.with_name("falcon.db.key"))
+    args = ["rabbithole", "run", "--room", str(room), "--from", "06-msa-amendment-2", "--depth", "1"]
+    assert cli([*args, "--embedder", "fake", "--budget", "calls=3", "--json"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    assert result["reason"] == "calls" and result["calls"] == 3
+    job = result["job"]
+    assert cli(["rabbithole", "show", job, "--room", str(room)]) == 0
+    assert "Contradictions" in capsys.readouterr().out
+    for fmt in ("json", "graphml", "html"):
+        target = tmp_path / f"map.{fmt}"
+        assert (
+            cli(["rabbithole", "export", job, "--room", str(room), "--format", fmt, "-o", str(target)]) == 0
+        )
+        assert target.stat().st_size > 0
+    assert cli(["rabbithole", "list", "--room", str(room)]) == 0
+    assert job in capsys.readouterr().out
+    # Resuming a job whose budget is spent explores nothing and says why.
+    assert cli(["rabbithole", "run", "--room", str(room), "--job", job, "--embedder", "fake", "--json"]) == 0
+    again = capsys.readouterr().out
+    assert json.loads([line for line in again.splitlines() if line.startswith("{")][-1])["calls"] == 3
+
+
+def test_bad_budgets_and_unknown_jobs_are_clear_errors(
+    falcon: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agentcrdt.cli.rabbithole import parse_budgets
+    from agentcrdt.errors import UsageError
+
+    assert parse_budgets(["calls=40", "20000tokens", "$0.50", "nodes=3"]) == {
+        "calls": 40, "tokens": 20000, "usd": __import__("decimal").Decimal("0.50"), "nodes": 3,
+    }  # fmt: skip
+    with pytest.raises(UsageError, match="give calls=N"):
+        parse_budgets(["forty calls"])
+    assert cli(["rabbithole", "show", "rh-nope", "--room", str(falcon)]) != 0
+    assert "no rabbithole job 'rh-nope'" in capsys.readouterr().err
