@@ -163,8 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         if explorer.retrieval is not None:
             explorer.retrieval.catch_up(replica)  # the documents' chunks, for seeds and candidates
         if args.job:
-            job = args.job
-            read_job(replica, job)  # says clearly when there is no such job
+            job = read_job(replica, args.job).job.id  # says clearly when there is no such job
         else:
             limits = parse_budgets(args.budget)
             job = create_job(
@@ -278,20 +277,20 @@ def _export(args: argparse.Namespace) -> int:
     finally:
         replica.close()
     text = {"json": to_json, "graphml": to_graphml, "html": to_html}[args.format](m)
-    out = Path(args.output or f"{args.job}.{args.format}")
+    out = Path(args.output or f"{m.job['id']}.{args.format}")
     out.write_text(text, encoding="utf-8")
     print(f"wrote {out} ({len(text):,} bytes)")
     return 0
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from agentcrdt.rabbithole import request_stop
+    from agentcrdt.rabbithole import read_job, request_stop
     from agentcrdt.rooms.local import open_local
 
     room = Path(args.room)
     replica = open_local(room, identity=_worker_key(room, 0, args.key))
     try:
-        request_stop(replica, args.job)
+        request_stop(replica, read_job(replica, args.job).job.id)
     finally:
         replica.close()
     print(f"asked job {args.job} to stop: its workers finish the nodes they hold, then stop")
@@ -328,7 +327,7 @@ def register(sub: Any) -> None:
     start = run.add_mutually_exclusive_group(required=True)
     start.add_argument("--question", help="start from the documents this question retrieves")
     start.add_argument("--from", dest="start", metavar="DOC", help="start from this document (its id)")
-    start.add_argument("--job", help="resume this job")
+    start.add_argument("--job", help="resume this job (its id, or latest)")
     run.add_argument("--depth", type=int, default=2, help="how far from the start to go (default 2)")
     run.add_argument(
         "--budget", action="append", metavar="LIMIT",
@@ -355,7 +354,7 @@ def register(sub: Any) -> None:
     show = actions.add_parser(
         "show", help="print a job's map: themes, connections, contradictions, questions"
     )
-    show.add_argument("job", help="the job id (rabbithole list shows them)")
+    show.add_argument("job", help="the job id (rabbithole list shows them), or latest")
     show.add_argument("--room", required=True, help="the room's SQLite file")
     show.add_argument("--json", action="store_true", help="print the map as JSON")
     show.set_defaults(handler=_show)
@@ -363,7 +362,7 @@ def register(sub: Any) -> None:
     export = actions.add_parser(
         "export", help="write a job's map as JSON, GraphML or an interactive HTML graph"
     )
-    export.add_argument("job", help="the job id")
+    export.add_argument("job", help="the job id, or latest")
     export.add_argument("--room", required=True, help="the room's SQLite file")
     export.add_argument("--format", choices=("json", "graphml", "html"), default="html")
     export.add_argument("-o", "--output", help="the file to write (default: JOB.FORMAT)")

@@ -80,7 +80,13 @@ class Explorer(Protocol):
 
 
 def read_job(replica: Replica, job: str) -> JobView:
-    """Return the job ``job`` and its nodes as ``replica`` sees them; NotFound if there is no such job."""
+    """Return the job ``job`` (``latest``: the one created last) and its nodes as ``replica`` sees them;
+    NotFound if there is no such job."""
+    if job == "latest":
+        every = replica.all(RabbitholeJob)
+        if not every:
+            raise NotFound("no rabbithole job in this room yet: start one with agentcrdt rabbithole run")
+        job = max(every, key=lambda j: (j.created_at, j.id)).id
     found = replica.get(RabbitholeJob, job)
     if found is None:
         jobs = ", ".join(j.id for j in replica.all(RabbitholeJob)) or "none yet"
@@ -144,6 +150,7 @@ def create_job(
 def request_stop(replica: Replica, job: str) -> None:
     """Ask every worker of ``job`` to stop taking nodes (the ones in flight finish)."""
     view = read_job(replica, job)
+    job = view.job.id
     ops = RabbitholeJob.update_ops(job, replica.entity_state("RabbitholeJob", job), stop_requested=True)
     if ops and not view.job.stop_requested:
         replica.commit("ops", {"ops": ops})

@@ -85,6 +85,7 @@ def _quotes(spans: Any) -> list[dict[str, str]]:
 def build_map(replica: Replica, job: str, *, calls_per_node: int = 1) -> JobMap:
     """Return the map of ``job`` as ``replica`` sees it."""
     view = read_job(replica, job)
+    job = view.job.id  # "latest" resolved
     wanted: dict[str, str] = {}  # proposal id -> the node that proposed it
     for n in view.done():
         for pid in outcome_of(n).get("proposals", []):
