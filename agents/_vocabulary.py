@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from agentcrdt.dataroom.domain import Span, chunk_id
+from agentcrdt.dataroom.domain import Span
+from agentcrdt.dataroom.texts import current_texts, version_text
 from agentcrdt.llm.tasks import DocumentInput, Quote
 from agentcrdt.materialize import Reader
 from agentcrdt.rooms.workflow import Evidence
@@ -62,26 +62,6 @@ class Doc:
         return DocumentInput(id=self.id, text=self.text, title=self.title if title is None else title)
 
 
-def version_text(reader: Reader, version_id: str, values: Mapping[str, Any] | None = None) -> str | None:
-    """Return the full text of a version (its parts joined), or None if it is missing or incomplete."""
-    if values is None:
-        values = reader.entity("DocumentVersion", version_id)
-        if values is None:
-            return None
-    text = values.get("text")
-    if not isinstance(text, str):
-        return None
-    parts = [text]
-    chunks = values.get("chunks")
-    for i in range(1, chunks if isinstance(chunks, int) else 1):
-        chunk = reader.entity("DocumentChunk", chunk_id(version_id, i))
-        part = None if chunk is None else chunk.get("text")
-        if not isinstance(part, str):
-            return None  # incomplete text: nothing can be quoted reliably yet
-        parts.append(part)
-    return "".join(parts)
-
-
 def pretty_title(title: str, doc_id: str) -> str:
     """Return a readable title: a file-name title (``03-letter-of-intent``) becomes ``letter of intent``."""
     raw = title or doc_id
@@ -92,18 +72,7 @@ def pretty_title(title: str, doc_id: str) -> str:
 
 def read_documents(reader: Reader) -> list[Doc]:
     """Return every live document with a readable current version, by id."""
-    out: list[Doc] = []
-    for doc_id, values in reader.entities("Document").items():
-        version = values.get("current_version")
-        if not isinstance(version, str) or not version:
-            continue
-        stored = reader.entity("DocumentVersion", version)
-        text = None if stored is None else version_text(reader, version, stored)
-        if not text or not text.strip():
-            continue
-        title = values.get("title")
-        out.append(Doc(doc_id, pretty_title(title if isinstance(title, str) else "", doc_id), version, text))
-    return out
+    return [Doc(i, pretty_title(t, i), version, text) for i, t, version, text in current_texts(reader)]
 
 
 def document_items(reader: Reader) -> list[WorkItem]:

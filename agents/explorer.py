@@ -74,8 +74,8 @@ class Explorer(ExplorerAgent):
 
     def seeds(self, reader: Reader, job: RabbitholeJob, retrieval: Retrieval | None) -> list[tuple[str, str]]:
         docs = {d.id: d for d in V.read_documents(reader)}
-        if job.start:
-            return [(job.start, "start")] if job.start in docs else []
+        if job.starts:
+            return [(s, "start") for s in job.starts if s in docs]
         ranked: list[str] = []
         if retrieval is not None:
             for hit in retrieval.search(job.question, k=4 * SEEDS):

@@ -75,6 +75,7 @@ def _worker_key(room: Path, index: int, owner_key: str | None) -> Identity:
     """Load (or create) worker ``index``'s key and make sure it holds both slots."""
     from agentcrdt.cli.room import _identity
     from agentcrdt.cli.worker import load_or_create_key
+    from agentcrdt.rabbithole.state import JOB_CAPABILITY
     from agentcrdt.rooms.local import open_local
     from agentcrdt.rooms.workflow import grant
     from agentcrdt.runtime import load_agent, slot_problem
@@ -84,7 +85,7 @@ def _worker_key(room: Path, index: int, owner_key: str | None) -> Identity:
     replica = open_local(room)
     try:
         missing = [
-            c for c in (agent.capability, job_capability()) if slot_problem(replica, identity.author, c.slot)
+            c for c in (agent.capability, JOB_CAPABILITY) if slot_problem(replica, identity.author, c.slot)
         ]
     finally:
         replica.close()
@@ -103,12 +104,6 @@ def _worker_key(room: Path, index: int, owner_key: str | None) -> Identity:
         finally:
             replica.close()
     return identity
-
-
-def job_capability() -> Any:
-    from agentcrdt.capabilities import Capability
-
-    return Capability("rabbithole", writes=("RabbitholeJob.*", "RabbitholeNode.*"), mode="direct")
 
 
 _AGENT_ENV = "AGENTCRDT_EXPLORER_AGENT"
@@ -170,7 +165,7 @@ def _run(args: argparse.Namespace) -> int:
                 replica,
                 explorer,
                 question=args.question or "",
-                start=args.start or "",
+                start=args.start or [],
                 depth=args.depth,
                 nodes=limits.get("nodes"),
                 calls=limits.get("calls"),
@@ -326,7 +321,9 @@ def register(sub: Any) -> None:
     run.add_argument("--room", required=True, help="the room's SQLite file")
     start = run.add_mutually_exclusive_group(required=True)
     start.add_argument("--question", help="start from the documents this question retrieves")
-    start.add_argument("--from", dest="start", metavar="DOC", help="start from this document (its id)")
+    start.add_argument(
+        "--from", dest="start", metavar="DOC", action="append", help="start from this document (repeatable)"
+    )
     start.add_argument("--job", help="resume this job (its id, or latest)")
     run.add_argument("--depth", type=int, default=2, help="how far from the start to go (default 2)")
     run.add_argument(

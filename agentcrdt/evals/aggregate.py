@@ -23,7 +23,15 @@ from agentcrdt.evals.suite import VERDICTS
 __all__ = ["LOWER_IS_BETTER", "THRESHOLDS", "Summary", "intervals", "paired_deltas", "summarize"]
 
 THRESHOLDS = (0.0, 0.5, 0.7, 0.8, 0.9)
-LOWER_IS_BETTER = frozenset({"calibration.ece"})
+LOWER_IS_BETTER = frozenset(
+    {
+        "calibration.ece",
+        "exploration.nodes",
+        "exploration.nodes_per_finding",
+        "exploration.calls_per_finding",
+        "baseline_naive.calls_per_finding",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,11 @@ class CaseOutput(BaseModel):
     calls: int = 0
     cached_calls: int = 0
     error: str | None = None
+    #: An exploration job's spending and end (``nodes``, ``calls``, ``reason``), for explorer agents.
+    job: dict[str, Any] | None = None
+    #: Reference baselines run in the same case (``{"naive": {"findings": [...], "pairs": [...],
+    #: "calls": n}}``), stored so re-scoring needs no model.
+    baselines: dict[str, Any] = Field(default_factory=dict)
 
     def of_slots(self) -> list[ProposalRecord]:
         """Return the proposals made through the agents' slots (others are the room's own history)."""

@@ -25,7 +25,7 @@ from agentcrdt.errors import AgentCRDTError, UsageError
 from agentcrdt.evals.loaders import load_cases
 from agentcrdt.evals.outputs import CaseOutput, collect
 from agentcrdt.evals.scorers import SCORER_VERSION, CaseScore
-from agentcrdt.evals.suite import Case, Suite
+from agentcrdt.evals.suite import Case, ExplorationJob, Suite
 from agentcrdt.llm.base import Completion, Message, Model, ModelResponse, ModelSettings
 from agentcrdt.llm.cache import CachedModel, CacheMode, ResponseCache
 from agentcrdt.log.keys import Identity
@@ -197,8 +197,21 @@ async def _run_case(
             room.add(_documents(case, suite, scratch))
             for agent, _ in plan.agents:
                 grant(room.replica, keys[agent.name].author, agent.capability)
+                if _explores(agent):
+                    from agentcrdt.rabbithole.state import JOB_CAPABILITY
+
+                    grant(room.replica, keys[agent.name].author, JOB_CAPABILITY)
+        job: dict[str, Any] | None = None
+        baselines: dict[str, Any] = {}
         for agent, accept in plan.agents:
             t = time.perf_counter()
+            if _explores(agent):
+                spec = case.inputs.job or suite.job or ExplorationJob()
+                job, baselines = await _explore(
+                    room_path, agent, counted, model, versions, embedder, keys[agent.name], spec
+                )
+                agent_seconds[agent.name] = round(time.perf_counter() - t, 3)
+                continue
             worker = Worker(room_path, agent, counted, identity=keys[agent.name], embedder=embedder)
             try:
                 progress = await worker.run_once()
@@ -227,7 +240,70 @@ async def _run_case(
     out.agent_seconds = agent_seconds
     out.calls, out.cached_calls = counted.calls, counted.cached
     out.error = "; ".join(errors) or None
+    out.job, out.baselines = job, baselines
     return out
+
+
+def _explores(agent: Agent[Any]) -> bool:
+    from agentcrdt.rabbithole.explore import ExplorerAgent
+
+    return isinstance(agent, ExplorerAgent)
+
+
+async def _explore(
+    room_path: Path,
+    agent: Agent[Any],
+    counted: _Counted,
+    model: Model,
+    versions: set[str],
+    embedder: Embedder | None,
+    identity: Identity,
+    spec: ExplorationJob,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run a rabbithole job with the explorer ``agent`` on the case's room, then the naive baseline on
+    the same documents and model (counted apart: the case's calls are the job's)."""
+    from agentcrdt.dataroom.texts import current_texts
+    from agentcrdt.materialize import Reader
+    from agentcrdt.rabbithole import JobRunner, create_job, read_job
+    from agentcrdt.rabbithole.baseline import BaselineDoc, naive_baseline
+    from agentcrdt.rabbithole.explore import AgentExplorer, ExplorerAgent
+    from agentcrdt.rooms.local import open_local
+    from agentcrdt.runtime.context import open_retrieval
+
+    assert isinstance(agent, ExplorerAgent)
+    if embedder is None:
+        raise UsageError("an exploration suite needs an embedder (the suite's embedder: minilm or fake)")
+    retrieval = (
+        open_retrieval(room_path, embedder, agent.retrieval_sources) if agent.retrieval_sources else None
+    )
+    replica = open_local(room_path, identity=identity)
+    try:
+        if retrieval is not None:
+            retrieval.catch_up(replica)
+        explorer = AgentExplorer(agent, counted, retrieval=retrieval)
+        job_id = create_job(
+            replica, explorer, question=spec.question, start=spec.start, depth=spec.depth,
+            calls=spec.calls, nodes=spec.nodes, nonce="eval",
+        )  # fmt: skip
+        summary = await JobRunner(replica, job_id, explorer).run()
+        view = read_job(replica, job_id)
+        replica.catch_up()
+        db = next(f.db for f in replica.followers if getattr(f, "db", None) is not None)  # type: ignore[attr-defined]
+        docs = [BaselineDoc(i, version, text) for i, _, version, text in current_texts(Reader(db))]
+    finally:
+        replica.close()
+        if retrieval is not None:
+            retrieval.close()
+    job = {
+        "id": job_id,
+        "reason": summary.reason,
+        "nodes": len(view.done()),
+        "calls": view.job.calls,
+        "tokens": view.job.tokens,
+    }
+    baseline_model = _Counted(model, versions)
+    naive = await naive_baseline(docs, baseline_model, embedder, spec.baseline_k)
+    return job, {"naive": naive}
 
 
 def run_cases(

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Bumped whenever a scorer's arithmetic changes: runs with different versions are not comparable.
-SCORER_VERSION = "agentcrdt.evals.scorers/2"
+SCORER_VERSION = "agentcrdt.evals.scorers/3"
 #: The claim document's field holding its verdict (what the claim checker writes).
 VERDICT_FIELD = "verdict"
 
@@ -351,6 +351,39 @@ class _Scoring:
         if expected is None:
             return []
         return [any(self._matches(f, c) for c in expected) for _, f in _findings(mini)]
+
+    def exploration(self, s: CaseScore, view: View) -> None:
+        """An exploration job's spending per true finding (expected contradictions and links found), and
+        the naive baseline's figures from the same case: its contradictions, and the pairs it compared
+        counted as connections against the expected links (either direction)."""
+        job = self.output.job
+        if job is None:
+            return
+        links = self._want_links()
+        got_links = _links(view)
+        found_links = sum(any(self._hit(g, [w]) for g in got_links) for w in links)
+        expected = self.expected.contradictions or []
+        findings = [f for _, f in _findings(view)]
+        found = sum(any(self._matches(f, c) for f in findings) for c in expected) + found_links
+        s.ratio("exploration.nodes_per_finding", int(job.get("nodes", 0)), found)
+        s.ratio("exploration.calls_per_finding", int(job.get("calls", 0)), found)
+        s.ratio("exploration.nodes", int(job.get("nodes", 0)), 1)
+        naive = self.output.baselines.get("naive")
+        if not isinstance(naive, Mapping):
+            return
+        b_findings = [f for f in naive.get("findings", []) if isinstance(f, Mapping)]
+        b_found = [c.id for c in expected if any(self._matches(f, c) for f in b_findings)]
+        wrong = sum(1 for f in b_findings if not any(self._matches(f, c) for c in expected))
+        s.prf("baseline_naive_contradictions", len(b_found), wrong, len(expected) - len(b_found))
+        compared = [p for p in naive.get("pairs", []) if isinstance(p, list) and len(p) == 2]
+        pairs = {frozenset(map(str, p)) for p in compared}
+        want = {frozenset((a, b)) for a, _, b, _ in links}
+        s.prf("baseline_naive_links_unlabeled", len(pairs & want), len(pairs - want), len(want - pairs))
+        hits = len(b_found) + len(pairs & want)
+        s.ratio("baseline_naive.calls_per_finding", int(naive.get("calls", 0)), hits)
+
+    def exploration_claims(self, mini: View) -> list[bool]:
+        return []  # the job's claims are its links and findings, judged by those scorers
 
     def _verdict(self, view: View, claim: str) -> str | None:
         got, _ = _field_value(_doc(view, claim), VERDICT_FIELD)

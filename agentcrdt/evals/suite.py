@@ -33,6 +33,7 @@ __all__ = [
     "DocumentExpectation",
     "DocumentInput",
     "Expected",
+    "ExplorationJob",
     "FieldExpectation",
     "LinkExpectation",
     "LoaderSpec",
@@ -46,7 +47,7 @@ __all__ = [
 
 #: The scorers a suite may name (see :mod:`agentcrdt.evals.scorers`); validity, groundedness,
 #: calibration and cost are always reported.
-SCORERS = ("kind", "tags", "fields", "links", "contradictions", "verdicts")
+SCORERS = ("kind", "tags", "fields", "links", "contradictions", "verdicts", "exploration")
 #: The verdicts a claim can get (WiCE's labels), in report order.
 VERDICTS = ("supported", "partially_supported", "not_supported")
 
@@ -69,10 +70,24 @@ class DocumentInput(_Model):
         return self
 
 
+class ExplorationJob(_Model):
+    """A rabbithole job an explorer agent runs on the case's room (instead of a worker's pass)."""
+
+    start: list[str] = Field(default_factory=list, description="Document ids the job starts from.")
+    question: str = Field(default="", description="Or a question: the documents it retrieves start it.")
+    depth: int = Field(default=2, ge=0, description="How far from the start the job goes.")
+    calls: int | None = Field(default=None, ge=1, description="The job's model-call budget.")
+    nodes: int | None = Field(default=None, ge=1, description="The job's node budget.")
+    baseline_k: int = Field(
+        default=3, ge=1, description="The naive baseline: each document against its k most similar."
+    )
+
+
 class CaseInputs(_Model):
     """What the agents get: the documents put into a fresh room, in order."""
 
     documents: list[DocumentInput] = Field(min_length=1)
+    job: ExplorationJob | None = Field(default=None, description="For explorer agents (else the suite's).")
 
 
 class FieldExpectation(_Model):
@@ -171,8 +186,8 @@ class Suite(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     description: str = ""
     agents: list[AgentRun] = Field(min_length=1)
-    scorers: list[Literal["kind", "tags", "fields", "links", "contradictions", "verdicts"]] = Field(
-        min_length=1
+    scorers: list[Literal["kind", "tags", "fields", "links", "contradictions", "verdicts", "exploration"]] = (
+        Field(min_length=1)
     )
     normalizers: dict[str, str] = Field(
         default_factory=dict,
@@ -184,6 +199,9 @@ class Suite(_Model):
     )
     embedder: str = Field(
         default="minilm", description="Embedder for retrieval and the offline model: minilm, fake[:dim]."
+    )
+    job: ExplorationJob | None = Field(
+        default=None, description="The job explorer agents run on each case (a case's own job wins)."
     )
     cases: list[Case] = Field(default_factory=list)
     loader: LoaderSpec | None = None

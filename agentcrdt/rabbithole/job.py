@@ -16,7 +16,7 @@ every replica, and the loser's work is kept (it is a proposal like any other).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -99,7 +99,7 @@ def create_job(
     explorer: Explorer,
     *,
     question: str = "",
-    start: str = "",
+    start: str | Sequence[str] = "",
     depth: int = 2,
     nodes: int | None = None,
     calls: int | None = None,
@@ -108,7 +108,11 @@ def create_job(
     model: str = "",
     nonce: str | None = None,
 ) -> str:
-    """Create a job and its starting nodes in one transaction; return its id."""
+    """Create a job and its starting nodes in one transaction; return its id. ``start``: a document id
+    or several (the job starts from all of them)."""
+    starts = [start] if isinstance(start, str) else list(start)
+    starts = [s.strip() for part in starts for s in part.split(",") if s.strip()]
+    start = ",".join(dict.fromkeys(starts))
     if not question.strip() and not start:
         raise UsageError(
             "a rabbithole job starts from a question (--question TEXT) or a document (--from DOC)"
@@ -134,6 +138,9 @@ def create_job(
         created_by=replica.author_or(""),
     )
     seeds = explorer.seeds(replica, job)
+    missing = [s for s in job.starts if s not in {ref for ref, _ in seeds}]
+    if missing and seeds:
+        raise UsageError(f"no document {', '.join(map(repr, missing))} in the room: check the ids (room ls)")
     if not seeds:
         raise UsageError(
             f"nothing to explore from {start or question!r}: the room has no such document"

@@ -26,11 +26,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from agentcrdt.capabilities.spec import Capability
 from agentcrdt.log.keys import digest
 from agentcrdt.schema import Entity, GrowCounter
 
 __all__ = [
     "ENTITIES",
+    "JOB_CAPABILITY",
     "STOP_REASONS",
     "Budget",
     "JobView",
@@ -49,7 +51,7 @@ class RabbitholeJob(Entity):
     """An exploration job: where it starts, its limits, and what its workers have spent."""
 
     question: str = ""
-    start: str = ""  # a document id, or "" to start from the documents the question retrieves
+    start: str = ""  # document ids joined by ",", or "" to start from what the question retrieves
     max_depth: Annotated[int, Field(ge=0)] = 2
     max_nodes: Annotated[int, Field(ge=1)] | None = None
     max_calls: Annotated[int, Field(ge=1)] | None = None
@@ -64,6 +66,11 @@ class RabbitholeJob(Entity):
     tokens: Annotated[int, GrowCounter()] = 0
     usd_micros: Annotated[int, GrowCounter()] = 0
     cost_unknown: bool = False  # some call's price was unknown: the money figure is a lower bound
+
+    @property
+    def starts(self) -> list[str]:
+        """The documents the job starts from (empty: it starts from its question)."""
+        return [s for s in self.start.split(",") if s]
 
 
 class RabbitholeNode(Entity):
@@ -81,6 +88,9 @@ class RabbitholeNode(Entity):
 
 
 ENTITIES: tuple[type[Entity], ...] = (RabbitholeJob, RabbitholeNode)
+#: The slot a job's workers write the job's own state under (direct: claims and spending are not
+#: proposals); what they find goes through the explorer agent's own slot, into review.
+JOB_CAPABILITY = Capability("rabbithole", writes=("RabbitholeJob.*", "RabbitholeNode.*"), mode="direct")
 
 
 def job_id(question: str, start: str, nonce: str) -> str:

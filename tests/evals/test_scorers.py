@@ -147,3 +147,88 @@ def test_pending_proposals_fill_the_proposed_view_but_not_the_applied_one() -> N
     applied, proposed = score_case(suite, suite.cases[0], _output())
     assert applied.view == "applied" and applied.ratios["fields/d"] == [0, 1]
     assert proposed.view == "proposed" and proposed.ratios["fields/d"] == [1, 1]
+
+
+# -- exploration: a job's spending per true finding, and the naive baseline beside it -----------------
+
+DOCS = {"a": "Governed by Texas law. Fee $10.", "b": "Governed by Ohio law. Fee $10.", "c": "Unrelated text."}
+EXPLORE = Suite.model_validate(
+    {
+        "name": "explore",
+        "agents": [{"path": "unused.py"}],
+        "scorers": ["links", "contradictions", "exploration"],
+        "cases": [
+            {
+                "name": "c1",
+                "inputs": {"documents": [{"name": f"{d}.txt", "text": t} for d, t in DOCS.items()]},
+                "expected_output": {
+                    "links": [{"source": "b", "relation": "amends", "target": "a"}],
+                    "contradictions": [
+                        {
+                            "id": "law",
+                            "a": [{"document": "a", "quote": "Governed by Texas law."}],
+                            "b": [{"document": "b", "quote": "Governed by Ohio law."}],
+                        }
+                    ],
+                },
+            }
+        ],
+    }
+)
+
+
+def _span(doc: str, quote: str) -> dict[str, Any]:
+    start = DOCS[doc].index(quote)
+    return {"document": doc, "version": f"{doc}@0", "quote": quote, "start": start, "end": start + len(quote)}
+
+
+def _explored(baseline: dict[str, Any]) -> CaseOutput:
+    from agentcrdt.dataroom.domain import Finding, Link
+
+    ops = Link.create_ops(id="b>amends>a", source="b", target="a", relation="amends")
+    ops += Finding.create_ops(
+        id="f1",
+        kind="contradiction",
+        evidence=[_span("a", "Governed by Texas law."), _span("b", "Governed by Ohio law.")],
+    )
+    ops += Finding.create_ops(
+        id="f2", kind="contradiction", evidence=[_span("a", "Fee $10."), _span("c", "Unrelated text.")]
+    )  # a wrong one
+    record = _proposal("p1", "0.8", ops, [])
+    texts = {text_key("DocumentVersion", f"{d}@0", "text"): t for d, t in DOCS.items()}
+    return CaseOutput(
+        case="c1",
+        slots=["x"],
+        proposals=[record],
+        texts=texts,
+        job={"nodes": 3, "calls": 4, "reason": "done"},
+        baselines={"naive": baseline},
+    )
+
+
+def test_exploration_counts_nodes_and_calls_per_true_finding_and_scores_the_baseline_beside_it() -> None:
+    naive = {
+        "findings": [{"evidence": [_span("a", "Fee $10."), _span("b", "Fee $10.")]}],  # wrong: no conflict
+        "pairs": [["a", "b"], ["a", "c"], ["b", "c"]],
+        "calls": 6,
+    }
+    (score,) = score_case(EXPLORE, EXPLORE.cases[0], _explored(naive))
+    m = summarize([score]).metrics
+    # The job: the link and the law contradiction found (2 true findings), one wrong contradiction.
+    assert m["contradictions.precision"] == 0.5 and m["contradictions.recall"] == 1.0
+    assert m["links.precision"] == 1.0 and m["links.recall"] == 1.0
+    assert m["exploration.nodes_per_finding"] == 1.5 and m["exploration.calls_per_finding"] == 2.0
+    assert m["exploration.nodes"] == 3.0
+    # The baseline: no true contradiction, one false; it compared 3 pairs, one of them the expected link.
+    assert m["baseline_naive_contradictions.precision"] == 0.0
+    assert m["baseline_naive_contradictions.recall"] == 0.0
+    assert m["baseline_naive_links_unlabeled.precision"] == pytest.approx(1 / 3)
+    assert m["baseline_naive_links_unlabeled.recall"] == 1.0
+    assert m["baseline_naive.calls_per_finding"] == 6.0  # 6 calls, 1 true finding (the pair)
+
+
+def test_an_output_without_a_job_adds_no_exploration_figure() -> None:
+    out = _explored({})
+    out.job = None
+    (score,) = score_case(EXPLORE, EXPLORE.cases[0], out)
+    assert not [k for k in summarize([score]).metrics if "exploration" in k or "baseline_naive" in k]

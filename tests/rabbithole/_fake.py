@@ -31,7 +31,7 @@ class GraphExplorer:
         self.log = log
 
     def seeds(self, replica: Replica, job: RabbitholeJob) -> list[tuple[str, str]]:
-        return [(job.start, "start")] if job.start in GRAPH else []
+        return [(s, "start") for s in job.starts if s in GRAPH]
 
     async def explore(
         self, replica: Replica, job: RabbitholeJob, node: RabbitholeNode, seen: JobView

@@ -82,7 +82,17 @@ def _governing_law(sents: list[Span]) -> list[Candidate]:
         places = jurisdiction(t)
         if not places:
             continue
-        anchor = re.search(r"\b(?:laws?|legislation)\s+(?:in\s+force\s+in\s+|of\s+)", t, re.I)
+        anchors = list(re.finditer(r"\b(?:laws?|legislation)\s+(?:in\s+force\s+in\s+|of\s+)", t, re.I))
+        # "Except for the SCCs, which are governed by the law of Ireland, this DPA is governed by the laws
+        # of New York": the law the document's own subject is governed by wins over one it carves out.
+        own = [
+            a
+            for a in anchors
+            if _has(
+                r"\bthis\s+\w+\s+(shall|will|is)\s+(be\s+)?(governed|construed)\b[^,;]{0,60}$", t[: a.start()]
+            )
+        ]
+        anchor = own[0] if own else anchors[0] if anchors else None
         after = [p for p in places if anchor and p[1] >= anchor.end()] or places
         name, a, b = after[0]
         score = 1.0 + _has(r"governed\s+by", t) + 0.5 * _has(r"constru", t) + 0.5 * bool(anchor)
