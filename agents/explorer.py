@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agentcrdt.capabilities import Capability
 from agentcrdt.dataroom.domain import ENTITIES, Finding, Link, NamedEntity, link_id, named_entity_id
 from agentcrdt.llm.tasks import Fact, Quote, ReflectContext, Reflection
 from agentcrdt.materialize import Reader
-from agentcrdt.rabbithole.explore import ExplorerAgent
+from agentcrdt.rabbithole.explore import FOLLOW, ExplorerAgent
 from agentcrdt.rabbithole.state import RabbitholeJob, RabbitholeNode
 from agentcrdt.rooms.workflow import Evidence
 from agentcrdt.runtime import ProposalDraft, Retrieval, TextKey, WorkItem, load_sibling
@@ -39,7 +40,6 @@ else:
 
 MAX_CANDIDATES = 12
 SEEDS = 3  # documents a question starts from
-FOLLOW = ("amends", "references", "duplicates")
 RELATED_MIN = 0.5
 _SEVERITY = {"contradiction": "high", "connection": "info", "question": "low"}
 
@@ -94,6 +94,7 @@ class Explorer(ExplorerAgent):
         node: RabbitholeNode,
         seen: list[dict[str, Any]],
         retrieval: Retrieval | None,
+        related: Sequence[str] = (),
     ) -> WorkItem | None:
         docs = V.read_documents(reader)
         by_id = {d.id: d for d in docs}
@@ -109,7 +110,7 @@ class Explorer(ExplorerAgent):
                 owner = str(hit.metadata.get("eid", "")).rpartition("@")[0]
                 if owner in by_id and owner != doc.id:
                     similar.append(owner)
-        parent = [node.parent] if node.parent in by_id else []
+        parent = [r for r in (node.parent, *related) if r in by_id]
         order = [*named, *parent, *similar, *(d.id for d in others)]
         chosen = [by_id[i] for i in list(dict.fromkeys(order))[:MAX_CANDIDATES]]
         texts: dict[TextKey, str] = {d.key: d.text for d in (doc, *chosen)}
@@ -123,6 +124,7 @@ class Explorer(ExplorerAgent):
                 "heading": heads[doc.id],
                 "candidates": [[c.id, c.version, heads[c.id]] for c in chosen],
                 "seen": seen,
+                "related": sorted(set(related)),
             },
             texts=texts,
             data={"doc": doc, "candidates": chosen, "heads": heads},
@@ -146,6 +148,7 @@ class Explorer(ExplorerAgent):
             document=doc.as_input(heads[doc.id]),
             candidates=[c.as_input(heads[c.id]) for c in candidates],
             seen=seen,
+            related=item.inputs["related"],
             question=item.inputs["question"],
         )
         return {

@@ -358,6 +358,8 @@ class ReflectContext(_In):
     document: DocumentInput
     candidates: list[DocumentInput] = Field(default_factory=list)
     seen: list[Fact] = Field(default_factory=list)
+    #: Documents the job already found this one related to (an explicit relation at an earlier node).
+    related: list[str] = Field(default_factory=list)
     question: str = ""
 
 

@@ -19,7 +19,7 @@ from agentcrdt.errors import CannotAnswer, ModelError
 from agentcrdt.llm.base import Model, ModelResponse
 from agentcrdt.llm.tasks import Reflection
 from agentcrdt.materialize.atoms import Reader
-from agentcrdt.rabbithole.job import NodeResult, seen_facts
+from agentcrdt.rabbithole.job import NodeResult, seen_facts, seen_related
 from agentcrdt.rabbithole.state import JobView, RabbitholeJob, RabbitholeNode
 from agentcrdt.replica import Replica
 from agentcrdt.runtime._outbox import Pending, provenance_of
@@ -30,6 +30,8 @@ from agentcrdt.runtime.prompts import PromptTemplate, agent_prompt
 __all__ = ["AgentExplorer", "ExplorerAgent"]
 
 log = logging.getLogger("agentcrdt.rabbithole")
+#: Relations a job records and follows (a ``related`` guess is proposed, not followed).
+FOLLOW = ("amends", "references", "duplicates")
 
 
 class ExplorerAgent(Agent[Reflection]):
@@ -50,8 +52,10 @@ class ExplorerAgent(Agent[Reflection]):
         node: RabbitholeNode,
         seen: list[dict[str, Any]],
         retrieval: Retrieval | None,
+        related: Sequence[str] = (),
     ) -> WorkItem | None:
-        """Return the work item for ``node`` (None when its document cannot be read)."""
+        """Return the work item for ``node`` (None when its document cannot be read); ``seen``: the
+        facts earlier nodes read, ``related``: documents the job already related this one to."""
         raise NotImplementedError(f"{type(self).__name__}.node_item() is not implemented")
 
     def discoveries(self, item: WorkItem, output: Reflection) -> list[tuple[str, str]]:
@@ -96,7 +100,14 @@ class AgentExplorer:
         self, replica: Replica, job: RabbitholeJob, node: RabbitholeNode, seen: JobView
     ) -> NodeResult:
         agent = self.agent
-        item = agent.node_item(self._reader(replica), job, node, seen_facts(seen, node.ref), self.retrieval)
+        item = agent.node_item(
+            self._reader(replica),
+            job,
+            node,
+            seen_facts(seen, node.ref),
+            self.retrieval,
+            seen_related(seen, node),
+        )
         if item is None:
             return NodeResult(counts={"unreadable": 1})
         variables = agent.context(item, self.retrieval)
@@ -132,6 +143,9 @@ class AgentExplorer:
             pending=pending,
             discovered=agent.discoveries(item, output),
             facts=agent.facts(item, output),
+            relations=[
+                [item.entity_id, lk.relation, lk.target_id] for lk in output.links if lk.relation in FOLLOW
+            ],
             usage=response.usage,
             calls=1,
             counts={

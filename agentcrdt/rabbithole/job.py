@@ -47,6 +47,7 @@ __all__ = [
     "read_job",
     "request_stop",
     "seen_facts",
+    "seen_related",
 ]
 
 
@@ -57,6 +58,7 @@ class NodeResult:
     pending: list[tuple[str, Pending]] = field(default_factory=list)  # (slot, draft with its texts)
     discovered: list[tuple[str, str]] = field(default_factory=list)  # (document id, via)
     facts: list[dict[str, Any]] = field(default_factory=list)
+    relations: list[list[str]] = field(default_factory=list)  # [source, relation, target], explicit ones
     usage: Usage = field(default_factory=Usage)
     calls: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -265,7 +267,9 @@ class JobRunner:
                 node.id,
                 r.entity_state("RabbitholeNode", node.id),
                 done=True,
-                outcome=outcome_json(result.facts, proposals=proposals, **result.counts),
+                outcome=outcome_json(
+                    result.facts, proposals=proposals, relations=result.relations, **result.counts
+                ),
             )
             for ref, via in result.discovered:
                 if view.node(ref) is None and ref != node.ref:
@@ -317,6 +321,20 @@ class JobRunner:
                 break
             steps += 1
         return self.summary
+
+
+def seen_related(view: JobView, node: RabbitholeNode) -> list[str]:
+    """Return the documents the job already found ``node``'s document explicitly related to: relations
+    finished nodes recorded to or from it, and the parent that led here by one (``via`` ``link:...``)."""
+    out = {node.parent} if node.parent and node.via.startswith("link:") else set()
+    for n in view.done():
+        for rel in outcome_of(n).get("relations", []):
+            if isinstance(rel, list) and len(rel) == 3:
+                source, _, target = map(str, rel)
+                if node.ref in (source, target):
+                    out.add(target if source == node.ref else source)
+    out.discard(node.ref)
+    return sorted(out)
 
 
 def seen_facts(view: JobView, exclude: str = "") -> list[dict[str, Any]]:

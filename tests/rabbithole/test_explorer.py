@@ -175,11 +175,11 @@ def test_the_command_line_runs_shows_and_exports_a_job(
     shutil.copy(falcon, room)
     Identity.from_name("explorer").save(room.with_name("falcon.explorer.key"))
     Identity.from_name("owner").save(room.with_name("falcon.db.key"))
-    args = ["rabbithole", "run", "--room", str(room), "--from", "06-msa-amendment-2", "--depth", "1"]
-    assert cli([*args, "--embedder", "fake", "--budget", "calls=3", "--json"]) == 0
+    args = ["rabbithole", "run", "--room", str(room), "--from", "06-msa-amendment-2", "--depth", "2"]
+    assert cli([*args, "--embedder", "fake", "--budget", "calls=2", "--json"]) == 0
     out = capsys.readouterr().out
     result = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
-    assert result["reason"] == "calls" and result["calls"] == 3
+    assert result["reason"] == "calls" and result["calls"] == 2
     job = result["job"]
     assert cli(["rabbithole", "show", job, "--room", str(room)]) == 0
     assert "Contradictions" in capsys.readouterr().out
@@ -194,7 +194,7 @@ def test_the_command_line_runs_shows_and_exports_a_job(
     # Resuming a job whose budget is spent explores nothing and says why.
     assert cli(["rabbithole", "run", "--room", str(room), "--job", job, "--embedder", "fake", "--json"]) == 0
     again = capsys.readouterr().out
-    assert json.loads([line for line in again.splitlines() if line.startswith("{")][-1])["calls"] == 3
+    assert json.loads([line for line in again.splitlines() if line.startswith("{")][-1])["calls"] == 2
 
 
 def test_bad_budgets_and_unknown_jobs_are_clear_errors(

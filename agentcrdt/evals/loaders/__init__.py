@@ -57,7 +57,7 @@ def digest_files(paths: Iterable[Path]) -> str:
 
 def load_cases(name: str, data: Path, options: Mapping[str, Any]) -> Loaded:
     """Run the loader ``name`` on ``data``; unknown names and absent data are clear errors."""
-    from agentcrdt.evals.loaders import cuad, cuad_planted, cuad_tags, falcon, wice  # noqa: F401  (they register themselves)
+    from agentcrdt.evals.loaders import cuad, cuad_planted, cuad_rabbithole, cuad_tags, falcon, wice  # noqa: F401
 
     fn = LOADERS.get(name)
     if fn is None:

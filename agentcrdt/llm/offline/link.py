@@ -106,11 +106,23 @@ def _names_parties(sentence: str, target: DocumentInput) -> bool:
     return len(named) >= 2
 
 
-def _explicit(doc: DocumentInput, sents: list[Span], target: DocumentInput) -> Link | None:
-    best: tuple[float, Span, str, str] | None = None
+def _same_kind(doc: DocumentInput, target: DocumentInput) -> bool:
+    """Does the target's title name the document's own kind ("CO-BRANDING AGREEMENT" for a co-branding
+    agreement)? Then a sentence saying that title may well name the document itself."""
+    own = set(words(document_title(doc.text) or doc.title))
+    return any(set(ws) <= own for t in _titles(target) if len(ws := words(t)) >= 2)
+
+
+def _explicit(doc: DocumentInput, sents: list[Span], target: DocumentInput) -> tuple[Link, bool] | None:
+    """The document's explicit relation to ``target`` and whether it names it twice over (by title and
+    by parties or date)."""
+    best: tuple[float, Span, str, str, bool] | None = None
+    ambiguous = _same_kind(doc, target)
     for s in sents:
         amends = _AMEND.search(s.text) is not None
         by_title, other = _names(s.text, target, amends=amends)
+        if ambiguous and not other:
+            by_title = False  # its own kind's title alone names no other document: a date or parties must
         if not (by_title or other):
             continue
         if amends:
@@ -124,17 +136,18 @@ def _explicit(doc: DocumentInput, sents: list[Span], target: DocumentInput) -> L
         else:
             continue
         if best is None or conf > best[0]:
-            best = (conf, s, relation, why)
+            best = (conf, s, relation, why, by_title and bool(other))
     if best is None:
         return None
-    conf, s, relation, why = best
-    return Link(
+    conf, s, relation, why, twice = best
+    found = Link(
         target_id=target.id,
         relation="amends" if relation == "amends" else "references",
         confidence=round(conf, 3),
         rationale=why,
         evidence=[quote(doc.text, s.start, s.end)],
     )
+    return found, twice
 
 
 def _similar(doc: DocumentInput, sents: list[Span], target: DocumentInput, enc: Encoder) -> Link | None:
@@ -164,6 +177,7 @@ def link(doc: DocumentInput, candidates: list[DocumentInput], enc: Encoder) -> L
     related."""
     sents = sentences(doc.text)[:MAX_SENTENCES]
     out: list[Link] = []
+    twice: set[str] = set()
     for target in candidates:
         if target.id == doc.id:
             continue
@@ -179,7 +193,17 @@ def link(doc: DocumentInput, candidates: list[DocumentInput], enc: Encoder) -> L
                 )
             )
             continue
-        found = _explicit(doc, sents, target) or _similar(doc, sents, target, enc)
-        if found is not None:
-            out.append(found)
+        explicit = _explicit(doc, sents, target)
+        if explicit is not None:
+            out.append(explicit[0])
+            if explicit[1]:
+                twice.add(target.id)
+            continue
+        similar = _similar(doc, sents, target, enc)
+        if similar is not None:
+            out.append(similar)
+    # An amendment amends one agreement: when some targets are named by title *and* by parties or date,
+    # the ones named by a title alone are other agreements of the same kind ("the License Agreement").
+    if any(lk.relation == "amends" and lk.target_id in twice for lk in out):
+        out = [lk for lk in out if lk.relation != "amends" or lk.target_id in twice]
     return Links(links=out)

@@ -168,7 +168,7 @@ def _connections(
 def _related(ctx: ReflectContext, links: list[Link], own_parties: list[str]) -> set[str]:
     """Documents seen earlier that this one is about the same deal as: linked explicitly here, or
     sharing at least two parties (unrelated contracts under different laws do not contradict)."""
-    related = {lk.target_id for lk in links if lk.relation in _EXPLICIT}
+    related = {lk.target_id for lk in links if lk.relation in _EXPLICIT} | set(ctx.related)
     mine = {_key(p) for p in own_parties}
     theirs: dict[str, set[str]] = {}
     for f in ctx.seen:
