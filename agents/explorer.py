@@ -67,6 +67,7 @@ class Explorer(ExplorerAgent):
         reads=(*V.READS, "Link.*", "RabbitholeJob.*", "RabbitholeNode.*"),
         proposal_kinds=("link", "finding", "entity"),
     )
+    prompt = "explorer.md.j2"
     entities = (*ENTITIES,)
     retrieval_sources = (("DocumentVersion", "text"),)
 

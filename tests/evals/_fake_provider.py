@@ -96,6 +96,74 @@ def extract(document: str, fields: list[str]) -> list[dict[str, Any]]:
     return found
 
 
+_CANDIDATE = re.compile(
+    r'<candidate id="(?P<id>[^"]*)" heading="(?P<heading>[^"]*)">\n(?P<text>.*?)\n</candidate>', re.S
+)
+_SEEN = re.compile(r'^- (?P<doc>\S+) · governing_law = (?P<value>[^(]+?) \("(?P<quote>.*)"\)$', re.M)
+
+
+def reflect(doc_id: str, document: str, user: str) -> dict[str, Any]:
+    """Answer a Reflection request as a careful model would, for the test's two-document rooms: the
+    governing law (a mention and a fact), an ``amends`` link to a candidate whose heading the document
+    names, and a contradiction with a seen law of a linked document."""
+    answer: dict[str, Any] = {"mentions": [], "links": [], "findings": [], "facts": []}
+    law = _LAW.search(document)
+    if law is not None:
+        a, b = _sentence(document, law.start(), law.end())
+        answer["mentions"].append(
+            {"name": law.group("place"), "kind": "jurisdiction", "quote": _quote(document, a, b)}
+        )
+        answer["facts"].append(
+            {
+                "name": "governing_law",
+                "value": law.group("place"),
+                "quote": _quote(document, a, b),
+                "confidence": 0.9,
+            }
+        )
+    linked = set()
+    for c in _CANDIDATE.finditer(user):
+        heading = c.group("heading").strip()
+        at = document.lower().find(heading.lower()) if heading else -1
+        if at >= 0:
+            a, b = _sentence(document, at, at + len(heading))
+            linked.add(c.group("id"))
+            answer["links"].append(
+                {
+                    "target_id": c.group("id"),
+                    "relation": "amends",
+                    "confidence": 0.9,
+                    "rationale": "it names the candidate's title",
+                    "evidence": [_quote(document, a, b)],
+                }
+            )
+    for seen in _SEEN.finditer(user):
+        if law is not None and seen.group("value").strip() != law.group("place"):
+            a, b = _sentence(document, law.start(), law.end())
+            other = next(
+                (c.group("text") for c in _CANDIDATE.finditer(user) if c.group("id") == seen.group("doc")), ""
+            )
+            where = other.find(seen.group("quote"))
+            if where < 0:
+                continue
+            answer["findings"].append(
+                {
+                    "kind": "contradiction",
+                    "title": f"governing law: {law.group('place')} vs {seen.group('value').strip()}",
+                    "description": "the two documents name different governing laws",
+                    "evidence": [
+                        {"doc_id": doc_id, "quote": _quote(document, a, b)},
+                        {
+                            "doc_id": seen.group("doc"),
+                            "quote": _quote(other, where, where + len(seen.group("quote"))),
+                        },
+                    ],
+                    "confidence": 0.9,
+                }
+            )
+    return answer
+
+
 @dataclass(frozen=True)
 class Seen:
     """One HTTP request that reached the server."""
@@ -189,6 +257,15 @@ class FakeProvider:
         if fault is not None and not fault.malformed:
             return (*_error(wire, fault.status, fault.message)[:2], fault.headers)
         name, schema = _schema(wire, body)
+        if name == "Reflection" and doc is not None:
+            answer = reflect(doc.group("id"), doc.group("text"), "\n".join(users))
+            prompt = sum(count_tokens(t) for t in (system, *users)) + count_tokens(json.dumps(schema))
+            completion = count_tokens(json.dumps(answer))
+            model = f"{body.get('model')}-{ANTHROPIC_SNAPSHOT if wire == 'anthropic' else OPENAI_SNAPSHOT}"
+            with self._lock:
+                self.served.append(Served(doc.group("id"), prompt, completion, model, False))
+            reply = _anthropic_reply if wire == "anthropic" else _openai_reply
+            return 200, reply(name, answer, model, prompt, completion), {}
         if name != "Extraction" or doc is None:
             return _error(wire, 400, f"the fake answers Extraction requests about a document, not {name}")
         fields = _FIELD_LINE.findall(system)

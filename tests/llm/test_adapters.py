@@ -250,3 +250,15 @@ async def test_openai_reply_without_usage_counts_zero_tokens(openai_harness: Har
     response = await h.model.request(MESSAGES, Verdict, FAST)
     assert (response.usage.input_tokens, response.usage.output_tokens) == (0, 0)
     assert response.usage.cost_usd == 0
+
+
+def test_every_task_output_is_a_strict_openai_schema() -> None:
+    # Real models answer every task through structured outputs; a task whose output cannot be strict
+    # (a free-form map) would silently lose its schema guarantee on OpenAI.
+    from agentcrdt.llm.openai import strict_json_schema
+    from agentcrdt.llm.tasks import TASKS
+
+    for name, (output_type, _) in TASKS.items():
+        schema, strict = strict_json_schema(output_type.model_json_schema())
+        assert strict, name
+        assert schema["additionalProperties"] is False, name
