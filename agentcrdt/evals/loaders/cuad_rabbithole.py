@@ -5,9 +5,9 @@ Per contract (a digest of its file name chooses): a ``planted`` amendment (resta
 the renewal term with a different value: a contradiction, quoted in the contract's own clause and the
 amendment's sentence) or a ``same`` control (restates the same value: nothing to find). Every amendment
 names its contract (an expected ``amends`` link); the copy of the room's first contract is an expected
-``duplicates`` link. The job starts from the amendments and the copy (the documents under review) and
-goes ``depth`` 1: to what they are about. Options: ``split`` (``all``/``tune``/``holdout``), ``rooms``,
-``contracts`` (per room), ``depth``.
+``duplicates`` link, and a contradiction with the original is one with the copy too. The job starts
+from the amendments and the copy (the documents under review) and goes ``depth`` 1: to what they are
+about. Options: ``split`` (``all``/``tune``/``holdout``), ``rooms``, ``contracts`` (per room), ``depth``.
 """
 
 from __future__ import annotations
@@ -123,6 +123,10 @@ def load_rooms(data: Path, options: Mapping[str, Any]) -> Loaded:
         copy_text = (data / "contracts" / first).read_text(encoding="utf-8")
         documents.append(DocumentInput(name=copy_name, text=copy_text))
         copy = slug(Path(copy_name).stem)
+        original = slug(Path(first).stem)
+        for c in contradictions:  # the copy is the same contract: its clause contradicts the amendment too
+            if any(side.document == original for side in c.a):
+                c.a.extend(Side(document=copy, quote=side.quote) for side in list(c.a))
         links.append(
             LinkExpectation(source=copy, relation="duplicates", target=slug(Path(first).stem), symmetric=True)
         )

@@ -202,8 +202,19 @@ def link(doc: DocumentInput, candidates: list[DocumentInput], enc: Encoder) -> L
         similar = _similar(doc, sents, target, enc)
         if similar is not None:
             out.append(similar)
-    # An amendment amends one agreement: when some targets are named by title *and* by parties or date,
-    # the ones named by a title alone are other agreements of the same kind ("the License Agreement").
-    if any(lk.relation == "amends" and lk.target_id in twice for lk in out):
-        out = [lk for lk in out if lk.relation != "amends" or lk.target_id in twice]
+    # "The License Agreement between A and B": when a target of some title is named by title *and* by
+    # parties or date, other targets of that same title named by the title alone are other agreements
+    # of the same kind (a chain of amendments, each of its own title, keeps every link).
+    by_id = {c.id: c for c in candidates}
+
+    def kind(target_id: str) -> frozenset[str]:
+        titles = _titles(by_id[target_id])
+        return frozenset(words(next((t for t in titles if t), "")))
+
+    strong = {kind(lk.target_id) for lk in out if lk.relation == "amends" and lk.target_id in twice}
+    out = [
+        lk
+        for lk in out
+        if lk.relation != "amends" or lk.target_id in twice or kind(lk.target_id) not in strong
+    ]
     return Links(links=out)
