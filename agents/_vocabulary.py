@@ -18,12 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from agentcrdt.dataroom.domain import Span
+from agentcrdt.dataroom.domain import Link as DomainLink
+from agentcrdt.dataroom.domain import Span, link_id
 from agentcrdt.dataroom.texts import current_texts, version_text
 from agentcrdt.llm.tasks import DocumentInput, Quote
+from agentcrdt.llm.tasks import Link as TaskLink
 from agentcrdt.materialize import Reader
 from agentcrdt.rooms.workflow import Evidence
-from agentcrdt.runtime import TextKey, WorkItem, find_evidence
+from agentcrdt.runtime import ProposalDraft, TextKey, WorkItem, find_evidence
 
 __all__ = [
     "READS",
@@ -33,6 +35,7 @@ __all__ = [
     "document_items",
     "evidence_for",
     "headings",
+    "link_draft",
     "read_documents",
     "span_of",
     "version_text",
@@ -159,3 +162,22 @@ def confidence(value: float | Decimal) -> Decimal:
     """Return a confidence as a two-decimal Decimal in [0, 1] (the signed codec has no floats)."""
     d = Decimal(str(value)).quantize(Decimal("0.01"))
     return min(Decimal(1), max(Decimal(0), d))
+
+
+def link_draft(source: str, link: TaskLink, evidence: Sequence[Evidence]) -> ProposalDraft:
+    """Return the proposal of ``link`` from ``source`` (a ``Link`` entity; ``evidence`` checked)."""
+    ops = DomainLink.create_ops(
+        id=link_id(source, link.relation, link.target_id),
+        source=source,
+        target=link.target_id,
+        relation=link.relation,
+        evidence=[span_of(source, ev) for ev in evidence],
+        confidence=confidence(link.confidence),
+    )
+    return ProposalDraft(
+        ops=ops,
+        rationale=f"{source} {link.relation} {link.target_id}: {link.rationale}",
+        confidence=confidence(link.confidence),
+        kind="link",
+        evidence=list(evidence),
+    )

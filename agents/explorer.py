@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agentcrdt.capabilities import Capability
-from agentcrdt.dataroom.domain import ENTITIES, Finding, Link, NamedEntity, link_id, named_entity_id
+from agentcrdt.dataroom.domain import ENTITIES, Finding, NamedEntity, named_entity_id
 from agentcrdt.llm.tasks import Fact, Quote, ReflectContext, Reflection
 from agentcrdt.materialize import Reader
 from agentcrdt.rabbithole.explore import FOLLOW, ExplorerAgent
@@ -203,23 +203,7 @@ class Explorer(ExplorerAgent):
             evidence = V.checked(item.texts, doc.key, lk.evidence)
             if not evidence:
                 continue
-            ops = Link.create_ops(
-                id=link_id(me, lk.relation, lk.target_id),
-                source=me,
-                target=lk.target_id,
-                relation=lk.relation,
-                evidence=[V.span_of(me, ev) for ev in evidence],
-                confidence=V.confidence(lk.confidence),
-            )
-            drafts.append(
-                ProposalDraft(
-                    ops=ops,
-                    rationale=f"{me} {lk.relation} {lk.target_id}: {lk.rationale}",
-                    confidence=V.confidence(lk.confidence),
-                    kind="link",
-                    evidence=evidence,
-                )
-            )
+            drafts.append(V.link_draft(me, lk, evidence))
         return drafts
 
     def _mentions(self, item: WorkItem, output: Reflection) -> list[ProposalDraft]:

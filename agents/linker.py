@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from agentcrdt.capabilities import Capability
-from agentcrdt.dataroom.domain import ENTITIES, Link, link_id
+from agentcrdt.dataroom.domain import ENTITIES, link_id
 from agentcrdt.llm.tasks import LinkContext, Links
 from agentcrdt.materialize import Reader
 from agentcrdt.runtime import Agent, ProposalDraft, Retrieval, WorkItem, load_sibling
@@ -149,21 +149,5 @@ class Linker(Agent[Links]):
             if not evidence:
                 continue  # nothing quoted verbatim from the source document: not proposed
             seen.add(lid)
-            ops = Link.create_ops(
-                id=lid,
-                source=me,
-                target=target,
-                relation=link.relation,
-                evidence=[V.span_of(me, ev) for ev in evidence],
-                confidence=V.confidence(link.confidence),
-            )
-            drafts.append(
-                ProposalDraft(
-                    ops=ops,
-                    rationale=f"{me} {link.relation} {target}: {link.rationale}",
-                    confidence=V.confidence(link.confidence),
-                    kind="link",
-                    evidence=evidence,
-                )
-            )
+            drafts.append(V.link_draft(me, link, evidence))
         return drafts
