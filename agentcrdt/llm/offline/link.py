@@ -202,19 +202,25 @@ def link(doc: DocumentInput, candidates: list[DocumentInput], enc: Encoder) -> L
         similar = _similar(doc, sents, target, enc)
         if similar is not None:
             out.append(similar)
-    # "The License Agreement between A and B": when a target of some title is named by title *and* by
-    # parties or date, other targets of that same title named by the title alone are other agreements
-    # of the same kind (a chain of amendments, each of its own title, keeps every link).
+    # "The License Agreement between A and B": when a target is named by title *and* by parties or
+    # date, other targets of that same title (or title ending) named by the title alone are other
+    # agreements of the same kind; targets of other titles (the DPA an amendment also changes) stay.
     by_id = {c.id: c for c in candidates}
 
-    def kind(target_id: str) -> frozenset[str]:
-        titles = _titles(by_id[target_id])
-        return frozenset(words(next((t for t in titles if t), "")))
+    def kinds(target_id: str) -> set[frozenset[str]]:
+        titles = [t for t in _titles(by_id[target_id]) if t]
+        found = {frozenset(words(t)) for t in titles} | {
+            frozenset(words(t)) for t in map(_title_tail, titles) if t
+        }
+        return {k for k in found if len(k) >= 2}
 
-    strong = {kind(lk.target_id) for lk in out if lk.relation == "amends" and lk.target_id in twice}
+    strong: set[frozenset[str]] = set()
+    for lk in out:
+        if lk.relation == "amends" and lk.target_id in twice:
+            strong |= kinds(lk.target_id)
     out = [
         lk
         for lk in out
-        if lk.relation != "amends" or lk.target_id in twice or kind(lk.target_id) not in strong
+        if lk.relation != "amends" or lk.target_id in twice or not kinds(lk.target_id) & strong
     ]
     return Links(links=out)
