@@ -127,7 +127,12 @@ def _explorer(room: Path, model: str, embedder_name: str) -> AgentExplorer:
 
 def _printer(quiet: bool) -> Any:
     def on_node(summary: Any, node: Any, result: Any) -> None:
-        if not quiet:
+        if not quiet and node.kind == "entity":
+            print(
+                f"  [{summary.worker} {len(summary.explored)}] name {node.ref!r}: "
+                f"{len(result.discovered)} documents name it"
+            )
+        elif not quiet:
             c = result.counts
             print(
                 f"  [{summary.worker} {len(summary.explored)}] {node.ref} (depth {node.depth}, {node.via}): "

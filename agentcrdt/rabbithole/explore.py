@@ -11,10 +11,12 @@ and its proposals go through its capability slot and into review.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agentcrdt.dataroom.texts import current_texts
 from agentcrdt.errors import CannotAnswer, ModelError
 from agentcrdt.llm.base import Model, ModelResponse
 from agentcrdt.llm.tasks import Reflection
@@ -66,6 +68,24 @@ class ExplorerAgent(Agent[Reflection]):
         """Return the facts later nodes compare against (JSON: doc_id, field, value, quote)."""
         raise NotImplementedError(f"{type(self).__name__}.facts() is not implemented")
 
+    def names_to_explore(self, item: WorkItem, output: Reflection) -> list[tuple[str, str]]:
+        """Return the names to explore as entity nodes, as ``(name, via)`` (default: the parties,
+        people and organizations the document names; a place names too many documents)."""
+        kinds = ("party", "person", "organization")
+        return [
+            (m.name.strip(), f"mention:{m.kind}")
+            for m in output.mentions
+            if m.kind in kinds and m.name.strip()
+        ]
+
+    def naming(self, reader: Reader, name: str) -> list[str]:
+        """Return the documents that name ``name`` (an entity node's neighbours), by id; none when most
+        documents do (the company under diligence connects everything, so it leads nowhere)."""
+        pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, name.split())) + r"(?!\w)", re.I)
+        texts = current_texts(reader)
+        found = [i for i, _, _, text in texts if pattern.search(text)]
+        return [] if len(found) > max(3, len(texts) // 2) else found
+
 
 class AgentExplorer:
     """Explore nodes with ``agent`` on ``model``: one ``reflect`` call per node."""
@@ -100,6 +120,11 @@ class AgentExplorer:
         self, replica: Replica, job: RabbitholeJob, node: RabbitholeNode, seen: JobView
     ) -> NodeResult:
         agent = self.agent
+        if node.kind == "entity":  # no model call: the documents naming it are its neighbours
+            found = agent.naming(self._reader(replica), node.ref)
+            return NodeResult(
+                discovered=[(d, f"entity:{node.ref}") for d in found], counts={"documents": len(found)}
+            )
         item = agent.node_item(
             self._reader(replica),
             job,
@@ -146,6 +171,7 @@ class AgentExplorer:
             relations=[
                 [item.entity_id, lk.relation, lk.target_id] for lk in output.links if lk.relation in FOLLOW
             ],
+            entities=agent.names_to_explore(item, output),
             usage=response.usage,
             calls=1,
             counts={

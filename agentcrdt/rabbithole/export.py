@@ -27,6 +27,8 @@ def graph_of(m: JobMap) -> dict[str, list[dict[str, Any]]]:
     nodes: list[dict[str, Any]] = []
     edges: list[dict[str, Any]] = []
     for n in m.nodes:
+        if n["kind"] != "document":
+            continue  # an entity node is drawn as its name (below), with the documents naming it
         info = f"depth {n['depth']}, reached by {n['via']}" + (f" from {n['parent']}" if n["parent"] else "")
         nodes.append(
             {"id": f"doc:{n['ref']}", "kind": "document", "label": n["ref"], "info": info, "quotes": [], **n}

@@ -57,6 +57,7 @@ class NodeResult:
 
     pending: list[tuple[str, Pending]] = field(default_factory=list)  # (slot, draft with its texts)
     discovered: list[tuple[str, str]] = field(default_factory=list)  # (document id, via)
+    entities: list[tuple[str, str]] = field(default_factory=list)  # (name, via): entity nodes to explore
     facts: list[dict[str, Any]] = field(default_factory=list)
     relations: list[list[str]] = field(default_factory=list)  # [source, relation, target], explicit ones
     usage: Usage = field(default_factory=Usage)
@@ -65,8 +66,9 @@ class NodeResult:
 
 
 class Explorer(Protocol):
-    """Explores one node. ``calls_per_node`` is the most model calls one node makes (it is reserved
-    against the calls budget when the node is claimed)."""
+    """Explores one node. ``calls_per_node`` is the most model calls a document node makes (reserved
+    against the calls budget when the node is claimed); an entity node makes none (it looks up the
+    documents naming it)."""
 
     calls_per_node: int
 
@@ -223,11 +225,11 @@ class JobRunner:
             held = view.held_by(self.worker)
             if held:
                 return held[0], view, None  # a restart: take up what we held (already reserved)
-            need = self.explorer.calls_per_node
+            frontier = view.frontier()
+            need = self.explorer.calls_per_node if not frontier or frontier[0].kind == "document" else 0
             reason = view.stop_reason(need)
             if reason is not None:
                 return None, view, reason  # a budget or a stop: nodes in flight finish on their workers
-            frontier = view.frontier()
             if not frontier:
                 return None, view, view.end_reason(need)  # None while other workers hold nodes
             node = frontier[0]
@@ -254,7 +256,7 @@ class JobRunner:
         with r.batch():
             r.refresh()
             view = read_job(r, self.job)
-            current = view.node(node.ref)
+            current = view.node(node.ref, node.kind)
             if current is None or current.done:
                 return []  # another replica's winner finished it first: nothing to add
             by_slot: dict[str, list[Pending]] = {}
@@ -271,11 +273,19 @@ class JobRunner:
                     result.facts, proposals=proposals, relations=result.relations, **result.counts
                 ),
             )
-            for ref, via in result.discovered:
-                if view.node(ref) is None and ref != node.ref:
+            made: set[str] = set()
+            for kind, found in (("document", result.discovered), ("entity", result.entities)):
+                if kind == "entity" and node.depth + 2 > view.job.max_depth:
+                    continue  # a name leads to documents one step further: beyond the depth, nowhere
+                for ref, via in found:
+                    nid = node_id(self.job, ref, kind)
+                    if nid in made or nid == node.id or view.node(ref, kind) is not None:
+                        continue
+                    made.add(nid)
                     ops += RabbitholeNode.create_ops(
-                        id=node_id(self.job, ref),
+                        id=nid,
                         job=self.job,
+                        kind=kind,
                         ref=ref,
                         depth=node.depth + 1,
                         parent=node.ref,
@@ -327,6 +337,8 @@ def seen_related(view: JobView, node: RabbitholeNode) -> list[str]:
     """Return the documents the job already found ``node``'s document explicitly related to: relations
     finished nodes recorded to or from it, and the parent that led here by one (``via`` ``link:...``)."""
     out = {node.parent} if node.parent and node.via.startswith("link:") else set()
+    if node.kind != "document":
+        return []
     for n in view.done():
         for rel in outcome_of(n).get("relations", []):
             if isinstance(rel, list) and len(rel) == 3:

@@ -95,6 +95,7 @@ def build_map(replica: Replica, job: str, *, calls_per_node: int = 1) -> JobMap:
     m.nodes = [
         {
             "ref": n.ref,
+            "kind": n.kind,
             "depth": n.depth,
             "via": n.via,
             "parent": n.parent,
@@ -159,7 +160,7 @@ def _themes(m: JobMap) -> list[dict[str, Any]]:
     import networkx as nx
     from networkx.algorithms.community import greedy_modularity_communities
 
-    docs = sorted({n["ref"] for n in m.nodes if n["done"]})
+    docs = sorted({n["ref"] for n in m.nodes if n["done"] and n["kind"] == "document"})
     if not docs:
         return []
     hub = max(2, len(docs) // 2)

@@ -25,9 +25,11 @@ def render_text(m: JobMap, *, links: int = 8) -> str:
     job = m.job
     start = f"from {job['start']}" if job["start"] else f"on the question {job['question']!r}"
     usd = Decimal(job["usd_micros"]) / 1_000_000
+    docs = [n for n in m.nodes if n["kind"] == "document"]
     lines = [
         f"Rabbithole {job['id']} {start}, depth <= {job['max_depth']}: {m.status}",
-        f"  {sum(n['done'] for n in m.nodes)} of {len(m.nodes)} documents explored; "
+        f"  {sum(n['done'] for n in docs)} of {len(docs)} documents explored, "
+        f"{sum(n['done'] for n in m.nodes if n['kind'] == 'entity')} names followed; "
         f"{job['calls']} model calls, "
         f"{job['tokens']} tokens" + (f", ${usd:.4f}" if job["usd_micros"] else ""),
         f"  found {len(m.entities)} names, {len(m.links)} links, {len(m.findings)} findings "

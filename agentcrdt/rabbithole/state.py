@@ -7,7 +7,8 @@ every worker of it (several processes, or peers syncing later) reads the same st
     the question or starting document, the limits, and what was spent: nodes claimed, model calls
     reserved and made, tokens, money. Spending is grow-only counters: concurrent workers add up.
 ``RabbitholeNode``
-    one node of the exploration (a document, reached at some depth by some path), who claimed it
+    one node of the exploration (a document, or a name the documents share: an entity), reached at some
+    depth by some path, who claimed it
     (``claimed_by``, a last-writer-wins register: concurrent claims resolve to one winner on every
     replica), whether it is done, and what exploring it read (``outcome``: the facts later nodes
     compare against).
@@ -27,6 +28,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from agentcrdt.capabilities.spec import Capability
+from agentcrdt.dataroom.domain import slug
 from agentcrdt.log.keys import digest
 from agentcrdt.schema import Entity, GrowCounter
 
@@ -74,10 +76,11 @@ class RabbitholeJob(Entity):
 
 
 class RabbitholeNode(Entity):
-    """One node of a job: a document reached at ``depth`` from ``parent`` by ``via``."""
+    """One node of a job: a document (``ref``: its id) or an entity (``ref``: the name) reached at
+    ``depth`` from ``parent`` by ``via``."""
 
     job: str = ""
-    kind: Literal["document"] = "document"
+    kind: Literal["document", "entity"] = "document"
     ref: str = ""
     depth: Annotated[int, Field(ge=0)] = 0
     parent: str = ""
@@ -98,9 +101,10 @@ def job_id(question: str, start: str, nonce: str) -> str:
     return "rh-" + digest(f"{question}\0{start}\0{nonce}".encode())[7:19]
 
 
-def node_id(job: str, ref: str) -> str:
-    """Return the id of the node for document ``ref`` in ``job`` (a document is one node per job)."""
-    return f"{job}/{ref}"
+def node_id(job: str, ref: str, kind: str = "document") -> str:
+    """Return the id of the node for document ``ref`` (or the entity named ``ref``) in ``job``: one
+    node per document, and per name however it is spelled ("Acme Corp." and "ACME CORP")."""
+    return f"{job}/{ref}" if kind == "document" else f"{job}/{kind}:{slug(ref)}"
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,9 @@ class JobView:
     def budget(self) -> Budget:
         return Budget.of(self.job)
 
-    def node(self, ref: str) -> RabbitholeNode | None:
-        return next((n for n in self.nodes if n.ref == ref), None)
+    def node(self, ref: str, kind: str = "document") -> RabbitholeNode | None:
+        want = node_id(self.job.id, ref, kind)
+        return next((n for n in self.nodes if n.id == want), None)
 
     def frontier(self) -> list[RabbitholeNode]:
         """Unclaimed, unfinished nodes within the depth limit: shallowest first, then by id."""

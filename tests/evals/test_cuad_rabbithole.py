@@ -43,8 +43,9 @@ def test_rooms_are_deterministic_and_their_expectations_are_quoted_verbatim() ->
                 assert {s.document for s in c.a} == {original, dup.source}
 
 
-def test_bad_options_are_clear_errors() -> None:
+def test_bad_options_are_clear_errors(tmp_path: Path) -> None:
+    # Options are checked before the data is read: an empty directory is enough to get there.
     with pytest.raises(UsageError, match="unknown"):
-        load_cases("cuad-rabbithole", CUAD, {"room": 3})
+        load_cases("cuad-rabbithole", tmp_path, {"room": 3})
     with pytest.raises(UsageError, match="rooms must be a positive integer"):
-        load_cases("cuad-rabbithole", CUAD, {"rooms": 0})
+        load_cases("cuad-rabbithole", tmp_path, {"rooms": 0})

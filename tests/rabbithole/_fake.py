@@ -25,10 +25,19 @@ class GraphExplorer:
     """Explores GRAPH: each node costs ``calls_per_node`` calls and 10 tokens, after ``sleep`` seconds;
     ``log`` (a file) gets one line per node explored, written before the node is recorded."""
 
-    def __init__(self, calls_per_node: int = 1, sleep: float = 0.0, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        calls_per_node: int = 1,
+        sleep: float = 0.0,
+        log: Path | None = None,
+        names: dict[str, list[str]] | None = None,
+        named_by: dict[str, list[str]] | None = None,
+    ) -> None:
         self.calls_per_node = calls_per_node
         self.sleep = sleep
         self.log = log
+        self.names = names or {}  # document -> the names it mentions (entity nodes)
+        self.named_by = named_by or {}  # lower-case name -> the documents naming it
 
     def seeds(self, replica: Replica, job: RabbitholeJob) -> list[tuple[str, str]]:
         return [(s, "start") for s in job.starts if s in GRAPH]
@@ -36,6 +45,10 @@ class GraphExplorer:
     async def explore(
         self, replica: Replica, job: RabbitholeJob, node: RabbitholeNode, seen: JobView
     ) -> NodeResult:
+        if node.kind == "entity":
+            return NodeResult(
+                discovered=[(d, f"entity:{node.ref}") for d in self.named_by.get(node.ref.lower(), [])]
+            )
         if self.sleep:
             await anyio.sleep(self.sleep)
         if self.log is not None:
@@ -43,6 +56,7 @@ class GraphExplorer:
                 f.write(node.ref + "\n")
         return NodeResult(
             discovered=[(child, "link:references") for child in GRAPH[node.ref]],
+            entities=[(name, "mention:party") for name in self.names.get(node.ref, [])],
             facts=[{"doc_id": node.ref, "field": "n", "value": node.ref, "quote": {}}],
             usage=Usage(input_tokens=7, output_tokens=3),
             calls=self.calls_per_node,

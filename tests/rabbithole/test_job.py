@@ -187,3 +187,23 @@ def test_bad_jobs_are_refused_with_what_to_do(tmp_path: Path) -> None:
         create_job(room, ex, start="d0", calls=0)
     with pytest.raises(NotFound, match="no rabbithole job 'rh-x'"):
         read_job(room, "rh-x")
+
+
+def test_names_become_entity_nodes_that_cost_no_call_and_lead_to_the_documents_naming_them(
+    tmp_path: Path,
+) -> None:
+    room = open_worker(_room(tmp_path))
+    # d0 names "Acme Corp", d1 names it as "ACME CORP" (one entity node); it leads to d5, which the
+    # graph alone reaches only at depth 3.
+    ex = GraphExplorer(names={"d0": ["Acme Corp"], "d1": ["ACME CORP"]}, named_by={"acme corp": ["d5"]})
+    job = create_job(room, ex, start="d0", depth=2, calls=4)
+    reason, explored = _run(room, job, ex)
+    view = read_job(room, job)
+    entity = view.node("Acme Corp", "entity")
+    assert entity is not None and entity.done and entity.depth == 1 and entity.parent == "d0"
+    assert view.node("ACME CORP", "entity") is entity  # one node per name, however it is spelled
+    d5 = view.node("d5")
+    assert d5 is not None and d5.depth == 2 and d5.via == "entity:Acme Corp"
+    # Four documents fit the calls budget; the entity node took none of it.
+    assert reason == "calls" and view.job.calls == 4 and explored.count("Acme Corp") == 1
+    assert [r for r in explored if r != "Acme Corp"] == ["d0", "d1", "d2", "d3"]
