@@ -34,6 +34,8 @@ __all__ = ["AgentExplorer", "ExplorerAgent"]
 log = logging.getLogger("agentcrdt.rabbithole")
 #: Relations a job records and follows (a ``related`` guess is proposed, not followed).
 FOLLOW = ("amends", "references", "duplicates")
+#: Documents a question job adds by retrieval at each document node.
+BY_QUESTION = 2
 
 
 class ExplorerAgent(Agent[Reflection]):
@@ -116,6 +118,21 @@ class AgentExplorer:
     def seeds(self, replica: Replica, job: RabbitholeJob) -> list[tuple[str, str]]:
         return self.agent.seeds(self._reader(replica), job, self.retrieval)
 
+    def _by_question(self, job: RabbitholeJob, seen: JobView, node: RabbitholeNode) -> list[tuple[str, str]]:
+        """A question job also grows by retrieval: each document node adds the ``BY_QUESTION``
+        documents closest to the question that the job has not reached yet."""
+        if self.retrieval is None or not job.question:
+            return []
+        known = {n.ref for n in seen.nodes if n.kind == "document"} | {node.ref}
+        out: list[tuple[str, str]] = []
+        for hit in self.retrieval.search(job.question, k=8 * BY_QUESTION + len(known)):
+            owner = str(hit.metadata.get("eid", "")).rpartition("@")[0]
+            if owner and owner not in known and owner not in {o for o, _ in out}:
+                out.append((owner, "retrieval:question"))
+            if len(out) >= BY_QUESTION:
+                break
+        return out
+
     async def explore(
         self, replica: Replica, job: RabbitholeJob, node: RabbitholeNode, seen: JobView
     ) -> NodeResult:
@@ -166,7 +183,7 @@ class AgentExplorer:
         ]
         return NodeResult(
             pending=pending,
-            discovered=agent.discoveries(item, output),
+            discovered=[*agent.discoveries(item, output), *self._by_question(job, seen, node)],
             facts=agent.facts(item, output),
             relations=[
                 [item.entity_id, lk.relation, lk.target_id] for lk in output.links if lk.relation in FOLLOW

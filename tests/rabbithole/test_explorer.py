@@ -15,7 +15,7 @@ from agentcrdt.cli._main import run as cli
 from agentcrdt.dataroom import Dataroom
 from agentcrdt.dataroom.domain import ENTITIES
 from agentcrdt.log.keys import Identity
-from agentcrdt.rabbithole import JobRunner, create_job
+from agentcrdt.rabbithole import JobRunner, create_job, read_job
 from agentcrdt.rabbithole.explore import AgentExplorer
 from agentcrdt.rabbithole.export import graph_of, to_graphml, to_html, to_json
 from agentcrdt.rabbithole.report import JobMap, build_map
@@ -210,3 +210,30 @@ def test_bad_budgets_and_unknown_jobs_are_clear_errors(
         parse_budgets(["forty calls"])
     assert cli(["rabbithole", "show", "rh-nope", "--room", str(falcon)]) != 0
     assert "no rabbithole job 'rh-nope'" in capsys.readouterr().err
+
+
+def test_a_question_job_also_grows_by_retrieval(falcon: Path, tmp_path: Path) -> None:
+    from agentcrdt.runtime.context import open_retrieval
+
+    path = tmp_path / "falcon.db"
+    shutil.copy(falcon, path)
+    replica = open_local(path, identity=Identity.from_name("explorer"), entities=ENTITIES)
+    agent = load_agent(str(ROOT / "agents" / "explorer.py"))
+    embedder = get_embedder("fake")
+    retrieval = open_retrieval(path, embedder, agent.retrieval_sources)
+    try:
+        retrieval.catch_up(replica)
+        ex = AgentExplorer(agent, build_model("offline", embedder), retrieval=retrieval)  # type: ignore[arg-type]
+        job = create_job(replica, ex, question="office lease rent and premises", depth=1, nodes=12)
+        anyio.run(JobRunner(replica, job, ex).run)
+        view = read_job(replica, job)
+    finally:
+        retrieval.close()
+        replica.close()
+    seeds = [n for n in view.nodes if n.via == "question"]
+    grown = [n for n in view.nodes if n.via == "retrieval:question"]
+    assert 1 <= len(seeds) <= 3 and grown  # each document node adds the next closest documents
+    assert all(n.depth == 1 and n.kind == "document" for n in grown)
+    assert len({n.ref for n in view.nodes if n.kind == "document"}) == len(
+        [n for n in view.nodes if n.kind == "document"]
+    )
