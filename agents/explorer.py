@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from agentcrdt.capabilities import Capability
 from agentcrdt.dataroom.domain import ENTITIES, Finding, NamedEntity, named_entity_id
-from agentcrdt.llm.tasks import Fact, Quote, ReflectContext, Reflection
+from agentcrdt.dataroom.texts import version_text
+from agentcrdt.llm.tasks import DocumentInput, ExtractedField, Fact, Quote, ReflectContext, Reflection
 from agentcrdt.materialize import Reader
 from agentcrdt.rabbithole.explore import FOLLOW, ExplorerAgent
-from agentcrdt.rabbithole.state import RabbitholeJob, RabbitholeNode
+from agentcrdt.rabbithole.state import RabbitholeJob, RabbitholeNode, parse_passage
 from agentcrdt.rooms.workflow import Evidence
 from agentcrdt.runtime import ProposalDraft, Retrieval, TextKey, WorkItem, load_sibling
 
@@ -96,9 +97,12 @@ class Explorer(ExplorerAgent):
         seen: list[dict[str, Any]],
         retrieval: Retrieval | None,
         related: Sequence[str] = (),
+        seen_claims: Sequence[dict[str, Any]] = (),
     ) -> WorkItem | None:
         docs = V.read_documents(reader)
         by_id = {d.id: d for d in docs}
+        if node.kind == "chunk":
+            return self._chunk_item(reader, job, node, by_id, seen_claims)
         doc = by_id.get(node.ref)
         if doc is None:
             return None
@@ -114,7 +118,11 @@ class Explorer(ExplorerAgent):
         parent = [r for r in (node.parent, *related) if r in by_id]
         order = [*named, *parent, *similar, *(d.id for d in others)]
         chosen = [by_id[i] for i in list(dict.fromkeys(order))[:MAX_CANDIDATES]]
-        texts: dict[TextKey, str] = {d.key: d.text for d in (doc, *chosen)}
+        # The documents of figures read earlier: a finding may quote them (the prompt shows the quote).
+        quoted = [
+            by_id[i] for i in sorted({str(c["doc_id"]) for c in seen_claims}) if i in by_id and i != doc.id
+        ]
+        texts: dict[TextKey, str] = {d.key: d.text for d in (doc, *chosen, *quoted)}
         return WorkItem(
             "Document",
             doc.id,
@@ -125,43 +133,90 @@ class Explorer(ExplorerAgent):
                 "heading": heads[doc.id],
                 "candidates": [[c.id, c.version, heads[c.id]] for c in chosen],
                 "seen": seen,
+                "claims": list(seen_claims),
                 "related": sorted(set(related)),
             },
             texts=texts,
-            data={"doc": doc, "candidates": chosen, "heads": heads},
+            data={"doc": doc, "candidates": chosen, "quoted": quoted, "heads": heads},
+        )
+
+    def _chunk_item(
+        self,
+        reader: Reader,
+        job: RabbitholeJob,
+        node: RabbitholeNode,
+        by_id: dict[str, V.Doc],
+        seen_claims: Sequence[dict[str, Any]],
+    ) -> WorkItem | None:
+        """A passage retrieval found about a figure: read it (not its whole document) against the
+        figures seen so far; the version it was found in, even if the document has a newer one."""
+        doc_id, version, start, end = parse_passage(node.ref)
+        current = by_id.get(doc_id)
+        text = current.text if current is not None and current.version == version else None
+        text = text if text is not None else version_text(reader, version)
+        if text is None or not 0 <= start < end <= len(text):
+            return None
+        doc = V.Doc(doc_id, current.title if current else doc_id, version, text)
+        heads = V.headings([doc, *(d for i, d in by_id.items() if i != doc_id)])
+        quoted = [
+            by_id[i] for i in sorted({str(c["doc_id"]) for c in seen_claims}) if i in by_id and i != doc_id
+        ]
+        texts: dict[TextKey, str] = {d.key: d.text for d in (doc, *quoted)}
+        return WorkItem(
+            "Document",
+            doc.id,
+            inputs={
+                "job": job.id,
+                "question": job.question,
+                "version": version,
+                "passage": [start, end],
+                "heading": heads[doc.id],
+                "candidates": [],
+                "seen": [],
+                "claims": list(seen_claims),
+                "related": [],
+            },
+            texts=texts,
+            data={"doc": doc, "candidates": [], "quoted": quoted, "heads": heads, "passage": (start, end)},
         )
 
     def context(self, item: WorkItem, retrieval: Retrieval | None) -> dict[str, Any]:
         doc = item.data["doc"]
         heads = item.data["heads"]
         candidates = item.data["candidates"]
-        seen = [
-            Fact(
+
+        def fact(f: dict[str, Any]) -> Fact:
+            return Fact(
                 doc_id=f["doc_id"],
                 field=f["field"],
                 value=f["value"],
                 quote=Quote(**f["quote"]),
                 confidence=f.get("confidence", 1.0),
             )
-            for f in item.inputs["seen"]
-        ]
+
+        start, end = item.data.get("passage", (0, len(doc.text)))
+        document = DocumentInput(id=doc.id, text=doc.text[start:end], title=heads[doc.id])
         task = ReflectContext(
-            document=doc.as_input(heads[doc.id]),
+            document=document,
             candidates=[c.as_input(heads[c.id]) for c in candidates],
-            seen=seen,
+            seen=[fact(f) for f in item.inputs["seen"]],
+            claims=[fact(f) for f in item.inputs.get("claims", [])],
             related=item.inputs["related"],
             question=item.inputs["question"],
         )
         return {
             "question": item.inputs["question"],
-            "document": {"id": doc.id, "heading": heads[doc.id], "text": doc.text},
+            "document": {"id": doc.id, "heading": heads[doc.id], "text": document.text},
             "candidates": [{"id": c.id, "heading": heads[c.id], "text": c.text} for c in candidates],
             "seen": item.inputs["seen"],
+            "claims": item.inputs.get("claims", []),
             "task": task,
         }
 
     def discoveries(self, item: WorkItem, output: Reflection) -> list[tuple[str, str]]:
         here = item.entity_id
+        if "passage" in item.data:  # a passage worth a finding is worth reading whole
+            return [(here, "chunk")] if output.findings else []
         known = {c.id for c in item.data["candidates"]}
         out = [(lk.target_id, f"link:{lk.relation}") for lk in output.links if lk.relation in FOLLOW]
         for f in output.findings:
@@ -170,9 +225,15 @@ class Explorer(ExplorerAgent):
         return [(ref, via) for ref, via in dict.fromkeys(out) if ref in known and ref != here]
 
     def facts(self, item: WorkItem, output: Reflection) -> list[dict[str, Any]]:
+        return self._quoted(item, output.facts)
+
+    def claims(self, item: WorkItem, output: Reflection) -> list[dict[str, Any]]:
+        return self._quoted(item, output.claims)
+
+    def _quoted(self, item: WorkItem, fields: Sequence[ExtractedField]) -> list[dict[str, Any]]:
         doc = item.data["doc"]
         out = []
-        for f in output.facts:
+        for f in fields:
             ev = V.evidence_for(item.texts, doc.key, f.quote)
             if ev is None:
                 continue  # a fact a later node may quote must be verbatim here
@@ -180,6 +241,7 @@ class Explorer(ExplorerAgent):
             out.append(
                 {
                     "doc_id": doc.id,
+                    "version": doc.version,
                     "field": f.name,
                     "value": f.value,
                     "quote": quote,
@@ -231,7 +293,8 @@ class Explorer(ExplorerAgent):
 
     def _findings(self, item: WorkItem, output: Reflection) -> list[ProposalDraft]:
         drafts = []
-        versions = {c.id: c.key for c in (item.data["doc"], *item.data["candidates"])}
+        docs = (item.data["doc"], *item.data["candidates"], *item.data.get("quoted", ()))
+        versions = {c.id: c.key for c in docs}
         for f in output.findings:
             sides: list[tuple[str, Evidence]] = []
             for c in f.evidence:
@@ -243,8 +306,8 @@ class Explorer(ExplorerAgent):
             else:
                 if not sides:
                     continue
-                docs = sorted({d for d, _ in sides})
-                raw = f"{f.kind}:{f.title}:{':'.join(docs)}"
+                involved = sorted({d for d, _ in sides})
+                raw = f"{f.kind}:{f.title}:{':'.join(involved)}"
                 fid = raw if len(raw) <= 200 else f"{f.kind}-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
                 ops = Finding.create_ops(
                     id=fid,

@@ -23,6 +23,7 @@ from agentcrdt.errors import UsageError
 if TYPE_CHECKING:
     from agentcrdt.log.keys import Identity
     from agentcrdt.rabbithole.explore import AgentExplorer
+    from agentcrdt.rabbithole.report import JobMap
     from agentcrdt.replica import Replica
 
 __all__ = ["parse_budgets", "register"]
@@ -251,15 +252,21 @@ def _open_read(room: str) -> Replica:
     return open_local(room)
 
 
-def _show(args: argparse.Namespace) -> int:
+def _read_map(args: argparse.Namespace) -> JobMap:
+    """The map of ``--job`` in ``--room``, read without a key."""
     from agentcrdt.rabbithole.report import build_map
-    from agentcrdt.rabbithole.show import render_text
 
     replica = _open_read(args.room)
     try:
-        m = build_map(replica, args.job)
+        return build_map(replica, args.job)
     finally:
         replica.close()
+
+
+def _show(args: argparse.Namespace) -> int:
+    from agentcrdt.rabbithole.show import render_text
+
+    m = _read_map(args)
     if args.json:
         print(json.dumps(m.to_json(), sort_keys=True))
     else:
@@ -269,13 +276,8 @@ def _show(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from agentcrdt.rabbithole.export import to_graphml, to_html, to_json
-    from agentcrdt.rabbithole.report import build_map
 
-    replica = _open_read(args.room)
-    try:
-        m = build_map(replica, args.job)
-    finally:
-        replica.close()
+    m = _read_map(args)
     text = {"json": to_json, "graphml": to_graphml, "html": to_html}[args.format](m)
     out = Path(args.output or f"{m.job['id']}.{args.format}")
     out.write_text(text, encoding="utf-8")

@@ -265,6 +265,12 @@ class Reflection(_Out):
     facts: list[ExtractedField] = Field(
         default_factory=list, description="The document's contract fields, for later steps to compare."
     )
+    claims: list[ExtractedField] = Field(
+        default_factory=list,
+        description="Figures it states beyond the contract fields (revenue, a covenant's length, a "
+        "lease's expiry, a share of the capital): name says what the figure is, value is normalized, "
+        "quote is the exact clause; for later steps to compare.",
+    )
 
 
 TaskOutput = Classification | Extraction | Summary | Links | Contradictions | Verification | Reflection
@@ -358,6 +364,8 @@ class ReflectContext(_In):
     document: DocumentInput
     candidates: list[DocumentInput] = Field(default_factory=list)
     seen: list[Fact] = Field(default_factory=list)
+    #: Figures earlier steps read from other documents (``field``: what the figure is).
+    claims: list[Fact] = Field(default_factory=list)
     #: Documents the job already found this one related to (an explicit relation at an earlier node).
     related: list[str] = Field(default_factory=list)
     question: str = ""

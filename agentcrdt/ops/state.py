@@ -128,9 +128,13 @@ class EntityState:
     fields: dict[tuple[str, str], Any] = field(default_factory=dict)  # (field, type) -> kernel state
     first: tuple[Stamp, int] | None = None  # (stamp, wall time ms)
     last: tuple[Stamp, int] | None = None
+    # How many ops this object has applied: lets a reader reuse what it built from it while the count
+    # is unchanged. Bookkeeping of this object, not state: not encoded, not compared, not hashed.
+    touched: int = field(default=0, compare=False, repr=False)
 
     def apply(self, field_name: str, crdt: str, kernel_op: Any, stamp: Stamp, time_ms: int) -> None:
         """Apply one decoded op."""
+        self.touched += 1
         t = get_type(crdt)
         key = (field_name, crdt)
         state = self.fields.get(key)

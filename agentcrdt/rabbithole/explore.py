@@ -22,10 +22,17 @@ from agentcrdt.llm.base import Model, ModelResponse
 from agentcrdt.llm.tasks import Reflection
 from agentcrdt.materialize.atoms import Reader
 from agentcrdt.rabbithole.job import NodeResult, seen_facts, seen_related
-from agentcrdt.rabbithole.state import JobView, RabbitholeJob, RabbitholeNode
+from agentcrdt.rabbithole.state import (
+    JobView,
+    RabbitholeJob,
+    RabbitholeNode,
+    outcome_of,
+    parse_passage,
+    passage_ref,
+)
 from agentcrdt.replica import Replica
 from agentcrdt.runtime._outbox import Pending, provenance_of
-from agentcrdt.runtime.agent import Agent, WorkItem
+from agentcrdt.runtime.agent import Agent, ProposalDraft, WorkItem
 from agentcrdt.runtime.context import Retrieval
 from agentcrdt.runtime.prompts import PromptTemplate, agent_prompt
 
@@ -36,6 +43,9 @@ log = logging.getLogger("agentcrdt.rabbithole")
 FOLLOW = ("amends", "references", "duplicates")
 #: Documents a question job adds by retrieval at each document node.
 BY_QUESTION = 2
+#: Figures of a document followed as claim nodes, and passages a claim node leads to.
+CLAIM_NODES = 3
+PASSAGES = 2
 
 
 class ExplorerAgent(Agent[Reflection]):
@@ -57,9 +67,11 @@ class ExplorerAgent(Agent[Reflection]):
         seen: list[dict[str, Any]],
         retrieval: Retrieval | None,
         related: Sequence[str] = (),
+        seen_claims: Sequence[dict[str, Any]] = (),
     ) -> WorkItem | None:
         """Return the work item for ``node`` (None when its document cannot be read); ``seen``: the
-        facts earlier nodes read, ``related``: documents the job already related this one to."""
+        facts earlier nodes read, ``related``: documents the job already related this one to,
+        ``seen_claims``: the figures earlier nodes read."""
         raise NotImplementedError(f"{type(self).__name__}.node_item() is not implemented")
 
     def discoveries(self, item: WorkItem, output: Reflection) -> list[tuple[str, str]]:
@@ -69,6 +81,43 @@ class ExplorerAgent(Agent[Reflection]):
     def facts(self, item: WorkItem, output: Reflection) -> list[dict[str, Any]]:
         """Return the facts later nodes compare against (JSON: doc_id, field, value, quote)."""
         raise NotImplementedError(f"{type(self).__name__}.facts() is not implemented")
+
+    def claims(self, item: WorkItem, output: Reflection) -> list[dict[str, Any]]:
+        """Return the figures (claims) later nodes compare against, shaped like :meth:`facts`
+        (default: none)."""
+        return []
+
+    def claims_to_explore(self, item: WorkItem, output: Reflection) -> list[tuple[str, str]]:
+        """Return the figures to follow as claim nodes, as ``(passage ref, via)`` (default: the first
+        ``CLAIM_NODES`` of :meth:`claims`, amounts and shares before durations and dates, which
+        contracts state by the dozen)."""
+        out = []
+        rank = {"money": 0, "percent": 0, "duration": 1}
+        claims = sorted(self.claims(item, output), key=lambda c: rank.get(_figure_kind(str(c["value"])), 2))
+        for c in claims[:CLAIM_NODES]:
+            q = c["quote"]
+            out.append(
+                (passage_ref(str(c["version"]), int(q["start"]), int(q["end"])), f"claim:{c['field']}")
+            )
+        return out
+
+    def passages(
+        self, claim: dict[str, Any], retrieval: Retrieval, reached: set[str]
+    ) -> list[tuple[str, str]]:
+        """Return the passages a claim node leads to, as ``(passage ref, via)``: the ``PASSAGES``
+        chunks of other documents closest to the claim's clause that the job has not reached."""
+        out: list[tuple[str, str]] = []
+        for hit in retrieval.search(str(claim["quote"]["text"]), k=8 * PASSAGES + len(reached)):
+            eid = str(hit.metadata.get("eid", ""))
+            owner = eid.rpartition("@")[0]
+            if not owner or owner == claim["doc_id"] or owner in reached or "@" not in eid:
+                continue
+            if owner in {parse_passage(r)[0] for r, _ in out}:
+                continue
+            out.append((passage_ref(eid, hit.start, hit.end), f"claim:{claim['field']}"))
+            if len(out) >= PASSAGES:
+                break
+        return out
 
     def names_to_explore(self, item: WorkItem, output: Reflection) -> list[tuple[str, str]]:
         """Return the names to explore as entity nodes, as ``(name, via)`` (default: the parties,
@@ -89,8 +138,36 @@ class ExplorerAgent(Agent[Reflection]):
         return [] if len(found) > max(3, len(texts) // 2) else found
 
 
+def _finding_ids(draft: ProposalDraft) -> set[str]:
+    return {str(op["id"]) for op in draft.ops if op.get("e") == "Finding"}
+
+
+def _figure_kind(value: str) -> str:
+    """The kind of a normalized figure: ``USD 100`` money, ``12%`` percent, ``P2Y`` duration, else date."""
+    if value.endswith("%"):
+        return "percent"
+    if re.fullmatch(r"P\d+[YMWD]", value):
+        return "duration"
+    return "money" if re.fullmatch(r"[A-Z]{3} [\d.]+", value) else "date"
+
+
+def _claim_of(view: JobView, node: RabbitholeNode) -> dict[str, Any] | None:
+    """The figure a claim node follows, as its document's node recorded it."""
+    try:
+        doc, version, start, end = parse_passage(node.ref)
+    except ValueError:
+        return None
+    for n in view.done():
+        if n.kind == "document" and n.ref == doc:
+            for c in outcome_of(n).get("claims", []):
+                q = c.get("quote", {}) if isinstance(c, dict) else {}
+                if c.get("version") == version and (q.get("start"), q.get("end")) == (start, end):
+                    return dict(c)
+    return None
+
+
 class AgentExplorer:
-    """Explore nodes with ``agent`` on ``model``: one ``reflect`` call per node."""
+    """Explore nodes with ``agent`` on ``model``: one ``reflect`` call per document or chunk node."""
 
     calls_per_node = 1
 
@@ -142,6 +219,13 @@ class AgentExplorer:
             return NodeResult(
                 discovered=[(d, f"entity:{node.ref}") for d in found], counts={"documents": len(found)}
             )
+        if node.kind == "claim":  # no model call: retrieval finds the passages about the figure
+            claim = _claim_of(seen, node)
+            if claim is None or self.retrieval is None:
+                return NodeResult(counts={"passages": 0})
+            reached = {n.ref for n in seen.nodes if n.kind == "document"}
+            chunks = agent.passages(claim, self.retrieval, reached)
+            return NodeResult(chunks=chunks, counts={"passages": len(chunks)})
         item = agent.node_item(
             self._reader(replica),
             job,
@@ -149,6 +233,7 @@ class AgentExplorer:
             seen_facts(seen, node.ref),
             self.retrieval,
             seen_related(seen, node),
+            seen_claims=seen_facts(seen, node.ref, "claims"),
         )
         if item is None:
             return NodeResult(counts={"unreadable": 1})
@@ -177,18 +262,27 @@ class AgentExplorer:
         input_id = item.input_id(agent.name, self.prompt.hash)
         heads = tuple(sorted(replica.heads))
         slot = agent.capability.slot
-        pending = [
-            (slot, Pending(item.key, input_id, draft, item.texts, provenance, heads))
-            for draft in agent.proposals(item, output)
-        ]
+        # A finding an earlier node of the job proposed (a chunk's, then its whole document's) is
+        # proposed once: reviewers see each contradiction one time.
+        already = {str(x) for n in seen.done() for x in outcome_of(n).get("found", [])}
+        drafts = [d for d in agent.proposals(item, output) if not (_finding_ids(d) & already)]
+        pending = [(slot, Pending(item.key, input_id, d, item.texts, provenance, heads)) for d in drafts]
+        whole = node.kind == "document"  # a chunk is read for its figures, and leads to its document
         return NodeResult(
             pending=pending,
-            discovered=[*agent.discoveries(item, output), *self._by_question(job, seen, node)],
-            facts=agent.facts(item, output),
+            discovered=[
+                *agent.discoveries(item, output),
+                *(self._by_question(job, seen, node) if whole else []),
+            ],
+            facts=agent.facts(item, output) if whole else [],
+            claims=agent.claims(item, output),
+            found=sorted(set().union(*(_finding_ids(d) for d in drafts))),
             relations=[
                 [item.entity_id, lk.relation, lk.target_id] for lk in output.links if lk.relation in FOLLOW
             ],
-            entities=agent.names_to_explore(item, output),
+            entities=agent.names_to_explore(item, output) if whole else [],
+            # Claims lead to passages by retrieval: without an index there is nothing to follow them by.
+            claim_nodes=agent.claims_to_explore(item, output) if whole and self.retrieval else [],
             usage=response.usage,
             calls=1,
             counts={

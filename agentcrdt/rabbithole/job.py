@@ -16,6 +16,7 @@ every replica, and the loser's work is kept (it is a proposal like any other).
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,7 +26,9 @@ import anyio
 
 from agentcrdt.errors import NotFound, UsageError
 from agentcrdt.llm.base import Usage
+from agentcrdt.ops.state import EntityState
 from agentcrdt.rabbithole.state import (
+    CALLING_KINDS,
     JobView,
     RabbitholeJob,
     RabbitholeNode,
@@ -58,7 +61,11 @@ class NodeResult:
     pending: list[tuple[str, Pending]] = field(default_factory=list)  # (slot, draft with its texts)
     discovered: list[tuple[str, str]] = field(default_factory=list)  # (document id, via)
     entities: list[tuple[str, str]] = field(default_factory=list)  # (name, via): entity nodes to explore
+    claim_nodes: list[tuple[str, str]] = field(default_factory=list)  # (passage ref, via): claims to follow
+    chunks: list[tuple[str, str]] = field(default_factory=list)  # (passage ref, via): passages to read
     facts: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[dict[str, Any]] = field(default_factory=list)  # figures stated, same shape as facts
+    found: list[str] = field(default_factory=list)  # ids of the findings proposed (proposed once a job)
     relations: list[list[str]] = field(default_factory=list)  # [source, relation, target], explicit ones
     usage: Usage = field(default_factory=Usage)
     calls: int = 0
@@ -66,9 +73,9 @@ class NodeResult:
 
 
 class Explorer(Protocol):
-    """Explores one node. ``calls_per_node`` is the most model calls a document node makes (reserved
-    against the calls budget when the node is claimed); an entity node makes none (it looks up the
-    documents naming it)."""
+    """Explores one node. ``calls_per_node`` is the most model calls a document or chunk node makes
+    (reserved against the calls budget when the node is claimed); an entity or claim node makes none
+    (it looks up the documents naming it, or the passages about it)."""
 
     calls_per_node: int
 
@@ -95,7 +102,32 @@ def read_job(replica: Replica, job: str) -> JobView:
     if found is None:
         jobs = ", ".join(j.id for j in replica.all(RabbitholeJob)) or "none yet"
         raise NotFound(f"no rabbithole job {job!r} in this room (jobs: {jobs})")
-    return JobView.of(found, replica.all(RabbitholeNode))
+    return JobView.of(found, _nodes(replica))
+
+
+# Nodes built from each replica's states, reused while a state is unchanged: a worker reads the job at
+# every claim and finish, and building every node each time made a job quadratic in its nodes.
+_NODES: weakref.WeakKeyDictionary[Replica, dict[str, tuple[EntityState, int, RabbitholeNode | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _nodes(replica: Replica) -> list[RabbitholeNode]:
+    cache = _NODES.setdefault(replica, {})
+    out: list[RabbitholeNode] = []
+    states = replica.entity_states(RabbitholeNode.entity_type)
+    for eid, st in states:
+        hit = cache.get(eid)
+        if hit is None or hit[0] is not st or hit[1] != st.touched:
+            # A fresh node whenever its state changed (None: deleted); callers read nodes, never edit them.
+            hit = (st, st.touched, None if st.deleted else RabbitholeNode.from_state(eid, st))
+            cache[eid] = hit
+        if hit[2] is not None:
+            out.append(hit[2])
+    if len(cache) > len(states):
+        for gone in set(cache) - {eid for eid, _ in states}:
+            del cache[gone]
+    return out
 
 
 def create_job(
@@ -226,7 +258,8 @@ class JobRunner:
             if held:
                 return held[0], view, None  # a restart: take up what we held (already reserved)
             frontier = view.frontier()
-            need = self.explorer.calls_per_node if not frontier or frontier[0].kind == "document" else 0
+            calling = not frontier or frontier[0].kind in CALLING_KINDS
+            need = self.explorer.calls_per_node if calling else 0
             reason = view.stop_reason(need)
             if reason is not None:
                 return None, view, reason  # a budget or a stop: nodes in flight finish on their workers
@@ -270,13 +303,23 @@ class JobRunner:
                 r.entity_state("RabbitholeNode", node.id),
                 done=True,
                 outcome=outcome_json(
-                    result.facts, proposals=proposals, relations=result.relations, **result.counts
+                    result.facts,
+                    claims=result.claims,
+                    found=result.found,
+                    proposals=proposals,
+                    relations=result.relations,
+                    **result.counts,
                 ),
             )
             made: set[str] = set()
-            for kind, found in (("document", result.discovered), ("entity", result.entities)):
-                if kind == "entity" and node.depth + 2 > view.job.max_depth:
-                    continue  # a name leads to documents one step further: beyond the depth, nowhere
+            for kind, found in (
+                ("document", result.discovered),
+                ("entity", result.entities),
+                ("claim", result.claim_nodes),
+                ("chunk", result.chunks),
+            ):
+                if kind in ("entity", "claim") and node.depth + 2 > view.job.max_depth:
+                    continue  # a name or a claim leads one step further: beyond the depth, nowhere
                 for ref, via in found:
                     nid = node_id(self.job, ref, kind)
                     if nid in made or nid == node.id or view.node(ref, kind) is not None:
@@ -349,11 +392,12 @@ def seen_related(view: JobView, node: RabbitholeNode) -> list[str]:
     return sorted(out)
 
 
-def seen_facts(view: JobView, exclude: str = "") -> list[dict[str, Any]]:
-    """Return the facts the job's finished nodes read (what a new node is compared against)."""
+def seen_facts(view: JobView, exclude: str = "", what: str = "facts") -> list[dict[str, Any]]:
+    """Return the facts (``what="claims"``: the figures) the job's finished nodes read, leaving out
+    document ``exclude``'s: what a new node is compared against."""
     out: list[dict[str, Any]] = []
     for n in view.done():
         if n.ref != exclude:
-            facts = outcome_of(n).get("facts", [])
-            out.extend(f for f in facts if isinstance(f, dict))
+            facts = outcome_of(n).get(what, [])
+            out.extend(f for f in facts if isinstance(f, dict) and f.get("doc_id") != exclude)
     return out

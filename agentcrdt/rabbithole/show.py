@@ -29,7 +29,9 @@ def render_text(m: JobMap, *, links: int = 8) -> str:
     lines = [
         f"Rabbithole {job['id']} {start}, depth <= {job['max_depth']}: {m.status}",
         f"  {sum(n['done'] for n in docs)} of {len(docs)} documents explored, "
-        f"{sum(n['done'] for n in m.nodes if n['kind'] == 'entity')} names followed; "
+        f"{sum(n['done'] for n in m.nodes if n['kind'] == 'entity')} names and "
+        f"{sum(n['done'] for n in m.nodes if n['kind'] == 'claim')} figures followed, "
+        f"{sum(n['done'] for n in m.nodes if n['kind'] == 'chunk')} passages read; "
         f"{job['calls']} model calls, "
         f"{job['tokens']} tokens" + (f", ${usd:.4f}" if job["usd_micros"] else ""),
         f"  found {len(m.entities)} names, {len(m.links)} links, {len(m.findings)} findings "

@@ -7,8 +7,10 @@ every worker of it (several processes, or peers syncing later) reads the same st
     the question or starting document, the limits, and what was spent: nodes claimed, model calls
     reserved and made, tokens, money. Spending is grow-only counters: concurrent workers add up.
 ``RabbitholeNode``
-    one node of the exploration (a document, or a name the documents share: an entity), reached at some
-    depth by some path, who claimed it
+    one node of the exploration, reached at some depth by some path: a document; a name the documents
+    share (an entity); a figure a document states (a claim: "ARR at December 31, 2025 was USD
+    12,600,000"); or a passage of another document retrieval finds about that figure (a chunk). Who
+    claimed it
     (``claimed_by``, a last-writer-wins register: concurrent claims resolve to one winner on every
     replica), whether it is done, and what exploring it read (``outcome``: the facts later nodes
     compare against).
@@ -23,6 +25,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -33,6 +36,7 @@ from agentcrdt.log.keys import digest
 from agentcrdt.schema import Entity, GrowCounter
 
 __all__ = [
+    "CALLING_KINDS",
     "ENTITIES",
     "JOB_CAPABILITY",
     "STOP_REASONS",
@@ -42,6 +46,8 @@ __all__ = [
     "RabbitholeNode",
     "job_id",
     "node_id",
+    "parse_passage",
+    "passage_ref",
 ]
 
 #: Why a job stops (or, for ``done``, ends): each budget by name, an asked stop, or nothing left.
@@ -76,11 +82,11 @@ class RabbitholeJob(Entity):
 
 
 class RabbitholeNode(Entity):
-    """One node of a job: a document (``ref``: its id) or an entity (``ref``: the name) reached at
-    ``depth`` from ``parent`` by ``via``."""
+    """One node of a job reached at ``depth`` from ``parent`` by ``via``. ``ref``: a document's id; an
+    entity's name; for a claim or a chunk, the passage as ``<version id>#<start>-<end>``."""
 
     job: str = ""
-    kind: Literal["document", "entity"] = "document"
+    kind: Literal["document", "entity", "claim", "chunk"] = "document"
     ref: str = ""
     depth: Annotated[int, Field(ge=0)] = 0
     parent: str = ""
@@ -101,10 +107,33 @@ def job_id(question: str, start: str, nonce: str) -> str:
     return "rh-" + digest(f"{question}\0{start}\0{nonce}".encode())[7:19]
 
 
+#: The node kinds a model reads (their calls are reserved when claimed); an entity or a claim node is
+#: explored by looking up the documents naming it or the passages about it.
+CALLING_KINDS = frozenset({"document", "chunk"})
+
+
 def node_id(job: str, ref: str, kind: str = "document") -> str:
-    """Return the id of the node for document ``ref`` (or the entity named ``ref``) in ``job``: one
-    node per document, and per name however it is spelled ("Acme Corp." and "ACME CORP")."""
-    return f"{job}/{ref}" if kind == "document" else f"{job}/{kind}:{slug(ref)}"
+    """Return the id of the node ``ref`` of ``kind`` in ``job``: one node per document, per passage,
+    and per name however it is spelled ("Acme Corp." and "ACME CORP")."""
+    if kind == "document":
+        return f"{job}/{ref}"
+    return f"{job}/{kind}:{slug(ref) if kind == 'entity' else ref}"
+
+
+def passage_ref(version: str, start: int, end: int) -> str:
+    """Return the ``ref`` of a claim or chunk node: the span ``start:end`` of document version
+    ``version``."""
+    return f"{version}#{start}-{end}"
+
+
+def parse_passage(ref: str) -> tuple[str, str, int, int]:
+    """Return ``(document id, version id, start, end)`` of a claim or chunk ``ref``; ValueError if
+    ``ref`` is not one."""
+    version, sep, span = ref.rpartition("#")
+    start, dash, end = span.partition("-")
+    if not sep or not dash or not start.isdigit() or not end.isdigit() or "@" not in version:
+        raise ValueError(f"not a passage reference: {ref!r} (expected <version id>#<start>-<end>)")
+    return version.rpartition("@")[0], version, int(start), int(end)
 
 
 @dataclass(frozen=True)
@@ -142,9 +171,12 @@ class JobView:
     def budget(self) -> Budget:
         return Budget.of(self.job)
 
+    @cached_property
+    def _by_id(self) -> dict[str, RabbitholeNode]:
+        return {n.id: n for n in self.nodes}
+
     def node(self, ref: str, kind: str = "document") -> RabbitholeNode | None:
-        want = node_id(self.job.id, ref, kind)
-        return next((n for n in self.nodes if n.id == want), None)
+        return self._by_id.get(node_id(self.job.id, ref, kind))
 
     def frontier(self) -> list[RabbitholeNode]:
         """Unclaimed, unfinished nodes within the depth limit: shallowest first, then by id."""

@@ -914,6 +914,14 @@ class Replica:
         (``Entity.update_ops(id, state, ...)``). The state is the replica's own: read it, do not change it."""
         return self._current_state().entities.get((entity_type, entity_id))
 
+    def entity_states(self, entity_type: str) -> list[tuple[str, EntityState]]:
+        """Return ``(id, CRDT state)`` of every entity of one type as of now, by id, soft-deleted
+        ones too (``state.deleted``): what :meth:`all` builds its entities from, for a reader that
+        caches what it builds (keyed on ``state.touched``). The states are the replica's own: read
+        them, do not change them."""
+        entities = self._current_state().entities
+        return sorted((eid, st) for (etype, eid), st in entities.items() if etype == entity_type)
+
     def get(self, entity: EntityClass[T_co], entity_id: str) -> T_co | None:
         """Return one typed entity as of now (``room.get(Document, "nda")``), or None if it does not
         exist or is soft-deleted."""

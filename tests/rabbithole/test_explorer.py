@@ -237,3 +237,80 @@ def test_a_question_job_also_grows_by_retrieval(falcon: Path, tmp_path: Path) ->
     assert len({n.ref for n in view.nodes if n.kind == "document"}) == len(
         [n for n in view.nodes if n.kind == "document"]
     )
+
+
+_FIGURES = {
+    "letter.txt": "LETTER OF INTENT\n\nThe Buyer values the Target on its annual recurring revenue of "
+    "$14.2 million as of December 31, 2025, as represented by management. The Buyer proposes a "
+    "closing in the second quarter.\n",
+    "finance.txt": "FINANCIAL SUMMARY\n\nHighlights of the year.\n\n- Annual recurring revenue at "
+    "December 31, 2025 was USD 12,600,000, up from the year before.\n- Headcount grew to 86.\n",
+    "lease.txt": "OFFICE LEASE\n\nThe Tenant leases the premises at 200 Harbor Street for office use. "
+    "Rent is payable monthly in advance.\n",
+    "minutes.txt": "BOARD MINUTES\n\nThe board met in Boston and discussed hiring plans and the "
+    "office move.\n",
+}
+
+
+def _figures_room(tmp_path: Path, embedder: str | None = "fake") -> tuple[Path, AgentExplorer, object]:
+    from agentcrdt.runtime.context import open_retrieval
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in _FIGURES.items():
+        (docs / name).write_text(text)
+    path = tmp_path / "room.db"
+    room = Dataroom.create(path, Identity.from_name("owner"), name="figures")
+    room.add(sorted(docs.iterdir()))
+    agent = load_agent(str(ROOT / "agents" / "explorer.py"))
+    grant(room.replica, Identity.from_name("explorer").author, agent.capability)
+    grant(room.replica, Identity.from_name("explorer").author, JOBS)
+    room.close()
+    emb = get_embedder("fake")
+    retrieval = open_retrieval(path, emb, agent.retrieval_sources) if embedder else None
+    return path, AgentExplorer(agent, build_model("offline", emb), retrieval=retrieval), retrieval  # type: ignore[arg-type]
+
+
+def test_a_figure_becomes_a_claim_node_whose_passages_are_read_for_what_contradicts_it(
+    tmp_path: Path,
+) -> None:
+    path, ex, retrieval = _figures_room(tmp_path)
+    replica = open_local(path, identity=Identity.from_name("explorer"), entities=ENTITIES)
+    try:
+        assert retrieval is not None
+        retrieval.catch_up(replica)  # type: ignore[attr-defined]
+        job = create_job(replica, ex, start="letter", depth=2)
+        summary = anyio.run(JobRunner(replica, job, ex).run)
+        view = read_job(replica, job)
+        m = build_map(replica, job)
+    finally:
+        retrieval.close()  # type: ignore[attr-defined]
+        replica.close()
+    claims = [n for n in view.nodes if n.kind == "claim"]
+    chunks = [n for n in view.nodes if n.kind == "chunk"]
+    arr = next(n for n in claims if n.via.endswith("annual recurring revenue"))
+    assert arr.depth == 1 and arr.parent == "letter" and arr.done
+    chunk = next(n for n in chunks if n.parent == arr.ref)
+    assert chunk.ref.startswith("finance@") and chunk.depth == 2 and chunk.done
+    # The chunk's finding quotes both documents verbatim; its document is reached past the depth.
+    (found,) = [f for f in m.findings_of("contradiction") if "recurring" in f["title"]]
+    assert {e["document"] for e in found["evidence"]} == {"letter", "finance"}
+    for e in found["evidence"]:
+        assert e["quote"] and e["quote"] in _FIGURES[e["document"] + ".txt"]
+    assert view.node("finance") is not None and view.node("finance").via == "chunk"
+    assert summary.reason == "depth"
+    # Claim nodes cost no call: one call per document and chunk node read.
+    read = [n for n in view.nodes if n.done and n.kind in ("document", "chunk")]
+    assert view.job.calls == len(read) and view.job.calls_reserved == len(read)
+
+
+def test_without_an_index_no_claim_is_followed(tmp_path: Path) -> None:
+    path, ex, _ = _figures_room(tmp_path, embedder=None)
+    replica = open_local(path, identity=Identity.from_name("explorer"), entities=ENTITIES)
+    try:
+        job = create_job(replica, ex, start="letter", depth=2)
+        anyio.run(JobRunner(replica, job, ex).run)
+        view = read_job(replica, job)
+    finally:
+        replica.close()
+    assert [n.kind for n in view.nodes if n.kind in ("claim", "chunk")] == []

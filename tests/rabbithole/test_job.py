@@ -12,10 +12,12 @@ from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agentcrdt.errors import NotFound, UsageError
 from agentcrdt.rabbithole import JobRunner, create_job, read_job, request_stop
-from agentcrdt.rabbithole.state import RabbitholeNode, node_id
+from agentcrdt.rabbithole.state import RabbitholeNode, node_id, parse_passage, passage_ref
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.local import create_memory, join_memory
 from agentcrdt.rooms.workflow import grant
@@ -207,3 +209,42 @@ def test_names_become_entity_nodes_that_cost_no_call_and_lead_to_the_documents_n
     # Four documents fit the calls budget; the entity node took none of it.
     assert reason == "calls" and view.job.calls == 4 and explored.count("Acme Corp") == 1
     assert [r for r in explored if r != "Acme Corp"] == ["d0", "d1", "d2", "d3"]
+
+
+@given(
+    st.text(min_size=1, max_size=30).filter(lambda s: "#" not in s),
+    st.text(min_size=1, max_size=12),
+    st.integers(0, 10**7),
+    st.integers(1, 10**5),
+)
+def test_a_passage_reference_round_trips_and_a_bad_one_says_what_it_expected(
+    doc: str, version: str, start: int, length: int
+) -> None:
+    vid = f"{doc}@{version}"
+    ref = passage_ref(vid, start, start + length)
+    assert parse_passage(ref) == (vid.rpartition("@")[0], vid, start, start + length)
+    for bad in (doc, f"{vid}#{start}", f"{vid}#x-{start}", f"nodoc#{start}-{start + 1}"):
+        with pytest.raises(ValueError, match="expected <version id>#<start>-<end>"):
+            parse_passage(bad)
+    # Claim and chunk nodes are one node per exact passage; entity ids fold spelling.
+    longer = passage_ref(vid, start, start + length + 1)
+    assert node_id("rh-1", ref, "chunk") != node_id("rh-1", longer, "chunk")
+
+
+def test_the_job_view_reused_between_steps_equals_one_built_afresh(
+    alice_bob: tuple[Replica, Replica],
+) -> None:
+    from agentcrdt.rabbithole import JobView, RabbitholeJob
+
+    alice, bob = alice_bob
+    ex = GraphExplorer()
+    job = create_job(alice, ex, start="d0", depth=3)
+    alice.sync_with(bob)
+    runners = [JobRunner(alice, job, ex, worker="a"), JobRunner(bob, job, ex, worker="b")]
+    for step in range(12):
+        anyio.run(runners[step % 2].step)
+        a, b = runners[step % 2].replica, runners[(step + 1) % 2].replica
+        a.sync_with(b)  # the other replica's cached nodes must see what arrived
+        for r in (a, b):
+            fresh = JobView.of(r.get(RabbitholeJob, job), r.all(RabbitholeNode))  # type: ignore[arg-type]
+            assert read_job(r, job).nodes == fresh.nodes

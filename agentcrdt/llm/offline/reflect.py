@@ -9,6 +9,9 @@ reports findings quoted on every side:
   value as an amendment does ("deleted and replaced with");
 * ``connection``: an explicit relation (amends, references, duplicates) to a candidate, quoted in both
   documents, or a party this document shares with a candidate it does not cite;
+* ``contradiction`` between figures (claims: revenue, a covenant's length, a share of the capital)
+  this document states and figures an earlier step read elsewhere about the same subject and period
+  (see :mod:`~agentcrdt.llm.offline.claims`);
 * ``question``: an agreement the document names ("the Supply Agreement dated ...") that no candidate
   is, so a reviewer knows the room may be missing it.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from agentcrdt.llm.offline.claims import Claim, ambiguous, common_words, conflicts, read_claims
 from agentcrdt.llm.offline.compare import compare, is_change
 from agentcrdt.llm.offline.encoder import Encoder
 from agentcrdt.llm.offline.extract import document_title, extract
@@ -105,7 +109,65 @@ def reflect(ctx: ReflectContext, enc: Encoder) -> Reflection:
     findings = _connections(doc, sents, links, by_id, own_parties)
     findings += _contradictions(ctx, fields, links, own_parties)
     findings += _questions(doc, sents, ctx.candidates)
-    return Reflection(mentions=mentions, links=links, findings=findings, facts=fields)
+    claims = _own_claims(doc)
+    findings += _claim_contradictions(ctx, claims)
+    return Reflection(
+        mentions=mentions,
+        links=links,
+        findings=findings,
+        facts=fields,
+        claims=[
+            ExtractedField(name=c.label, value=c.value, quote=quote(doc.text, c.start, c.end), confidence=0.6)
+            for c in claims
+        ],
+    )
+
+
+def _own_claims(doc: DocumentInput) -> list[Claim]:
+    """The figures of ``doc`` later steps compare: not those describing the document itself (its own
+    term and dates are fields, compared only with related documents) nor those it sets as an amendment."""
+    return [
+        c for c in read_claims(doc.text) if not c.about_itself and not is_change(doc.text, c.start, c.end)
+    ]
+
+
+def _claim_contradictions(ctx: ReflectContext, own: list[Claim]) -> list[ExplorationFinding]:
+    """This document's figures against the figures earlier steps read elsewhere: one finding per pair
+    of documents and figure (the first conflicting statement of each)."""
+    doc = ctx.document
+    common = common_words([doc.text, *(c.text for c in ctx.candidates)])
+    out: list[ExplorationFinding] = []
+    done: set[tuple[str, str]] = set()
+    read: dict[str, list[Claim]] = {}  # each seen document's figures, read back from their clauses
+    for seen in ctx.claims:
+        if seen.doc_id != doc.id:
+            read.setdefault(seen.doc_id, []).extend(
+                c for c in read_claims(seen.quote.text) if c.value == seen.value
+            )
+    clear = [c for c in own if not ambiguous(c, own, common)]
+    for seen in ctx.claims:
+        theirs = [c for c in read.get(seen.doc_id, []) if c.value == seen.value][:1]
+        if not theirs or ambiguous(theirs[0], read[seen.doc_id], common):
+            continue
+        for mine in clear:
+            key = (seen.doc_id, mine.label)
+            if key in done or not conflicts(mine, theirs[0], common):
+                continue
+            done.add(key)
+            here = quote(doc.text, mine.start, mine.end)
+            out.append(
+                ExplorationFinding(
+                    kind="contradiction",
+                    title=f"{mine.label}: {mine.value} ({doc.id}) vs {seen.value} ({seen.doc_id})",
+                    description=f"{doc.id} states {here.text!r}; {seen.doc_id} states {seen.quote.text!r}.",
+                    evidence=[
+                        Citation(doc_id=doc.id, quote=here),
+                        Citation(doc_id=seen.doc_id, quote=seen.quote),
+                    ],
+                    confidence=0.55,
+                )
+            )
+    return out
 
 
 def _connections(
