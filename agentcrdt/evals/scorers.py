@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Bumped whenever a scorer's arithmetic changes: runs with different versions are not comparable.
-SCORER_VERSION = "agentcrdt.evals.scorers/3"
+SCORER_VERSION = "agentcrdt.evals.scorers/4"
 #: The claim document's field holding its verdict (what the claim checker writes).
 VERDICT_FIELD = "verdict"
 
@@ -115,6 +115,17 @@ def _links(view: View) -> set[tuple[str, str, str]]:
     for key, v in view.items():
         if key.startswith("Link/") and not v.get("_deleted") and v.get("relation") not in (None, "related"):
             out.add((str(v.get("source")), str(v.get("relation")), str(v.get("target"))))
+    return out
+
+
+def _connected(view: View) -> set[frozenset[str]]:
+    """The document pairs connection findings cite (a finding citing three documents joins each pair)."""
+    out: set[frozenset[str]] = set()
+    for key, v in view.items():
+        if not key.startswith("Finding/") or v.get("kind") != "connection" or v.get("_deleted"):
+            continue
+        docs = sorted({str(sp.get("document")) for sp in v.get("evidence") or [] if isinstance(sp, Mapping)})
+        out |= {frozenset((a, b)) for i, a in enumerate(docs) for b in docs[i + 1 :]}
     return out
 
 
@@ -365,6 +376,16 @@ class _Scoring:
         expected = self.expected.contradictions or []
         findings = [f for _, f in _findings(view)]
         found = sum(any(self._matches(f, c) for f in findings) for c in expected) + found_links
+        # Connections: document pairs joined by a link or a connection finding, against the expected
+        # links and connections (shared parties), either order.
+        want_pairs = {frozenset((a, b)) for a, _, b, _ in links}
+        want_pairs |= {frozenset((c.a, c.b)) for c in self.expected.connections or []}
+        got_pairs = {frozenset((a, b)) for a, _, b in got_links if a != b} | _connected(view)
+        if self.expected.connections is not None:
+            tp = len(got_pairs & want_pairs)
+            s.prf("connections", tp, len(got_pairs - want_pairs), len(want_pairs - got_pairs))
+            shared = {frozenset((c.a, c.b)) for c in self.expected.connections}
+            found += len(got_pairs & shared)
         s.ratio("exploration.nodes_per_finding", int(job.get("nodes", 0)), found)
         s.ratio("exploration.calls_per_finding", int(job.get("calls", 0)), found)
         s.ratio("exploration.nodes", int(job.get("nodes", 0)), 1)
@@ -380,6 +401,10 @@ class _Scoring:
         want = {frozenset((a, b)) for a, _, b, _ in links}
         s.prf("baseline_naive_links_unlabeled", len(pairs & want), len(pairs - want), len(want - pairs))
         hits = len(b_found) + len(pairs & want)
+        if self.expected.connections is not None:
+            tp = len(pairs & want_pairs)
+            s.prf("baseline_naive_connections", tp, len(pairs - want_pairs), len(want_pairs - pairs))
+            hits += len(pairs & {frozenset((c.a, c.b)) for c in self.expected.connections})
         s.ratio("baseline_naive.calls_per_finding", int(naive.get("calls", 0)), hits)
 
     def exploration_claims(self, mini: View) -> list[bool]:

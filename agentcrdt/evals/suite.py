@@ -116,6 +116,15 @@ class LinkExpectation(_Model):
     symmetric: bool = False
 
 
+class ConnectionExpectation(_Model):
+    """Two documents a reviewer should see connected, in either order (they share parties, say),
+    by a link or a connection finding citing both."""
+
+    a: str
+    b: str
+    why: str = ""
+
+
 class Side(_Model):
     """One side of a contradiction: a document, and the quote evidence must overlap (any, when null)."""
 
@@ -151,6 +160,8 @@ class Expected(_Model):
 
     documents: dict[str, DocumentExpectation] = Field(default_factory=dict)
     links: list[LinkExpectation] | None = None
+    #: Connections beyond the typed links (shared parties), scored with the links as document pairs.
+    connections: list[ConnectionExpectation] | None = None
     contradictions: list[ContradictionExpectation] | None = None
     verdicts: list[VerdictExpectation] | None = None
 

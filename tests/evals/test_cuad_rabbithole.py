@@ -1,5 +1,6 @@
 """Exploration rooms built from CUAD: deterministic, a contradiction per planted amendment (with the
-copy as the same contract), every amendment and the copy expected as links and starting the job."""
+copy as the same contract), every amendment and the copy expected as links, a letter expected as a
+shared-party connection, all of them starting the job."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def test_rooms_are_deterministic_and_their_expectations_are_quoted_verbatim() ->
     assert len(first.cases) == 3
     for case in first.cases:
         docs = {slug(Path(d.name).stem): d for d in case.inputs.documents}
-        assert len(docs) == 4 * 2 + 1  # each contract, its amendment, and one copy
+        assert len(docs) == 4 * 2 + 2  # each contract, its amendment, one copy and one letter
         text = {
             i: d.text if d.text is not None else Path(d.path or "").read_text(encoding="utf-8")
             for i, d in docs.items()
@@ -35,7 +36,17 @@ def test_rooms_are_deterministic_and_their_expectations_are_quoted_verbatim() ->
         (dup,) = [lk for lk in links if lk.relation == "duplicates"]
         assert dup.symmetric and text[dup.source] == text[dup.target]
         job = case.inputs.job
-        assert job is not None and sorted(job.start) == sorted(lk.source for lk in links)
+        # The letter shares the parties of one contract (and its amendment) and names neither.
+        conns = case.expected_output.connections or []
+        (letter,) = {c.a for c in conns}
+        assert {c.b for c in conns} <= set(docs) and len(conns) == 2
+        named = [
+            ln.split(":", 1)[1].strip() for ln in text[letter].splitlines() if ln.startswith(("From:", "To:"))
+        ]
+        assert len(named) == 2
+        for c in conns:
+            assert all(n.lower() in text[c.b].lower() for n in named)
+        assert job is not None and sorted(job.start) == sorted([*(lk.source for lk in links), letter])
         for c in case.expected_output.contradictions or []:
             assert all(side.quote and side.quote in text[side.document] for side in (*c.a, *c.b))
             original = c.a[0].document

@@ -11,7 +11,7 @@ from agentcrdt.dataroom.domain import Document, FieldValue
 from agentcrdt.evals.aggregate import summarize
 from agentcrdt.evals.outputs import CaseOutput, ProposalRecord, text_key
 from agentcrdt.evals.scorers import score_case
-from agentcrdt.evals.suite import Suite
+from agentcrdt.evals.suite import ConnectionExpectation, Suite
 
 TEXT = "Dated May 8, 2014. Governed by the laws of Texas. Tags here."
 VERSION = "a@0000"
@@ -232,3 +232,31 @@ def test_an_output_without_a_job_adds_no_exploration_figure() -> None:
     out.job = None
     (score,) = score_case(EXPLORE, EXPLORE.cases[0], out)
     assert not [k for k in summarize([score]).metrics if "exploration" in k or "baseline_naive" in k]
+
+
+def test_shared_party_connections_are_scored_as_document_pairs_beside_the_links() -> None:
+    from agentcrdt.dataroom.domain import Finding
+
+    raw = EXPLORE.model_dump(mode="json")
+    raw["cases"][0]["expected_output"]["connections"] = [
+        ConnectionExpectation(a="c", b="a", why="parties").model_dump()
+    ]
+    suite = Suite.model_validate(raw)
+    out = _explored({"findings": [], "pairs": [["a", "b"], ["b", "c"]], "calls": 4})
+    # A connection finding citing c and a (the expected one, in the other order), one citing b and c.
+    ops = Finding.create_ops(
+        id="k1", kind="connection", evidence=[_span("a", "Fee $10."), _span("c", "Unrelated text.")]
+    )
+    ops += Finding.create_ops(
+        id="k2", kind="connection", evidence=[_span("b", "Fee $10."), _span("c", "Unrelated text.")]
+    )
+    out.proposals.append(_proposal("p2", "0.5", ops, []))
+    (score,) = score_case(suite, suite.cases[0], out)
+    m = summarize([score]).metrics
+    # Pairs got: b-a (the link), a-c and b-c (the findings); wanted: b-a and c-a.
+    assert m["connections.precision"] == pytest.approx(2 / 3) and m["connections.recall"] == 1.0
+    # Three true findings now: the link, the law contradiction and the shared-party connection.
+    assert m["exploration.calls_per_finding"] == pytest.approx(4 / 3)
+    assert m["baseline_naive_connections.precision"] == 0.5 and m["baseline_naive_connections.recall"] == 0.5
+    (plain,) = score_case(EXPLORE, EXPLORE.cases[0], _explored({}))
+    assert "connections.precision" not in summarize([plain]).metrics  # only where the case expects them

@@ -434,3 +434,44 @@ def test_parties_are_cut_from_descriptions_addresses_and_aliases(
 def test_defined_terms_are_not_parties() -> None:
     # "between Developer and Client" names roles defined elsewhere, not who signs.
     assert find_parties("Work executed by and between Developer and Client on the Effective Date.") is None
+
+
+def test_a_letter_names_its_sender_and_addressee_as_parties_when_no_opening_does() -> None:
+    letter = (
+        "NOTICE\n\nMay 2, 2022\n\nFrom: Erchonia Corporation\nTo: InnerScope Hearing Technologies Inc\n\n"
+        "Dear Sirs,"
+    )
+    found = find_parties(letter)
+    assert found is not None and found.names == (
+        "Erchonia Corporation",
+        "InnerScope Hearing Technologies Inc",
+    )
+    assert letter[found.start : found.end].startswith("From: Erchonia")
+    opening = 'This Agreement is made by and between Acme Corp ("Acme") and Beta LLC ("Beta").\n\n' + letter
+    assert find_parties(opening).names == ("Acme Corp", "Beta LLC")  # type: ignore[union-attr]
+
+
+def test_an_amendment_naming_two_parties_does_not_amend_a_letter_between_them() -> None:
+    from agentcrdt.llm.offline.encoder import Encoder
+    from agentcrdt.llm.offline.link import link
+    from agentcrdt.llm.tasks import DocumentInput
+    from agentcrdt.retrieval import get_embedder
+
+    amendment = DocumentInput(
+        id="amendment",
+        text="This Amendment No. 1 is made as of May 1, 2022 by and between Acme Corp and Beta LLC, "
+        "and amends "
+        'the Supply Agreement between Acme Corp and Beta LLC (the "Agreement").',
+    )
+    letter = DocumentInput(
+        id="letter", text="NOTICE\n\nFrom: Acme Corp\nTo: Beta LLC\n\nDear Sirs, our address moves."
+    )
+    contract = DocumentInput(
+        id="contract",
+        text='This Supply Agreement is made by and between Acme Corp ("Acme") and Beta LLC ("Beta").',
+    )
+    found = {
+        (lk.target_id, lk.relation)
+        for lk in link(amendment, [letter, contract], Encoder(get_embedder("fake").embed, "fake")).links
+    }
+    assert ("contract", "amends") in found and ("letter", "amends") not in found

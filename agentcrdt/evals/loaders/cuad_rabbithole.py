@@ -5,8 +5,10 @@ Per contract (a digest of its file name chooses): a ``planted`` amendment (resta
 the renewal term with a different value: a contradiction, quoted in the contract's own clause and the
 amendment's sentence) or a ``same`` control (restates the same value: nothing to find). Every amendment
 names its contract (an expected ``amends`` link); the copy of the room's first contract is an expected
-``duplicates`` link, and a contradiction with the original is one with the copy too. The job starts
-from the amendments and the copy (the documents under review) and goes ``depth`` 1: to what they are
+``duplicates`` link, and a contradiction with the original is one with the copy too. A notice letter
+between the parties of the second contract, citing no agreement, is an expected connection to that
+contract and its amendment (shared parties). The job starts from the amendments, the copy and the
+letter (the documents under review) and goes ``depth`` 1: to what they are
 about. Options: ``split`` (``all``/``tune``/``holdout``), ``rooms``, ``contracts`` (per room), ``depth``.
 """
 
@@ -33,6 +35,7 @@ from agentcrdt.evals.loaders.cuad_planted import (
 from agentcrdt.evals.suite import (
     Case,
     CaseInputs,
+    ConnectionExpectation,
     ContradictionExpectation,
     DocumentInput,
     Expected,
@@ -46,6 +49,18 @@ __all__ = ["load_rooms"]
 
 def _digest(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("\0".join(parts).encode()).digest()[:8], "big")
+
+
+def _letter(sender: str, to: str, key: str) -> str:
+    """A short notice from ``sender`` to ``to`` that cites no agreement (a date chosen by ``key``)."""
+    dated = date(2022, 1, 1) + timedelta(days=_digest(key, "letter") % 365)
+    return (
+        f"NOTICE OF CHANGE OF ADDRESS\n\n{dated:%B} {dated.day}, {dated.year}\n\n"
+        f"From: {sender}\nTo: {to}\n\n"
+        f"Dear Sirs,\n\n{sender} hereby gives notice to {to} that, from the date of this letter, its "
+        "address for all notices and correspondence is 1200 Harbor Boulevard, Suite 400.\n\n"
+        f"Yours faithfully,\n\n{sender}\n\nBy: ______________________\n"
+    )
 
 
 @register("cuad-rabbithole")
@@ -118,6 +133,21 @@ def load_rooms(data: Path, options: Mapping[str, Any]) -> Loaded:
                         b=[Side(document=amendment, quote=sentence)],
                     )
                 )
+        # A letter between the parties of the second contract that names neither it nor its title: a
+        # connection only the shared parties make (to the contract and to its amendment).
+        second, (party_a, party_b) = group[1][1], group[1][3][:2]
+        letter_name = f"{Path(second).stem[:60]} - notice letter.txt"
+        letter = slug(Path(letter_name).stem)
+        documents.append(DocumentInput(name=letter_name, text=_letter(party_a, party_b, second)))
+        connections = [
+            ConnectionExpectation(a=letter, b=slug(Path(second).stem), why=f"parties {party_a}, {party_b}"),
+            ConnectionExpectation(
+                a=letter,
+                b=slug(f"{Path(second).stem[:80]} - Amendment No. 1"),
+                why=f"parties {party_a}, {party_b}",
+            ),
+        ]
+        starts.append(letter)
         first = group[0][1]
         copy_name = f"{Path(first).stem[:80]} (copy).txt"
         copy_text = (data / "contracts" / first).read_text(encoding="utf-8")
@@ -135,7 +165,7 @@ def load_rooms(data: Path, options: Mapping[str, Any]) -> Loaded:
             Case(
                 name=f"room-{r + 1:02d}-{hashlib.sha256(first.encode()).hexdigest()[:6]}",
                 inputs=CaseInputs(documents=documents, job=ExplorationJob(start=starts, depth=depth)),
-                expected_output=Expected(links=links, contradictions=contradictions),
+                expected_output=Expected(links=links, connections=connections, contradictions=contradictions),
                 metadata={"split": split, "contracts": [g[1] for g in group]},
             )
         )

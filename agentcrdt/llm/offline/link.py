@@ -8,7 +8,7 @@ import re
 from agentcrdt.llm.offline.encoder import Encoder
 from agentcrdt.llm.offline.extract import document_title
 from agentcrdt.llm.offline.normalize import find_dates
-from agentcrdt.llm.offline.parties import INTRODUCES, find_parties
+from agentcrdt.llm.offline.parties import INTRODUCES, LETTERHEAD, find_parties
 from agentcrdt.llm.offline.text import Span, quote, sentences, words
 from agentcrdt.llm.tasks import DocumentInput, Link, Links
 
@@ -83,7 +83,7 @@ def _names_parties(sentence: str, target: DocumentInput) -> bool:
     B")? Weaker than its title, as strong as its date: an amendment cites its contract by either."""
     said = " ".join(words(sentence))
     found = find_parties(target.text)
-    if found is not None:
+    if found is not None and found.strength > LETTERHEAD:  # a letter's sender and addressee: no contract
         named = [
             n for n in found.names if (w := " ".join(words(n))) and re.search(rf"\b{re.escape(w)}\b", said)
         ]

@@ -92,7 +92,9 @@ class PartyList:
     sentence: Span
     start: int
     end: int
-    strength: float  # the shape it was read from: preamble 2, numbered block 1.5, title line 1
+    strength: (
+        float  # the shape it was read from: preamble 2, numbered block 1.5, title line 1, letterhead 0.5
+    )
 
 
 def _is_suffix(tok: str) -> bool:
@@ -360,4 +362,24 @@ def find_parties(text: str, *, head: int = 6000, window: int = 1500) -> PartyLis
     lettered = _lettered(text, head)
     if lettered is not None and (best is None or lettered.strength >= best.strength):
         return lettered
-    return best
+    return best if best is not None else _letterhead(text, head)
+
+
+#: The strength of a letterhead's parties: a letter between two companies is not their contract.
+LETTERHEAD = 0.5
+_FROM_TO = re.compile(
+    r"^[ \t]*From:[ \t]*(?P<a>[^\n]{3,120})\n[ \t]*To:[ \t]*(?P<b>[^\n]{3,120})$", re.I | re.M
+)
+
+
+def _letterhead(text: str, head: int) -> PartyList | None:
+    """A letter's or a notice's sender and addressee ("From: A" and "To: B" on consecutive lines): the
+    weakest shape, read only when no opening names parties."""
+    m = _FROM_TO.search(text, 0, head)
+    if m is None:
+        return None
+    names = [n for n in (_name(m.group("a")), _name(m.group("b"))) if n]
+    if len(names) < 2:
+        return None
+    sent = Span(index=0, start=m.start(), end=m.end(), text=text[m.start() : m.end()])
+    return PartyList(tuple(names), sent, m.start(), m.end(), LETTERHEAD)
