@@ -57,6 +57,11 @@ def _overlap(question: str, text: str) -> int:
     return len(q & set(re.findall(r"[a-z0-9]{3,}", text.lower())))
 
 
+def _claim_documents(by_id: dict[str, V.Doc], claims: Sequence[dict[str, Any]], here: str) -> list[V.Doc]:
+    """The documents the figures read earlier come from (but ``here``), by id."""
+    return [by_id[i] for i in sorted({str(c["doc_id"]) for c in claims}) if i in by_id and i != here]
+
+
 class Explorer(ExplorerAgent):
     """Reflect on one document of an exploration and propose what it holds, connects to and conflicts
     with, quoting every claim exactly."""
@@ -119,9 +124,7 @@ class Explorer(ExplorerAgent):
         order = [*named, *parent, *similar, *(d.id for d in others)]
         chosen = [by_id[i] for i in list(dict.fromkeys(order))[:MAX_CANDIDATES]]
         # The documents of figures read earlier: a finding may quote them (the prompt shows the quote).
-        quoted = [
-            by_id[i] for i in sorted({str(c["doc_id"]) for c in seen_claims}) if i in by_id and i != doc.id
-        ]
+        quoted = _claim_documents(by_id, seen_claims, doc.id)
         texts: dict[TextKey, str] = {d.key: d.text for d in (doc, *chosen, *quoted)}
         return WorkItem(
             "Document",
@@ -158,9 +161,7 @@ class Explorer(ExplorerAgent):
             return None
         doc = V.Doc(doc_id, current.title if current else doc_id, version, text)
         heads = V.headings([doc, *(d for i, d in by_id.items() if i != doc_id)])
-        quoted = [
-            by_id[i] for i in sorted({str(c["doc_id"]) for c in seen_claims}) if i in by_id and i != doc_id
-        ]
+        quoted = _claim_documents(by_id, seen_claims, doc_id)
         texts: dict[TextKey, str] = {d.key: d.text for d in (doc, *quoted)}
         return WorkItem(
             "Document",
