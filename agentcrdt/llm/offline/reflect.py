@@ -146,7 +146,11 @@ def _claim_contradictions(ctx: ReflectContext, own: list[Claim]) -> list[Explora
             )
     clear = [c for c in own if not ambiguous(c, own, common)]
     for seen in ctx.claims:
-        theirs = [c for c in read.get(seen.doc_id, []) if c.value == seen.value][:1]
+        if seen.doc_id == doc.id:
+            continue
+        # This figure read back from its own clause (another clause of that document may state the
+        # same value about something else); the document's other figures only decide ambiguity.
+        theirs = [c for c in read_claims(seen.quote.text) if c.value == seen.value][:1]
         if not theirs or ambiguous(theirs[0], read[seen.doc_id], common):
             continue
         for mine in clear:
