@@ -20,6 +20,7 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 from _common import emit, line, load_line, peak_rss_mb, quick
@@ -65,6 +66,9 @@ class FreeExplorer:
             usage=Usage(input_tokens=7, output_tokens=3),
             calls=1,
         )
+
+    async def summarize(self, replica: Replica, job: RabbitholeJob, theme: dict[str, Any]) -> NodeResult:
+        return NodeResult()  # the benchmark's jobs summarize no theme (themes=0)
 
 
 def room(path: Path) -> Identity:

@@ -128,7 +128,10 @@ def _explorer(room: Path, model: str, embedder_name: str) -> AgentExplorer:
 
 def _printer(quiet: bool) -> Any:
     def on_node(summary: Any, node: Any, result: Any) -> None:
-        if not quiet and node.kind == "entity":
+        if not quiet and node.kind == "theme":
+            written = "summarized" if result.theme is not None else "not summarized (nothing quoted)"
+            print(f"  [{summary.worker}] theme {node.ref}: {written}", flush=True)
+        elif not quiet and node.kind == "entity":
             print(
                 f"  [{summary.worker} {len(summary.explored)}] name {node.ref!r}: "
                 f"{len(result.discovered)} documents name it"
@@ -178,6 +181,7 @@ def _run(args: argparse.Namespace) -> int:
                 tokens=limits.get("tokens"),
                 usd=limits.get("usd"),
                 model=args.model,
+                themes=args.themes,
             )
         view = read_job(replica, job)
         if not args.quiet:
@@ -195,7 +199,9 @@ def _run(args: argparse.Namespace) -> int:
         spent = view.job
         print(
             f"job {job} {'ended' if view.end_reason(explorer.calls_per_node) else 'stopped'}: {end}; "
-            f"{len(view.done())} documents explored, {spent.calls} model calls, {spent.tokens} tokens"
+            f"{sum(n.kind != 'theme' for n in view.done())} nodes explored, "
+            f"{sum(n.kind == 'theme' for n in view.done())} themes summarized, "
+            f"{spent.calls} model calls, {spent.tokens} tokens"
             + (f", ${Decimal(spent.usd_micros) / 1_000_000:.4f}" if spent.usd_micros else "")
         )
         if args.json:
@@ -337,6 +343,12 @@ def register(sub: Any) -> None:
         "--budget", action="append", metavar="LIMIT",
         help="a hard limit: calls=N, tokens=N, nodes=N or usd=X (repeatable)",
     )  # fmt: skip
+    run.add_argument(
+        "--themes",
+        type=int,
+        default=3,
+        help="themes of the finished map the model summarizes, largest first (default 3; 0: none)",
+    )
     run.add_argument("--workers", type=int, default=1, help="worker processes sharing the job (default 1)")
     run.add_argument("--model", default="offline", help="model: offline (default), openai:<name>, ...")
     run.add_argument("--embedder", default="minilm", help="embedder: minilm (default, bundled) or fake")

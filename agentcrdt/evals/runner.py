@@ -267,6 +267,7 @@ async def _explore(
     from agentcrdt.rabbithole import JobRunner, create_job, read_job
     from agentcrdt.rabbithole.baseline import BaselineDoc, naive_baseline
     from agentcrdt.rabbithole.explore import AgentExplorer, ExplorerAgent
+    from agentcrdt.rabbithole.state import outcome_of
     from agentcrdt.rooms.local import open_local
     from agentcrdt.runtime.context import open_retrieval
 
@@ -283,7 +284,7 @@ async def _explore(
         explorer = AgentExplorer(agent, counted, retrieval=retrieval)
         job_id = create_job(
             replica, explorer, question=spec.question, start=spec.start, depth=spec.depth,
-            calls=spec.calls, nodes=spec.nodes, nonce="eval",
+            calls=spec.calls, nodes=spec.nodes, themes=spec.themes, nonce="eval",
         )  # fmt: skip
         summary = await JobRunner(replica, job_id, explorer).run()
         view = read_job(replica, job_id)
@@ -294,16 +295,37 @@ async def _explore(
         replica.close()
         if retrieval is not None:
             retrieval.close()
-    job = {
+    themes = [n for n in view.done() if n.kind == "theme"]
+    theme_calls = sum(int(outcome_of(n).get("calls", 0) or 0) for n in themes)
+    job = {  # exploring's nodes and calls (what findings cost), theme summaries apart
         "id": job_id,
         "reason": summary.reason,
-        "nodes": len(view.done()),
-        "calls": view.job.calls,
+        "nodes": len(view.done()) - len(themes),
+        "calls": view.job.calls - theme_calls,
         "tokens": view.job.tokens,
+        "themes": sum(outcome_of(n).get("theme") is not None for n in themes),
+        "theme_calls": theme_calls,
+        **_theme_quotes(themes, {d.id: d.text for d in docs}),
     }
     baseline_model = _Counted(model, versions)
     naive = await naive_baseline(docs, baseline_model, embedder, spec.baseline_k)
     return job, {"naive": naive}
+
+
+def _theme_quotes(themes: list[Any], texts: dict[str, str]) -> dict[str, int]:
+    """How many quotes the job's theme summaries hold, and how many are verbatim in their documents."""
+    from agentcrdt.rabbithole.state import outcome_of
+
+    quotes = [
+        q
+        for n in themes
+        for q in (outcome_of(n).get("theme") or {}).get("evidence", [])
+        if isinstance(q, dict)
+    ]
+    verbatim = sum(
+        bool(q.get("quote")) and str(q["quote"]) in texts.get(str(q.get("document")), "") for q in quotes
+    )
+    return {"theme_quotes": len(quotes), "theme_quotes_verbatim": verbatim}
 
 
 def run_cases(

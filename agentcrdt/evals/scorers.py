@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Bumped whenever a scorer's arithmetic changes: runs with different versions are not comparable.
-SCORER_VERSION = "agentcrdt.evals.scorers/4"
+SCORER_VERSION = "agentcrdt.evals.scorers/5"
 #: The claim document's field holding its verdict (what the claim checker writes).
 VERDICT_FIELD = "verdict"
 
@@ -389,6 +389,13 @@ class _Scoring:
         s.ratio("exploration.nodes_per_finding", int(job.get("nodes", 0)), found)
         s.ratio("exploration.calls_per_finding", int(job.get("calls", 0)), found)
         s.ratio("exploration.nodes", int(job.get("nodes", 0)), 1)
+        s.ratio("exploration.themes_summarized", int(job.get("themes", 0)), 1)
+        if job.get("theme_quotes"):
+            s.ratio(
+                "exploration.theme_quotes_verbatim",
+                int(job.get("theme_quotes_verbatim", 0)),
+                int(job["theme_quotes"]),
+            )
         naive = self.output.baselines.get("naive")
         if not isinstance(naive, Mapping):
             return

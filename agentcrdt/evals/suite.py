@@ -78,6 +78,9 @@ class ExplorationJob(_Model):
     depth: int = Field(default=2, ge=0, description="How far from the start the job goes.")
     calls: int | None = Field(default=None, ge=1, description="The job's model-call budget.")
     nodes: int | None = Field(default=None, ge=1, description="The job's node budget.")
+    themes: int = Field(
+        default=3, ge=0, description="Themes of the finished map the model summarizes (calls counted apart)."
+    )
     baseline_k: int = Field(
         default=3, ge=1, description="The naive baseline: each document against its k most similar."
     )

@@ -1,11 +1,11 @@
 """The task vocabulary: typed outputs every model (real or offline) produces for the dataroom agents.
 
 Each output type names its task in ``task`` (``classify``, ``extract``, ``summarize``, ``link``,
-``compare``, ``verify``) and has a matching input type (``ClassifyContext``…) holding the same inputs the
-rendered prompt shows a real model, in structured form. The runtime passes that input as
-``model.request(messages, OutputType, context=ctx.model_dump())``: real adapters read the prompt and
-ignore it, the offline model reads only it. Docstrings and field descriptions here end up in the JSON
-schema sent to real models, so they are written as instructions.
+``compare``, ``verify``, ``reflect``, ``theme``) and has a matching input type (``ClassifyContext``…)
+holding the same inputs the rendered prompt shows a real model, in structured form. The runtime
+passes that input as ``model.request(messages, OutputType, context=ctx.model_dump())``: real
+adapters read the prompt and ignore it, the offline model reads only it. Docstrings and field
+descriptions here end up in the JSON schema sent to real models, so they are written as instructions.
 
 Evidence is always a :class:`Quote`: an exact substring of one document with its offsets. Use
 :func:`check_quote` to verify or repair one before it goes into a proposal.
@@ -44,6 +44,8 @@ __all__ = [
     "Summary",
     "TaskContext",
     "TaskOutput",
+    "ThemeContext",
+    "ThemeSummary",
     "Verdict",
     "Verification",
     "VerifyContext",
@@ -273,7 +275,26 @@ class Reflection(_Out):
     )
 
 
-TaskOutput = Classification | Extraction | Summary | Links | Contradictions | Verification | Reflection
+class ThemeSummary(_Out):
+    """Summarize one theme of an exploration (documents the job found joined by relations and the
+    names they share) for a reviewer: what holds these documents together, and what matters in them.
+    Quote every claim exactly, from the documents given."""
+
+    task: ClassVar[str] = "theme"
+
+    label: str = Field(description="A short title for the theme (a few words: who or what it is about).")
+    summary: str = Field(
+        description="At most the given number of sentences: what the documents are and how they relate."
+    )
+    evidence: list[Citation] = Field(
+        min_length=1, description="Exact quotes the summary rests on, from the given documents."
+    )
+    confidence: Confidence = Field(ge=0, le=1, description=_CONF)
+
+
+TaskOutput = (
+    Classification | Extraction | Summary | Links | Contradictions | Verification | Reflection | ThemeSummary
+)
 
 # -- inputs ---------------------------------------------------------------------------------------------
 
@@ -371,6 +392,17 @@ class ReflectContext(_In):
     question: str = ""
 
 
+class ThemeContext(_In):
+    """One theme of an exploration: its documents (excerpts: quote offsets refer to the text given),
+    the relations found between them (``"a amends b"``) and the names they share."""
+
+    task: ClassVar[str] = "theme"
+    documents: list[DocumentInput] = Field(min_length=1)
+    relations: list[str] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list)
+    max_sentences: int = Field(default=3, ge=1, le=20)
+
+
 TaskContext = (
     ClassifyContext
     | ExtractContext
@@ -379,6 +411,7 @@ TaskContext = (
     | CompareContext
     | VerifyContext
     | ReflectContext
+    | ThemeContext
 )
 
 TASKS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
@@ -389,6 +422,7 @@ TASKS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "compare": (Contradictions, CompareContext),
     "verify": (Verification, VerifyContext),
     "reflect": (Reflection, ReflectContext),
+    "theme": (ThemeSummary, ThemeContext),
 }
 """Task name -> (output type, input type)."""
 

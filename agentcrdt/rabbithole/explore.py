@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from agentcrdt.dataroom.texts import current_texts
-from agentcrdt.errors import CannotAnswer, ModelError
+from agentcrdt.errors import CannotAnswer, ModelError, UsageError
 from agentcrdt.llm.base import Model, ModelResponse
-from agentcrdt.llm.tasks import Reflection
+from agentcrdt.llm.tasks import DocumentInput, Reflection, ThemeContext, ThemeSummary, check_quote
 from agentcrdt.materialize.atoms import Reader
 from agentcrdt.rabbithole.job import NodeResult, seen_facts, seen_related
 from agentcrdt.rabbithole.state import (
@@ -34,7 +34,13 @@ from agentcrdt.replica import Replica
 from agentcrdt.runtime._outbox import Pending, provenance_of
 from agentcrdt.runtime.agent import Agent, ProposalDraft, WorkItem
 from agentcrdt.runtime.context import Retrieval
-from agentcrdt.runtime.prompts import PromptTemplate, agent_prompt
+from agentcrdt.runtime.prompts import (
+    PromptTemplate,
+    agent_prompt,
+    default_prompt,
+    default_prompt_dirs,
+    load_prompt,
+)
 
 __all__ = ["AgentExplorer", "ExplorerAgent"]
 
@@ -46,11 +52,19 @@ BY_QUESTION = 2
 #: Figures of a document followed as claim nodes, and passages a claim node leads to.
 CLAIM_NODES = 3
 PASSAGES = 2
+#: What a theme summary reads: its first documents, each cut to its opening characters.
+THEME_DOCS = 6
+THEME_CHARS = 4000
+THEME_SENTENCES = 3
 
 
 class ExplorerAgent(Agent[Reflection]):
     """An agent a rabbithole job drives: it says where a job starts, what one node's work item is, and
-    which documents an answer leads to. ``select`` is not used (the job chooses the nodes)."""
+    which documents an answer leads to. ``select`` is not used (the job chooses the nodes).
+    ``theme_prompt``: the template theme summaries are asked with (next to ``prompt``; without one,
+    a prompt generated from :class:`ThemeSummary`)."""
+
+    theme_prompt: str = "explorer_theme.md.j2"
 
     def select(self, reader: Reader) -> list[WorkItem]:
         return []
@@ -138,6 +152,16 @@ class ExplorerAgent(Agent[Reflection]):
         return [] if len(found) > max(3, len(texts) // 2) else found
 
 
+def _opening(text: str) -> str:
+    """The first ``THEME_CHARS`` of ``text``, ended at a line or sentence end (no half sentence to
+    quote)."""
+    if len(text) <= THEME_CHARS:
+        return text
+    cut = text[:THEME_CHARS]
+    end = max(cut.rfind("\n"), cut.rfind(". ") + 1)
+    return cut[:end] if end > THEME_CHARS // 2 else cut
+
+
 def _finding_ids(draft: ProposalDraft) -> set[str]:
     return {str(op["id"]) for op in draft.ops if op.get("e") == "Finding"}
 
@@ -183,6 +207,12 @@ class AgentExplorer:
         self.model = model
         self.retrieval = retrieval
         self.prompt: PromptTemplate = agent_prompt(agent, prompt_dirs)
+        dirs = prompt_dirs if prompt_dirs is not None else default_prompt_dirs(agent.source_path)
+        theme_instructions = ThemeSummary.__doc__ or "Summarize the theme."
+        try:
+            self.theme_prompt = load_prompt(agent.theme_prompt, dirs)
+        except UsageError:  # an agent of another repo without the template: ask from the schema
+            self.theme_prompt = default_prompt(theme_instructions, ThemeSummary.model_json_schema())
 
     def _reader(self, replica: Replica) -> Reader:
         replica.catch_up()  # the projections hold what every worker of the room committed
@@ -209,6 +239,45 @@ class AgentExplorer:
             if len(out) >= BY_QUESTION:
                 break
         return out
+
+    async def summarize(self, replica: Replica, job: RabbitholeJob, theme: dict[str, Any]) -> NodeResult:
+        texts = {i: (title, text) for i, title, _, text in current_texts(self._reader(replica))}
+        members = [d for d in theme["documents"] if d in texts][:THEME_DOCS]
+        if not members:
+            return NodeResult(counts={"unreadable": 1})
+        ctx = ThemeContext(
+            documents=[DocumentInput(id=d, title=texts[d][0], text=_opening(texts[d][1])) for d in members],
+            relations=list(theme.get("relations", [])),
+            names=list(theme.get("names", [])),
+            max_sentences=THEME_SENTENCES,
+        )
+        variables = {**ctx.model_dump(), "question": job.question}
+        messages = self.theme_prompt.render({"agent": self.agent.name, **variables})
+        try:
+            response: ModelResponse[Any] = await self.model.request(
+                messages, ThemeSummary, self.agent.settings, context=ctx.model_dump()
+            )
+        except CannotAnswer as e:
+            log.info("%s: theme %s: the model cannot answer: %s", self.agent.name, theme["key"], e)
+            return NodeResult(calls=1, counts={"unanswered": 1})
+        except ModelError as e:
+            log.warning("%s: theme %s: model error: %s", self.agent.name, theme["key"], e)
+            return NodeResult(calls=1, counts={"failed": 1})
+        out = response.output
+        assert isinstance(out, ThemeSummary)
+        evidence = []
+        for c in out.evidence:  # quotes are checked against the whole text, as every proposal's are
+            q = check_quote(texts[c.doc_id][1], c.quote) if c.doc_id in members else None
+            if q is not None:
+                evidence.append({"document": c.doc_id, "quote": q.text, "start": q.start, "end": q.end})
+        summary = " ".join(out.summary.split())[:2000]
+        written = {"label": " ".join(out.label.split())[:200], "summary": summary, "evidence": evidence}
+        return NodeResult(
+            usage=response.usage,
+            calls=1,
+            theme=written if summary and evidence else None,  # nothing quoted verbatim: not grounded
+            counts={"quotes": len(evidence), "dropped": len(out.evidence) - len(evidence)},
+        )
 
     async def explore(
         self, replica: Replica, job: RabbitholeJob, node: RabbitholeNode, seen: JobView

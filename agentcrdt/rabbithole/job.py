@@ -70,6 +70,7 @@ class NodeResult:
     usage: Usage = field(default_factory=Usage)
     calls: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    theme: dict[str, Any] | None = None  # a theme node's summary: label, summary, evidence (checked)
 
 
 class Explorer(Protocol):
@@ -88,6 +89,16 @@ class Explorer(Protocol):
     ) -> NodeResult:
         """Explore ``node`` (``seen``: the job as of the claim, for the facts earlier nodes read)."""
         ...
+
+    async def summarize(self, replica: Replica, job: RabbitholeJob, theme: dict[str, Any]) -> NodeResult:
+        """Summarize one theme of the job's finished map (``theme``: as :func:`build_map` gives it) in
+        at most ``THEME_CALLS`` model calls; the result's ``theme`` holds the summary, its quotes
+        checked verbatim, or None when the model gave none."""
+        ...
+
+
+#: Model calls one theme summary reserves.
+THEME_CALLS = 1
 
 
 def read_job(replica: Replica, job: str) -> JobView:
@@ -142,10 +153,12 @@ def create_job(
     tokens: int | None = None,
     usd: Decimal | None = None,
     model: str = "",
+    themes: int = 0,
     nonce: str | None = None,
 ) -> str:
     """Create a job and its starting nodes in one transaction; return its id. ``start``: a document id
-    or several (the job starts from all of them)."""
+    or several (the job starts from all of them); ``themes``: how many themes of the finished map the
+    model summarizes (0: described from the graph only)."""
     starts = [start] if isinstance(start, str) else list(start)
     starts = [s.strip() for part in starts for s in part.split(",") if s.strip()]
     start = ",".join(dict.fromkeys(starts))
@@ -153,11 +166,11 @@ def create_job(
         raise UsageError(
             "a rabbithole job starts from a question (--question TEXT) or a document (--from DOC)"
         )
-    for name, value in (("depth", depth), ("nodes", nodes), ("calls", calls), ("tokens", tokens)):
-        if value is not None and (value < (0 if name == "depth" else 1)):
-            raise UsageError(
-                f"--{name} must be {'0 or more' if name == 'depth' else 'at least 1'}; got {value}"
-            )
+    limits = (("depth", depth), ("themes", themes), ("nodes", nodes), ("calls", calls), ("tokens", tokens))
+    for name, value in limits:
+        least = 0 if name in ("depth", "themes") else 1
+        if value is not None and value < least:
+            raise UsageError(f"--{name} must be {'0 or more' if least == 0 else 'at least 1'}; got {value}")
     if usd is not None and usd <= 0:
         raise UsageError(f"--budget money must be more than 0; got {usd}")
     jid = job_id(question, start, nonce or repr(time.time_ns()))
@@ -171,6 +184,7 @@ def create_job(
         max_tokens=tokens,
         max_usd_micros=None if usd is None else usd_micros(usd),
         model=model,
+        max_themes=themes,
         created_by=replica.author_or(""),
     )
     seeds = explorer.seeds(replica, job)
@@ -199,6 +213,16 @@ def request_stop(replica: Replica, job: str) -> None:
         replica.commit("ops", {"ops": ops})
 
 
+#: Where a runner gets the themes to summarize: ``(replica, job) -> [(key, theme)]``.
+ThemeSource = Callable[[Replica, str], list[tuple[str, dict[str, Any]]]]
+
+
+def _map_themes(replica: Replica, job: str) -> list[tuple[str, dict[str, Any]]]:
+    from agentcrdt.rabbithole.report import summarizable  # the map reads the job: imported when used
+
+    return summarizable(replica, job)
+
+
 @dataclass
 class RunSummary:
     """What one worker did, and why it stopped."""
@@ -209,6 +233,7 @@ class RunSummary:
     proposed: int = 0
     refused: int = 0
     unsupported: int = 0
+    themes: int = 0  # theme summaries written
 
 
 class JobRunner:
@@ -216,7 +241,8 @@ class JobRunner:
 
     ``worker`` names this worker in claims (default: the replica's author and ``index``); the same name
     on restart takes up the nodes it held. ``poll`` is how long to wait when every remaining node is in
-    another worker's hands.
+    another worker's hands. Once nothing is left to explore, it summarizes the themes ``themes`` gives
+    (default: those of the job's map), up to the job's ``max_themes``.
     """
 
     def __init__(
@@ -229,6 +255,7 @@ class JobRunner:
         worker: str | None = None,
         poll: float = 0.2,
         on_node: Callable[[RunSummary, RabbitholeNode, NodeResult], None] | None = None,
+        themes: ThemeSource | None = None,
     ) -> None:
         if replica.identity is None:
             raise UsageError("a rabbithole worker needs an identity: open the room with identity=...")
@@ -238,6 +265,7 @@ class JobRunner:
         self.worker = worker or f"{replica.identity.author.removeprefix('ed25519:')[:16]}#{index}"
         self.poll = poll
         self.on_node = on_node
+        self.themes = themes or _map_themes
         self.summary = RunSummary(self.worker)
 
     def _projections(self) -> Any:
@@ -261,25 +289,50 @@ class JobRunner:
             calling = not frontier or frontier[0].kind in CALLING_KINDS
             need = self.explorer.calls_per_node if calling else 0
             reason = view.stop_reason(need)
-            if reason is not None:
-                return None, view, reason  # a budget or a stop: nodes in flight finish on their workers
-            if not frontier:
-                return None, view, view.end_reason(need)  # None while other workers hold nodes
-            node = frontier[0]
-            job_state = r.entity_state("RabbitholeJob", self.job)
-            ops = RabbitholeNode.update_ops(
-                node.id, r.entity_state("RabbitholeNode", node.id), claimed_by=self.worker
+            if reason is None and frontier:
+                return self._claim(view, frontier[0], need), view, None
+            if reason is None:
+                reason = view.end_reason(need)  # None while other workers hold nodes
+            if reason is not None and reason != "stopped" and not view.exploring():
+                theme = self._next_theme(view)  # nothing left to explore: summarize the map's themes
+                if theme is not None:
+                    return self._claim(view, None, THEME_CALLS, theme=theme), view, None
+            return None, view, reason  # a budget or a stop: nodes in flight finish on their workers
+
+    def _next_theme(self, view: JobView) -> str | None:
+        """The next theme of the finished map to summarize (its key), or None: none left, the quota
+        reached, or no budget left for one."""
+        if view.themes_written() >= view.theme_quota() or view.stop_reason(THEME_CALLS, theme=True):
+            return None
+        for key, _ in self.themes(self.replica, self.job):
+            if view.node(key, "theme") is None:
+                return key
+        return None
+
+    def _claim(
+        self, view: JobView, node: RabbitholeNode | None, need: int, *, theme: str = ""
+    ) -> RabbitholeNode:
+        """Claim ``node`` (or create the theme node ``theme``, claimed) and reserve its calls."""
+        r = self.replica
+        if node is None:
+            nid = node_id(self.job, theme, "theme")
+            ops = RabbitholeNode.create_ops(
+                id=nid, job=self.job, kind="theme", ref=theme, via="theme", claimed_by=self.worker
             )
-            ops += RabbitholeJob.update_ops(
-                self.job,
-                job_state,
-                nodes_claimed=view.job.nodes_claimed + 1,
-                calls_reserved=view.job.calls_reserved + need,
-            )
-            r.commit("ops", {"ops": ops})
-            claimed = r.get(RabbitholeNode, node.id)
-            assert claimed is not None
-            return claimed, view, None
+        else:
+            nid = node.id
+            state = r.entity_state("RabbitholeNode", nid)
+            ops = RabbitholeNode.update_ops(nid, state, claimed_by=self.worker)
+        ops += RabbitholeJob.update_ops(
+            self.job,
+            r.entity_state("RabbitholeJob", self.job),
+            nodes_claimed=view.job.nodes_claimed + (node is not None),
+            calls_reserved=view.job.calls_reserved + need,
+        )
+        r.commit("ops", {"ops": ops})
+        claimed = r.get(RabbitholeNode, nid)
+        assert claimed is not None
+        return claimed
 
     def finish(self, node: RabbitholeNode, result: NodeResult) -> list[Outcome]:
         """Record ``node``'s result in one transaction: proposals, outcome, discoveries, spending."""
@@ -308,6 +361,7 @@ class JobRunner:
                     found=result.found,
                     proposals=proposals,
                     relations=result.relations,
+                    **({"theme": result.theme, "calls": result.calls} if node.kind == "theme" else {}),
                     **result.counts,
                 ),
             )
@@ -345,7 +399,10 @@ class JobRunner:
                 **({"cost_unknown": True} if cost is None and result.calls else {}),
             )
             r.commit("ops", {"ops": ops})
-        self.summary.explored.append(node.ref)
+        if node.kind == "theme":
+            self.summary.themes += result.theme is not None
+        else:
+            self.summary.explored.append(node.ref)
         self.summary.proposed += sum(o.proposed for o in outcomes)
         self.summary.refused += sum(o.refused is not None for o in outcomes)
         self.summary.unsupported += sum(o.unsupported for o in outcomes)
@@ -358,11 +415,22 @@ class JobRunner:
             if reason is None:
                 await anyio.sleep(self.poll)  # the rest is in other workers' hands: wait for them
             return reason
-        result = await self.explorer.explore(self.replica, view.job, node, view)
+        if node.kind == "theme":
+            result = await self._summarize(node)
+        else:
+            result = await self.explorer.explore(self.replica, view.job, node, view)
         self.finish(node, result)
         if self.on_node is not None:
             self.on_node(self.summary, node, result)
         return None
+
+    async def _summarize(self, node: RabbitholeNode) -> NodeResult:
+        job = read_job(self.replica, self.job).job
+        for key, theme in self.themes(self.replica, self.job):
+            if key == node.ref:
+                return await self.explorer.summarize(self.replica, job, theme)
+        # The map changed since the claim (a peer's nodes arrived): that theme is gone, nothing spent.
+        return NodeResult(counts={"stale": 1})
 
     async def run(self, *, max_steps: int | None = None) -> RunSummary:
         """Explore until the job ends (or ``max_steps`` nodes, for tests and stepwise runs)."""

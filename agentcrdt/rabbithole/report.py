@@ -6,7 +6,9 @@ status, which the map shows), so it is the same on every replica holding the sam
 * ``entities``: the names the explorer proposed, with the documents naming them;
 * ``links`` and ``findings`` (connections, contradictions, open questions), each with its quotes;
 * ``themes``: communities of the document/entity graph (networkx's greedy modularity, on a graph built in
-  sorted order so the clustering is deterministic), each with the quotes that hold it together.
+  sorted order so the clustering is deterministic), each with the quotes that hold it together, and the
+  model's summary when the job wrote one (a theme node keyed by the theme's members, so a summary is
+  shown only for the theme it was written for), else an outline written from the graph.
 
 Names most explored documents share (the company under diligence) are left out of the clustering: they
 connect everything and so separate nothing.
@@ -19,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agentcrdt.rabbithole.job import read_job
-from agentcrdt.rabbithole.state import JobView, outcome_of
+from agentcrdt.rabbithole.state import JobView, outcome_of, theme_key
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.workflow import list_proposals
 
-__all__ = ["JobMap", "build_map"]
+__all__ = ["JobMap", "build_map", "summarizable"]
 
 _EXPLICIT = ("duplicates", "amends", "references")
 MAX_THEME_QUOTES = 3
@@ -144,8 +146,15 @@ def build_map(replica: Replica, job: str, *, calls_per_node: int = 1) -> JobMap:
                 for q in _quotes(v.get("mentions")):
                     e["documents"][q["document"]] = q["quote"]
     m.entities = sorted(entities.values(), key=lambda e: e["id"])
-    m.themes = _themes(m)
+    written = {n.ref: outcome_of(n).get("theme") for n in view.done() if n.kind == "theme"}
+    m.themes = _themes(m, {k: v for k, v in written.items() if isinstance(v, dict)})
     return m
+
+
+def summarizable(replica: Replica, job: str) -> list[tuple[str, dict[str, Any]]]:
+    """Return the themes of ``job``'s map a model may summarize, as ``(key, theme)``, largest first:
+    those of two documents or more (one document has its own summary)."""
+    return [(t["key"], t) for t in build_map(replica, job).themes if len(t["documents"]) >= 2]
 
 
 def _status(view: JobView, calls_per_node: int) -> str:
@@ -156,7 +165,7 @@ def _status(view: JobView, calls_per_node: int) -> str:
     return f"stopping ({stop})" if stop else "running"
 
 
-def _themes(m: JobMap) -> list[dict[str, Any]]:
+def _themes(m: JobMap, written: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     import networkx as nx
     from networkx.algorithms.community import greedy_modularity_communities
 
@@ -193,19 +202,32 @@ def _themes(m: JobMap) -> list[dict[str, Any]]:
         relations = Counter(lk["relation"] for lk in inside)
         label_names = [names[e] for e in ents][:2] or [members[0]]
         quotes = [{"document": lk["source"], "quote": lk["quote"]} for lk in inside if lk["quote"]]
-        summary = f"{len(members)} document(s)"
+        outline = f"{len(members)} document(s)"
         if relations:
-            summary += " joined by " + ", ".join(f"{k} {r}" for r, k in sorted(relations.items()))
+            outline += " joined by " + ", ".join(f"{k} {r}" for r, k in sorted(relations.items()))
         if ents:
-            summary += "; they name " + ", ".join(names[e] for e in ents)
-        themes.append(
-            {
-                "id": f"theme-{len(themes) + 1}",
-                "label": " · ".join(label_names),
-                "documents": members,
-                "entities": ents,
-                "summary": summary,
-                "evidence": quotes[:MAX_THEME_QUOTES],
-            }
-        )
+            outline += "; they name " + ", ".join(names[e] for e in ents)
+        key = theme_key(members, ents)
+        theme = {
+            "id": f"theme-{len(themes) + 1}",
+            "key": key,
+            "label": " · ".join(label_names),
+            "documents": members,
+            "entities": ents,
+            "names": [names[e] for e in ents],
+            "relations": [f"{lk['source']} {lk['relation']} {lk['target']}" for lk in inside],
+            "summary": outline,
+            "outline": outline,
+            "written_by": "graph",
+            "evidence": quotes[:MAX_THEME_QUOTES],
+        }
+        model = written.get(key)
+        if model is not None and model.get("summary") and model.get("evidence"):
+            theme.update(
+                label=str(model.get("label") or theme["label"]),
+                summary=str(model["summary"]),
+                written_by="model",
+                evidence=_quotes(model["evidence"])[:MAX_THEME_QUOTES],
+            )
+        themes.append(theme)
     return themes

@@ -40,7 +40,15 @@ def render_text(m: JobMap, *, links: int = 8) -> str:
         "Themes",
     ]
     for i, t in enumerate(m.themes, 1):
-        lines.append(f"  {i}. {t['label']}: {t['summary']}")
+        by = "" if t.get("written_by") == "model" else " (outline from the graph)"
+        lines.append(
+            textwrap.fill(
+                f"{i}. {t['label']}: {t['summary']}{by}",
+                WIDTH,
+                initial_indent="  ",
+                subsequent_indent="     ",
+            )
+        )
         lines.append(
             textwrap.fill(", ".join(t["documents"]), WIDTH, initial_indent="     ", subsequent_indent="     ")
         )

@@ -48,6 +48,7 @@ __all__ = [
     "node_id",
     "parse_passage",
     "passage_ref",
+    "theme_key",
 ]
 
 #: Why a job stops (or, for ``done``, ends): each budget by name, an asked stop, or nothing left.
@@ -66,6 +67,9 @@ class RabbitholeJob(Entity):
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     max_usd_micros: Annotated[int, Field(ge=1)] | None = None
     model: str = ""
+    #: Themes of the finished map a model summarizes (the largest first); 0: themes are described
+    #: from the graph alone. Under a calls budget, calls for them are kept back from exploring.
+    max_themes: Annotated[int, Field(ge=0)] = 0
     created_by: str = ""
     stop_requested: bool = False
     nodes_claimed: Annotated[int, GrowCounter()] = 0
@@ -86,7 +90,7 @@ class RabbitholeNode(Entity):
     entity's name; for a claim or a chunk, the passage as ``<version id>#<start>-<end>``."""
 
     job: str = ""
-    kind: Literal["document", "entity", "claim", "chunk"] = "document"
+    kind: Literal["document", "entity", "claim", "chunk", "theme"] = "document"
     ref: str = ""
     depth: Annotated[int, Field(ge=0)] = 0
     parent: str = ""
@@ -94,6 +98,10 @@ class RabbitholeNode(Entity):
     claimed_by: str = ""
     done: bool = False
     outcome: str = ""  # JSON: what exploring it read (facts, mentions, finding and link counts)
+
+
+# A theme node is not explored: it is the model's summary of one theme of the finished map (its ref:
+# theme_key of the theme's documents and names), written once the job has nothing left to explore.
 
 
 ENTITIES: tuple[type[Entity], ...] = (RabbitholeJob, RabbitholeNode)
@@ -118,6 +126,13 @@ def node_id(job: str, ref: str, kind: str = "document") -> str:
     if kind == "document":
         return f"{job}/{ref}"
     return f"{job}/{kind}:{slug(ref) if kind == 'entity' else ref}"
+
+
+def theme_key(documents: Iterable[str], entities: Iterable[str] = ()) -> str:
+    """Return the ``ref`` of the theme node summarizing the theme of ``documents`` and ``entities``:
+    the same members give the same key on every replica, and a theme that changed gets a new one."""
+    members = "\0".join(sorted(documents)) + "\1" + "\0".join(sorted(entities))
+    return "theme-" + digest(members.encode())[7:23]
 
 
 def passage_ref(version: str, start: int, end: int) -> str:
@@ -178,6 +193,22 @@ class JobView:
     def node(self, ref: str, kind: str = "document") -> RabbitholeNode | None:
         return self._by_id.get(node_id(self.job.id, ref, kind))
 
+    def theme_quota(self) -> int:
+        """How many themes the job summarizes: ``max_themes``, and under a calls budget at most a fifth
+        of it (the rest is for exploring)."""
+        calls = self.budget.calls
+        return self.job.max_themes if calls is None else min(self.job.max_themes, calls // 5)
+
+    def themes_written(self) -> int:
+        return sum(1 for n in self.nodes if n.kind == "theme")
+
+    def themes_reserved(self) -> int:
+        """Calls kept back from exploring for theme summaries not yet claimed (under a calls budget), so
+        exploring never spends more than the budget less the theme quota."""
+        if self.budget.calls is None:
+            return 0
+        return max(0, self.theme_quota() - self.themes_written())
+
     def frontier(self) -> list[RabbitholeNode]:
         """Unclaimed, unfinished nodes within the depth limit: shallowest first, then by id."""
         return sorted(
@@ -186,8 +217,13 @@ class JobView:
         )
 
     def in_flight(self) -> list[RabbitholeNode]:
-        """Nodes claimed and not yet done (being explored, or left by a worker that stopped)."""
+        """Nodes claimed and not yet done (being explored or summarized, or left by a worker that
+        stopped)."""
         return [n for n in self.nodes if n.claimed_by and not n.done]
+
+    def exploring(self) -> bool:
+        """Whether a node other than a theme summary is in flight (its result may change the map)."""
+        return any(n.kind != "theme" for n in self.in_flight())
 
     def held_by(self, worker: str) -> list[RabbitholeNode]:
         """Nodes ``worker`` claimed and did not finish: it takes them up again first (a restart)."""
@@ -199,16 +235,19 @@ class JobView:
     def beyond_depth(self) -> list[RabbitholeNode]:
         return [n for n in self.nodes if not n.done and n.depth > self.job.max_depth]
 
-    def stop_reason(self, calls_per_node: int) -> str | None:
-        """Why no further node may be claimed now, or None. A node reserves its model calls when it is
-        claimed, so the calls budget is never exceeded; tokens and money are known only after a call,
-        so those budgets stop the job once reached (the nodes in flight finish)."""
+    def stop_reason(self, calls_per_node: int, *, theme: bool = False) -> str | None:
+        """Why no further node (``theme``: theme summary) may be claimed now, or None. A node reserves
+        its model calls when it is claimed, so the calls budget is never exceeded; tokens and money are
+        known only after a call, so those budgets stop the job once reached (the nodes in flight
+        finish). Theme summaries do not count against the nodes budget, and exploring leaves their
+        calls (:meth:`themes_reserved`) for them."""
         job, b = self.job, self.budget
         if job.stop_requested:
             return "stopped"
-        if b.nodes is not None and job.nodes_claimed >= b.nodes:
+        if not theme and b.nodes is not None and job.nodes_claimed >= b.nodes:
             return "nodes"
-        if b.calls is not None and job.calls_reserved + calls_per_node > b.calls:
+        kept = 0 if theme else self.themes_reserved()
+        if b.calls is not None and job.calls_reserved + calls_per_node + kept > b.calls:
             return "calls"
         if b.tokens is not None and job.tokens >= b.tokens:
             return "tokens"

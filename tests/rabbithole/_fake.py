@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -61,6 +62,31 @@ class GraphExplorer:
             usage=Usage(input_tokens=7, output_tokens=3),
             calls=self.calls_per_node,
         )
+
+    async def summarize(self, replica: Replica, job: RabbitholeJob, theme: dict[str, Any]) -> NodeResult:
+        if self.log is not None:
+            with self.log.open("a") as f:
+                f.write(f"theme {theme['key']}\n")
+        docs = list(theme["documents"])
+        return NodeResult(
+            theme={
+                "label": theme["key"],
+                "summary": "about " + ", ".join(docs),
+                "evidence": [{"document": d, "quote": d} for d in docs],
+            },
+            usage=Usage(input_tokens=7, output_tokens=3),
+            calls=1,
+        )
+
+
+def fixed_themes(*themes: tuple[str, ...]) -> Any:
+    """A theme source for the runner: the given document groups, whatever the job found."""
+
+    def source(replica: Replica, job: str) -> list[tuple[str, dict[str, Any]]]:
+        keys = [f"theme-{'-'.join(t)}" for t in themes]
+        return [(k, {"key": k, "documents": list(t)}) for k, t in zip(keys, themes, strict=True)]
+
+    return source
 
 
 def worker_identity(name: str = "worker") -> Identity:

@@ -14,12 +14,15 @@ from agentcrdt.capabilities import Capability
 from agentcrdt.cli._main import run as cli
 from agentcrdt.dataroom import Dataroom
 from agentcrdt.dataroom.domain import ENTITIES
+from agentcrdt.dataroom.texts import current_texts
 from agentcrdt.log.keys import Identity
+from agentcrdt.materialize import Reader
 from agentcrdt.rabbithole import JobRunner, create_job, read_job
 from agentcrdt.rabbithole.explore import AgentExplorer
 from agentcrdt.rabbithole.export import graph_of, to_graphml, to_html, to_json
 from agentcrdt.rabbithole.report import JobMap, build_map
 from agentcrdt.rabbithole.show import render_text
+from agentcrdt.replica import Replica
 from agentcrdt.retrieval import get_embedder
 from agentcrdt.rooms.local import open_local
 from agentcrdt.rooms.workflow import grant, list_proposals
@@ -56,11 +59,16 @@ def explored(falcon: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     shutil.copy(falcon, path)
     replica = open_local(path, identity=Identity.from_name("explorer"), entities=ENTITIES)
     ex = _explorer()
-    job = create_job(replica, ex, start="05-msa-amendment-1", depth=2)
+    job = create_job(replica, ex, start="05-msa-amendment-1", depth=2, themes=3)
     summary = anyio.run(JobRunner(replica, job, ex).run)
     assert summary.reason == "done" and summary.refused == 0 and summary.unsupported == 0
     replica.close()
     return path, job
+
+
+def _reader(replica: Replica) -> Reader:
+    replica.catch_up()
+    return Reader(next(f.db for f in replica.followers if getattr(f, "db", None) is not None))  # type: ignore[attr-defined]
 
 
 def _map(path: Path, job: str) -> JobMap:
@@ -122,6 +130,34 @@ def test_running_the_job_again_proposes_nothing_twice(explored: tuple[Path, str]
     summary = anyio.run(JobRunner(replica, explored[1], _explorer()).run)
     assert summary.explored == [] and len(list_proposals(replica)) == before
     replica.close()
+
+
+def test_the_largest_themes_are_summarized_by_the_model_with_quotes_verbatim_in_their_documents(
+    explored: tuple[Path, str],
+) -> None:
+    m = _map(*explored)
+    replica = open_local(explored[0])
+    try:
+        view = read_job(replica, explored[1])
+        texts = {i: text for i, _, _, text in current_texts(_reader(replica))}
+    finally:
+        replica.close()
+    several = [t for t in m.themes if len(t["documents"]) >= 2]
+    assert several, "the falcon job finds themes of several documents"
+    summarized = [t for t in m.themes if t["written_by"] == "model"]
+    assert summarized == several[:3]  # the largest first, up to the job's three
+    for t in summarized:
+        assert t["summary"] != t["outline"] and t["label"]
+        assert t["evidence"] and all(q["document"] in t["documents"] for q in t["evidence"])
+        assert all(q["quote"] in texts[q["document"]] for q in t["evidence"])
+    themes = [n for n in view.done() if n.kind == "theme"]
+    assert len(themes) == len(summarized)
+    calling = [n for n in view.done() if n.kind in ("document", "chunk")]
+    assert view.job.calls == len(calling) + len(themes)
+    assert (
+        "(outline from the graph)"
+        not in render_text(m).split("Strongest connections")[0].split(summarized[-1]["label"])[0]
+    )
 
 
 def test_the_map_reads_as_text_and_exports_as_json_and_graphml(explored: tuple[Path, str]) -> None:

@@ -21,7 +21,15 @@ from agentcrdt.rabbithole.state import RabbitholeNode, node_id, parse_passage, p
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.local import create_memory, join_memory
 from agentcrdt.rooms.workflow import grant
-from tests.rabbithole._fake import GRAPH, JOBS, GraphExplorer, make_room, open_worker, worker_identity
+from tests.rabbithole._fake import (
+    GRAPH,
+    JOBS,
+    GraphExplorer,
+    fixed_themes,
+    make_room,
+    open_worker,
+    worker_identity,
+)
 
 FAKE = Path(__file__).with_name("_fake.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -248,3 +256,63 @@ def test_the_job_view_reused_between_steps_equals_one_built_afresh(
         for r in (a, b):
             fresh = JobView.of(r.get(RabbitholeJob, job), r.all(RabbitholeNode))  # type: ignore[arg-type]
             assert read_job(r, job).nodes == fresh.nodes
+
+
+THEMES = (("d0", "d1"), ("d2", "d3"), ("d4", "d5"))
+
+
+@pytest.mark.parametrize(
+    ("calls", "themes", "explored", "summarized", "reason"),
+    [
+        (None, 2, 6, 2, "done"),  # no calls budget: up to --themes, after every node
+        (None, 5, 6, 3, "done"),  # no more than the map has
+        (10, 3, 6, 2, "done"),  # a fifth of the calls at most: 2 kept back, exploring needs only 6
+        (6, 3, 5, 1, "calls"),  # 1 call kept back: exploring stops at 5, the budget is spent exactly
+        (4, 3, 4, 0, "calls"),  # under 5 calls nothing is kept back and nothing summarized
+        (None, 0, 6, 0, "done"),
+    ],
+)
+def test_themes_are_summarized_once_after_exploring_within_the_calls_budget(
+    tmp_path: Path, calls: int | None, themes: int, explored: int, summarized: int, reason: str
+) -> None:
+    room = open_worker(_room(tmp_path))
+    ex = GraphExplorer()
+    job = create_job(room, ex, start="d0", depth=5, calls=calls, themes=themes)
+    summary = anyio.run(JobRunner(room, job, ex, themes=fixed_themes(*THEMES)).run)
+    view = read_job(room, job)
+    written = [n for n in view.done() if n.kind == "theme"]
+    assert (summary.reason, len(summary.explored), summary.themes) == (reason, explored, summarized)
+    assert [n.ref for n in written] == sorted(f"theme-{'-'.join(t)}" for t in THEMES[:summarized])
+    assert view.job.calls == explored + summarized <= (calls or 10**9)
+    assert view.job.nodes_claimed == explored  # summaries are not nodes of the nodes budget
+    again = JobRunner(room, job, ex, themes=fixed_themes(*THEMES))
+    assert anyio.run(again.run).themes == 0 and read_job(room, job).job.calls == view.job.calls
+
+
+def test_a_restart_during_a_theme_summary_writes_it_once(tmp_path: Path) -> None:
+    path = _room(tmp_path)
+    room = open_worker(path)
+    log = tmp_path / "explored.log"
+    ex = GraphExplorer(log=log)
+    job = create_job(room, ex, start="d0", depth=5, themes=2)
+    runner = JobRunner(room, job, ex, themes=fixed_themes(*THEMES))
+    anyio.run(lambda: runner.run(max_steps=6))
+    held, _, _ = runner.claim()  # the first theme is claimed, then the process "dies"
+    assert held is not None and held.kind == "theme" and held.ref == "theme-d0-d1"
+    assert read_job(room, job).end_reason(1) is None  # a summary in flight: the job is not over
+    room.close()
+    again = open_worker(path)
+    summary = anyio.run(JobRunner(again, job, ex, themes=fixed_themes(*THEMES)).run)
+    assert summary.themes == 2 and summary.explored == []
+    assert log.read_text().splitlines()[6:] == ["theme theme-d0-d1", "theme theme-d2-d3"]
+    assert read_job(again, job).job.calls_reserved == 8  # the held summary's call reserved once
+
+
+def test_a_stopped_job_summarizes_nothing(tmp_path: Path) -> None:
+    room = open_worker(_room(tmp_path))
+    ex = GraphExplorer()
+    job = create_job(room, ex, start="d0", depth=5, themes=3)
+    anyio.run(lambda: JobRunner(room, job, ex).run(max_steps=2))
+    request_stop(room, job)
+    summary = anyio.run(JobRunner(room, job, ex, themes=fixed_themes(*THEMES)).run)
+    assert (summary.reason, summary.themes) == ("stopped", 0)

@@ -27,7 +27,7 @@ from agentcrdt.llm.offline.extract import extract
 from agentcrdt.llm.offline.link import link
 from agentcrdt.llm.offline.reflect import reflect
 from agentcrdt.llm.offline.schema import answer
-from agentcrdt.llm.offline.summarize import summarize
+from agentcrdt.llm.offline.summarize import summarize, summarize_theme
 from agentcrdt.llm.offline.text import EmbedFn
 from agentcrdt.llm.offline.verify import verify
 from agentcrdt.llm.tasks import (
@@ -38,6 +38,7 @@ from agentcrdt.llm.tasks import (
     LinkContext,
     ReflectContext,
     SummarizeContext,
+    ThemeContext,
     VerifyContext,
 )
 
@@ -167,6 +168,11 @@ def _verify(ctx: BaseModel, enc: Encoder) -> BaseModel:
     return verify(ctx, enc)
 
 
+def _theme(ctx: BaseModel, enc: Encoder) -> BaseModel:
+    assert isinstance(ctx, ThemeContext)
+    return summarize_theme(ctx, enc)
+
+
 _HANDLERS: dict[str, Callable[[BaseModel, Encoder], BaseModel]] = {
     "classify": _classify,
     "extract": _extract,
@@ -175,4 +181,5 @@ _HANDLERS: dict[str, Callable[[BaseModel, Encoder], BaseModel]] = {
     "compare": _compare,
     "verify": _verify,
     "reflect": _reflect,
+    "theme": _theme,
 }
