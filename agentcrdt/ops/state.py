@@ -196,6 +196,17 @@ class DocState:
 
     def __init__(self) -> None:
         self.entities: dict[EntityKey, EntityState] = {}
+        # The same states by type then id: a reader of one type (a job's nodes among a room's many
+        # documents) must not scan every entity. Entities are only ever added, never removed.
+        self._by_type: dict[str, dict[str, EntityState]] = {}
+
+    def _add(self, key: EntityKey, st: EntityState) -> None:
+        self.entities[key] = st
+        self._by_type.setdefault(key[0], {})[key[1]] = st
+
+    def of_type(self, entity_type: str) -> list[tuple[str, EntityState]]:
+        """Return ``(id, state)`` of every entity of one type (soft-deleted ones too), by id."""
+        return sorted(self._by_type.get(entity_type, {}).items())
 
     def apply(self, event: Event) -> set[EntityKey]:
         """Apply an ``ops`` event's ops; return the entities it touched."""
@@ -207,7 +218,8 @@ class DocState:
         for key, f, t, kop, stamp in ops:
             st = self.entities.get(key)
             if st is None:
-                st = self.entities[key] = EntityState()
+                st = EntityState()
+                self._add(key, st)
             st.apply(f, t, kop, stamp, time_ms)
             touched.add(key)
         return touched
@@ -218,7 +230,7 @@ class DocState:
         for key, st in self.entities.items():
             clone = EntityState(first=st.first, last=st.last)
             clone.fields = {(f, t): get_type(t).copy(s) for (f, t), s in st.fields.items()}
-            doc.entities[key] = clone
+            doc._add(key, clone)
         return doc
 
     @classmethod

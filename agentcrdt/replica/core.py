@@ -919,8 +919,7 @@ class Replica:
         ones too (``state.deleted``): what :meth:`all` builds its entities from, for a reader that
         caches what it builds (keyed on ``state.touched``). The states are the replica's own: read
         them, do not change them."""
-        entities = self._current_state().entities
-        return sorted((eid, st) for (etype, eid), st in entities.items() if etype == entity_type)
+        return self._current_state().of_type(entity_type)
 
     def get(self, entity: EntityClass[T_co], entity_id: str) -> T_co | None:
         """Return one typed entity as of now (``room.get(Document, "nda")``), or None if it does not
@@ -932,11 +931,10 @@ class Replica:
 
     def all(self, entity: EntityClass[T_co]) -> list[T_co]:
         """Return every live entity of one type as of now, by id."""
-        entities = self._current_state().entities
         return [
             entity.from_state(eid, st)
-            for (etype, eid), st in sorted(entities.items())
-            if etype == entity.entity_type and not st.deleted
+            for eid, st in self._current_state().of_type(entity.entity_type)
+            if not st.deleted
         ]
 
     def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
