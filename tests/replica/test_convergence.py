@@ -164,13 +164,24 @@ class Net:
         assert len(hashes) == 1, "state hashes differ"
         verdicts = [r.store.verdicts() for r in self.replicas]
         assert all(v == verdicts[0] for v in verdicts), "replicas reached different verdicts"
+        for r in self.replicas:  # the by-type index agrees with a fold of the valid events
+            folded = fold_valid(r).entities
+            by_type = [(eid, st.values(), st.deleted) for eid, st in r.entity_states("Doc")]
+            want = sorted((eid, st.values(), st.deleted) for (t, eid), st in folded.items() if t == "Doc")
+            assert by_type == want, "entity_states differs from the entities of a fold"
+            copied = [(eid, st.values(), st.deleted) for eid, st in r.state_at().of_type("Doc")]
+            assert copied == want, "a copy of the state lost its by-type index"
 
 
-def state_hash(r: Replica) -> str:
+def fold_valid(r: Replica) -> DocState:
     valid = {i for i, (v, _) in r.store.verdicts().items() if v == "valid"}
     events = [e for e in r.events() if e.id in valid]
     events.sort(key=lambda e: (e.lamport, e.id))  # any causal order gives the same state; pick one
-    return hashlib.sha256(canonical(DocState.fold(events).snapshot())).hexdigest()
+    return DocState.fold(events)
+
+
+def state_hash(r: Replica) -> str:
+    return hashlib.sha256(canonical(fold_valid(r).snapshot())).hexdigest()
 
 
 def run_history(seed: int) -> None:
