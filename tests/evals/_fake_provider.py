@@ -164,6 +164,25 @@ def reflect(doc_id: str, document: str, user: str) -> dict[str, Any]:
     return answer
 
 
+_THEME_DOC = re.compile(r'<document id="(?P<id>[^"]*)" title="[^"]*">\n(?P<text>.*?)\n</document>', re.S)
+
+
+def theme(user: str) -> dict[str, Any]:
+    """Answer a ThemeSummary request: the first sentence of each document, quoted."""
+    docs = [(m.group("id"), m.group("text")) for m in _THEME_DOC.finditer(user)]
+    evidence = []
+    for doc_id, text in docs:
+        start = len(text) - len(text.lstrip())
+        a, b = _sentence(text, start, start + 1)
+        evidence.append({"doc_id": doc_id, "quote": _quote(text, a, b)})
+    return {
+        "label": "the agreement and its amendments",
+        "summary": f"{len(docs)} documents: " + " ".join(e["quote"]["text"] for e in evidence),
+        "evidence": evidence,
+        "confidence": 0.8,
+    }
+
+
 @dataclass(frozen=True)
 class Seen:
     """One HTTP request that reached the server."""
@@ -257,8 +276,11 @@ class FakeProvider:
         if fault is not None and not fault.malformed:
             return (*_error(wire, fault.status, fault.message)[:2], fault.headers)
         name, schema = _schema(wire, body)
-        if name == "Reflection" and doc is not None:
-            answer = reflect(doc.group("id"), doc.group("text"), "\n".join(users))
+        if name in ("Reflection", "ThemeSummary") and doc is not None:
+            if name == "ThemeSummary":
+                answer = theme("\n".join(users))
+            else:
+                answer = reflect(doc.group("id"), doc.group("text"), "\n".join(users))
             prompt = sum(count_tokens(t) for t in (system, *users)) + count_tokens(json.dumps(schema))
             completion = count_tokens(json.dumps(answer))
             model = f"{body.get('model')}-{ANTHROPIC_SNAPSHOT if wire == 'anthropic' else OPENAI_SNAPSHOT}"

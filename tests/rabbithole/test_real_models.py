@@ -78,15 +78,18 @@ def test_a_job_on_a_real_adapter_finds_the_conflict_and_counts_tokens(
         grant(room.replica, worker.author, JOB_CAPABILITY)
     replica = open_local(path, identity=worker, entities=ENTITIES)
     explorer = AgentExplorer(agent, _model(provider, fake))  # type: ignore[arg-type]
-    job = create_job(replica, explorer, start="amendment", depth=1)
+    job = create_job(replica, explorer, start="amendment", depth=1, themes=1)
     summary = anyio.run(JobRunner(replica, job, explorer).run)
-    assert summary.reason == "done" and summary.explored == ["amendment", "msa"]
+    assert summary.reason == "done" and summary.explored == ["amendment", "msa"] and summary.themes == 1
     view = read_job(replica, job)
-    assert view.job.calls == 2 and view.job.tokens == sum(
+    assert view.job.calls == 3 and view.job.tokens == sum(
         s.prompt_tokens + s.completion_tokens for s in fake.served
     )
     m = build_map(replica, job)
     (conflict,) = m.findings_of("contradiction")
     assert {q["document"] for q in conflict["evidence"]} == {"msa", "amendment"}
     assert any(lk["relation"] == "amends" and lk["target"] == "msa" for lk in m.links)
+    (written,) = [t for t in m.themes if t["written_by"] == "model"]  # the theme call went over HTTP too
+    assert written["label"] == "the agreement and its amendments"
+    assert {q["document"] for q in written["evidence"]} == {"msa", "amendment"}
     replica.close()
