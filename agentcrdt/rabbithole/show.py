@@ -52,7 +52,14 @@ def render_text(m: JobMap, *, links: int = 8) -> str:
         lines.append(
             textwrap.fill(", ".join(t["documents"]), WIDTH, initial_indent="     ", subsequent_indent="     ")
         )
-        lines += [_quote(q["document"], q["quote"]) for q in t["evidence"]]
+        flat = " ".join(t["summary"].split())
+        if t["evidence"] and all(" ".join(q["quote"].split()) in flat for q in t["evidence"]):
+            # An extractive summary is its quotes: say where they are from instead of repeating them.
+            lines.append(
+                "      quoted from " + ", ".join(dict.fromkeys(q["document"] for q in t["evidence"]))
+            )
+        else:
+            lines += [_quote(q["document"], q["quote"]) for q in t["evidence"]]
     if not m.themes:
         lines.append("  (none yet)")
     lines += ["", "Strongest connections"]
