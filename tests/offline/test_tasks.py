@@ -23,7 +23,7 @@ DOC = "The fee is $100. The fee is $100. Governed by Delaware law."
 
 
 def test_every_task_has_an_output_and_an_input_type() -> None:
-    assert set(TASKS) == {"classify", "extract", "summarize", "link", "compare", "verify", "reflect"}
+    assert set(TASKS) == {"classify", "extract", "summarize", "link", "compare", "verify", "reflect", "theme"}
     for name, (output_type, context_type) in TASKS.items():
         assert task_of(output_type) == name
         assert getattr(context_type, "task") == name  # noqa: B009
