@@ -19,6 +19,7 @@ with ``raise ... from e`` so callers catch one tree::
     ├── StoreError                 a backend failed (I/O, locking, connection)
     │   └── MigrationError         the schema migrations could not be applied
     ├── NotFound                   a named event / entity / room does not exist
+    ├── SyncError                  a sync peer broke the protocol (bad frame, other scope, flood)
     └── ModelError                 a model call failed (carries provider and HTTP status)
         ├── TransientError         a failure worth retrying (429, 5xx, timeouts); retried, then a ModelError
         ├── ModelOutputError       the model's output failed validation after the allowed re-asks
@@ -47,6 +48,7 @@ __all__ = [
     "RejectedEvent",
     "SchemaError",
     "StoreError",
+    "SyncError",
     "TransientError",
     "UsageError",
 ]
@@ -135,6 +137,12 @@ class StoreError(AgentCRDTError):
 
 class MigrationError(StoreError):
     """Schema migrations could not be applied."""
+
+
+class SyncError(AgentCRDTError):
+    """A sync peer broke the protocol: a malformed or oversized message, another scope's hello, more
+    invalid events than a session tolerates. The session ends; nothing it stored is undone (every
+    event was verified on its own) and nothing it refused was applied."""
 
 
 class NotFound(AgentCRDTError, LookupError):

@@ -840,6 +840,11 @@ class Replica:
             raise NotFound(f"no event {event_id} in this replica")
         return found
 
+    def missing_deps(self) -> set[str]:
+        """Return the ids the buffered orphans wait for (what a sync asks its peer for by id)."""
+        dag = self.dag
+        return self._pending.missing_deps(dag.__contains__)
+
     def missing_for(self, their_heads: Iterable[str]) -> list[bytes]:
         """Return the raw events a peer at ``their_heads`` lacks, in causal order."""
         dag = self.dag
