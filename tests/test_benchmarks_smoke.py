@@ -43,6 +43,19 @@ EXPECTED = {
         },
         {"vs_raw_sqlite"},
     ),
+    "sync": (
+        {
+            "events",
+            "missing_bytes",
+            "protocol_bytes",
+            "protocol_rounds",
+            "protocol_s",
+            "raw_s",
+            "protocol_events_per_s",
+            "peak_rss_mb",
+        },
+        {"minimum_vs_protocol_bytes", "raw_vs_protocol_time", "whole_logs_vs_protocol_bytes"},
+    ),
 }
 
 
