@@ -11,6 +11,7 @@ from agentcrdt import __version__
 from agentcrdt.cli import eval as eval_cli
 from agentcrdt.cli import rabbithole as rabbithole_cli
 from agentcrdt.cli import room
+from agentcrdt.cli import sync as sync_cli
 from agentcrdt.cli.worker import add_worker_arguments
 from agentcrdt.errors import AgentCRDTError, CapabilityDenied
 
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     room.register(sub)
     eval_cli.register(sub)
     rabbithole_cli.register(sub)
+    sync_cli.register(sub)
 
     demo = sub.add_parser("demo", help="run the end-to-end demo on the embedded defaults")
     demo.add_argument("--dir", default=None, help="where to put the demo's files (default: ./demo-room)")

@@ -840,6 +840,15 @@ class Replica:
             raise NotFound(f"no event {event_id} in this replica")
         return found
 
+    def is_member(self, author: str) -> bool:
+        """Whether ``author`` owns the scope or holds a grant that no valid revocation ended (who a
+        sync server lets sync the scope; what it may write is still judged event by event)."""
+        self.dag  # noqa: B018  (loads the grants)
+        if author in self.genesis.payload["owners"]:
+            return True
+        index = self.judge.policy_index
+        return any(not index.revocations_of(g.event.id) for g in index.grants_to(author))
+
     def missing_deps(self) -> set[str]:
         """Return the ids the buffered orphans wait for (what a sync asks its peer for by id)."""
         dag = self.dag

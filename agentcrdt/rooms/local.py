@@ -4,7 +4,9 @@
   a scope's log and its projections, so a room is one file to copy, back up or audit;
 * ``create_memory(me, name)``: the same room in memory (tests, notebooks, short-lived agents);
 * ``join_memory(room, peer)`` / ``join_local(path, room, peer)``: a second replica of a room's scope in
-  this process (another peer), already synced with it; exchange later changes with ``a.sync_with(b)``.
+  this process (another peer), already synced with it; exchange later changes with ``a.sync_with(b)``;
+* ``join_genesis(path, genesis, peer)``: a new, empty room file of a scope known by its genesis event
+  (what a sync server hands a peer joining a room it does not hold yet).
 
 Pass ``entities=`` (Entity classes) to also project them into typed tables named after each type.
 """
@@ -27,7 +29,7 @@ from agentcrdt.store.sqlite import SQLiteStore
 if TYPE_CHECKING:
     from agentcrdt.schema import Entity
 
-__all__ = ["create_local", "create_memory", "join_local", "join_memory", "open_local"]
+__all__ = ["create_local", "create_memory", "join_genesis", "join_local", "join_memory", "open_local"]
 
 _IN_MEMORY = ":memory:"
 
@@ -155,3 +157,21 @@ def join_local(
     if p.exists():
         raise UsageError(f"{p} already exists; open it with open_local({str(p)!r}) or choose another path")
     return _join(SQLiteStore(p), p, room, identity, entities, projections, kwargs)
+
+
+def join_genesis(
+    path: str | Path,
+    genesis_raw: bytes,
+    identity: Identity | None = None,
+    *,
+    entities: Sequence[type[Entity]] = (),
+    projections: tuple[Projection, ...] = (),
+    **kwargs: Any,
+) -> Replica:
+    """Start a new SQLite room file at ``path`` holding only the scope's genesis event (a sync fills it)."""
+    p = Path(path)
+    if p.exists():
+        raise UsageError(f"{p} already exists; open it with open_local({str(p)!r}) or choose another path")
+    return _attached(
+        Replica.join(SQLiteStore(p), genesis_raw, identity=identity, **kwargs), p, entities, projections
+    )

@@ -73,6 +73,7 @@ class SyncSession:
         self._asked: set[str] = set()
         self._sent: set[str] = set()  # ids sent this session
         self._needs = 0
+        self.received: set[str] = set()  # ids this session stored (a live pusher need not echo them)
 
     # -- what the driver calls ----------------------------------------------------------------------
 
@@ -176,6 +177,7 @@ class SyncSession:
         if msg.raws:
             report = self.replica.ingest(msg.raws, source=self.peer)
             self.stats.accepted += len(report.accepted)
+            self.received.update(report.accepted)
             self.stats.duplicates += report.duplicates
             self.stats.rejected += len(report.rejected)
             if self.stats.rejected > self.max_rejected:

@@ -1,0 +1,119 @@
+"""``agentcrdt serve`` (the sync server) and ``agentcrdt sync`` (a room with a server, once or live)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from agentcrdt.errors import UsageError
+
+__all__ = ["register"]
+
+DEFAULT_STORE = "agentcrdt-server"
+
+
+def register(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run a sync server: relay and persist rooms for peers")
+    serve.add_argument(
+        "--store",
+        default=DEFAULT_STORE,
+        help=f"a directory (one SQLite file a room; default ./{DEFAULT_STORE}) or postgresql://… URL",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.set_defaults(handler=_serve)
+
+    sync = sub.add_parser("sync", help="sync a room with a server (once, or --watch to stay live)")
+    sync.add_argument("--room", required=True, help="the room's SQLite file (created if --scope is given)")
+    sync.add_argument("--server", required=True, help="the server's URL (http://host:port)")
+    sync.add_argument("--scope", help="the room's scope id, to join a room this machine does not hold")
+    sync.add_argument("--key", help="your key file (default: $AGENTCRDT_KEY, else ROOM.key, made if new)")
+    sync.add_argument("--watch", action="store_true", help="stay connected: push and take changes live")
+    sync.set_defaults(handler=_sync)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError as e:
+        raise UsageError("the sync server needs its extra: pip install 'agentcrdt[server]'") from e
+    from agentcrdt.server import Hub
+    from agentcrdt.server.app import create_app
+
+    print(f"agentcrdt sync server on http://{args.host}:{args.port} (store: {args.store})", flush=True)
+    uvicorn.run(
+        create_app(Hub(args.store)),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        ws="websockets-sansio",
+    )
+    return 0
+
+
+def _identity(room: Path, key: str | None, *, create: bool) -> Any:
+    import os
+
+    from agentcrdt.cli.room import KEY_ENV, default_key_path
+    from agentcrdt.log.keys import Identity
+
+    path = key or os.environ.get(KEY_ENV)
+    if path:
+        return Identity.load(path)
+    default = default_key_path(room)
+    if default.is_file():
+        return Identity.load(default)
+    if not create:
+        raise UsageError(f"which key signs the sync? pass --key PATH, set {KEY_ENV}, or keep it at {default}")
+    identity = Identity.generate()
+    identity.save(default)
+    print(f"new key {default}: {identity.author} (an owner grants it: agentcrdt grant {identity.author} ...)")
+    return identity
+
+
+def _sync(args: argparse.Namespace) -> int:
+    import anyio
+
+    from agentcrdt.rooms.local import join_genesis, open_local
+    from agentcrdt.sync.websocket import sync_with_server
+
+    room = Path(args.room)
+    opened: list[Any] = []  # closed at the end, whichever way the room was opened
+    if room.is_file():
+        identity = _identity(room, args.key, create=False)
+        replica = open_local(room, identity=identity)
+        opened.append(replica)
+        if args.scope and args.scope != replica.scope:
+            replica.close()
+            raise UsageError(f"{room} holds scope {replica.scope}, not {args.scope}")
+        target: Any = replica
+        scope = replica.scope
+    elif args.scope:
+        identity = _identity(room, args.key, create=True)
+        scope = args.scope
+
+        def target(genesis: bytes) -> Any:  # the room file is made from the genesis the server sends
+            opened.append(join_genesis(room, genesis, identity))
+            return opened[0]
+    else:
+        raise UsageError(f"no room file at {room}: pass --scope SCOPE to join a room the server holds")
+
+    def changed(n: int) -> None:
+        print(f"  {n} event(s) from the server", flush=True)
+
+    try:
+        result = anyio.run(
+            lambda: sync_with_server(
+                args.server, identity, scope, target, watch=args.watch, on_change=changed
+            )
+        )
+    finally:
+        for r in opened:
+            r.close()
+    s = result.stats
+    print(
+        f"synced {room} with {args.server}: sent {s.events_sent} event(s), received {s.accepted} new "
+        f"({s.sent_bytes + s.received_bytes:,} bytes)"
+    )
+    return 0

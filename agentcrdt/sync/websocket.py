@@ -1,0 +1,126 @@
+"""The WebSocket client of a sync server: authenticate with the peer key, run :class:`SyncSession`, and
+(``watch``) stay: push what is written here, take in what other peers bring.
+
+Imported only by ``agentcrdt sync`` and ``agentcrdt worker run --server`` (it needs ``websockets``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from agentcrdt.errors import SyncError, UsageError
+from agentcrdt.log.keys import Identity
+from agentcrdt.replica import Replica
+from agentcrdt.sync.auth import sign_challenge
+from agentcrdt.sync.session import SyncSession, SyncStats
+
+__all__ = ["SyncResult", "sync_url", "sync_with_server"]
+
+MAX_FRAME = 32 * 1024 * 1024
+
+
+@dataclass
+class SyncResult:
+    scope: str
+    stats: SyncStats
+    synced: bool
+
+
+def sync_url(server: str, scope: str) -> str:
+    """The WebSocket URL of ``scope``'s sync on ``server`` (``http(s)://`` or ``ws(s)://``)."""
+    base = server.rstrip("/")
+    for plain, secure in (("http://", "ws://"), ("https://", "wss://")):
+        if base.startswith(plain):
+            base = secure + base[len(plain) :]
+    if not base.startswith(("ws://", "wss://")):
+        raise UsageError(f"--server must be an http(s):// or ws(s):// URL, got {server!r}")
+    return f"{base}/v1/scopes/{scope}/sync"
+
+
+async def sync_with_server(
+    server: str,
+    identity: Identity,
+    scope: str,
+    replica: Replica | Callable[[bytes], Replica],
+    *,
+    watch: bool = False,
+    poll: float = 0.2,
+    timeout: float = 60.0,
+    on_change: Callable[[int], None] | None = None,
+) -> SyncResult:
+    """Sync ``replica`` (or the replica a factory makes from the scope's genesis bytes, for a room not
+    held here yet) with ``server``; return once synced, or with ``watch`` when the server closes.
+    ``on_change(n)``: called after ``n`` new events from the server were stored (live views)."""
+    async with connect(sync_url(server, scope), max_size=MAX_FRAME, open_timeout=timeout) as ws:
+        hello = json.loads(await ws.recv())
+        answer = {"author": identity.author, "signature": sign_challenge(identity, scope, hello["challenge"])}
+        if not hello.get("known") and isinstance(replica, Replica):
+            answer["genesis"] = base64.b64encode(replica.genesis.raw).decode()  # bring the scope
+        await ws.send(json.dumps(answer))
+        try:
+            ok = json.loads(await ws.recv())
+        except ConnectionClosed as e:
+            raise SyncError(f"the server refused the sync: {e.rcvd.reason if e.rcvd else e}") from e
+        if not isinstance(replica, Replica):
+            replica = replica(base64.b64decode(ok["genesis"]))
+        session = SyncSession(replica, peer="server")
+        return await _run(ws, session, scope, watch, poll, timeout, on_change)
+
+
+async def _run(
+    ws: ClientConnection,
+    session: SyncSession,
+    scope: str,
+    watch: bool,
+    poll: float,
+    timeout: float,
+    on_change: Callable[[int], None] | None,
+) -> SyncResult:
+    replica = session.replica
+    for f in session.start():
+        await ws.send(f)
+    cursor = replica.store.last_position()
+
+    async def pusher() -> None:
+        """Push what other processes of this machine wrote to the room (the CLI, an agent worker)."""
+        nonlocal cursor
+        while True:
+            await anyio.sleep(poll)
+            replica.refresh()
+            batch = replica.store.since(cursor)
+            if not batch:
+                continue
+            cursor = batch[-1][0]
+            raws = [e.raw for _, e in batch if not e.local and e.id not in session.received]
+            for f in session.push(raws):
+                await ws.send(f)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            if watch:
+                tg.start_soon(pusher)
+            with anyio.fail_after(None if watch else timeout):
+                async for frame in ws:
+                    if not isinstance(frame, bytes):
+                        raise SyncError("the server sent text after the handshake")
+                    accepted = session.stats.accepted
+                    for reply in session.handle(frame):
+                        await ws.send(reply)
+                    if on_change is not None and session.stats.accepted > accepted:
+                        on_change(session.stats.accepted - accepted)
+                    if not watch and session.synced:
+                        break
+            tg.cancel_scope.cancel()
+    except TimeoutError as e:
+        raise SyncError(f"no sync with the server within {timeout:.0f} s") from e
+    except ConnectionClosed as e:
+        if not watch:
+            raise SyncError(f"the server closed the sync: {e.rcvd.reason if e.rcvd else e}") from e
+    return SyncResult(scope, session.stats, session.synced)

@@ -1,0 +1,109 @@
+"""The README's two-terminal flow: ``agentcrdt serve`` in one process; in another, a room is synced up,
+a second machine joins it by scope, an agent worker there proposes, and the proposals reach the first
+machine through the server. Then the server is killed and restarted: nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agentcrdt.cli._main import run as cli
+from tests.server._serve import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+NDA = ROOT / "examples" / "falcon" / "documents" / "01-mutual-nda.txt"
+
+
+def _start(store: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from agentcrdt.cli._main import run; sys.exit(run(sys.argv[1:]))",
+         "serve", "--store", str(store), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"agentcrdt serve did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+class Server:
+    def __init__(self, store: Path) -> None:
+        self.store, self.port = store, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = _start(store, self.port)
+
+    def kill_and_restart(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = _start(self.store, self.port)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "server-store")
+    yield srv
+    srv.proc.kill()
+    srv.proc.wait()
+
+
+def test_two_machines_share_a_room_through_the_server_and_an_agent_there_proposes(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = server.url
+    a, b, tagger_key = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "tagger.key"
+    assert cli(["room", "init", str(a), "--json"]) == 0
+    scope = json.loads(capsys.readouterr().out)["scope"]
+    assert cli(["room", "add", str(a), str(NDA)]) == 0
+    assert cli(["key", "new", str(tagger_key)]) == 0
+    tagger = ROOT / "agents" / "tagger.py"
+    assert cli(["grant", str(tagger_key), str(tagger), "--room", str(a), "--key", f"{a}.key"]) == 0
+    capsys.readouterr()
+    assert cli(["sync", "--room", str(a), "--server", url]) == 0  # brings the room (a's key owns it)
+    assert "sent" in capsys.readouterr().out
+    # The second machine joins by scope with the tagger's key, runs the agent, syncs its proposals up.
+    assert cli(["sync", "--room", str(b), "--server", url, "--scope", scope, "--key", str(tagger_key)]) == 0
+    assert cli(["worker", "run", "--room", str(b), "--agent", str(tagger), "--key", str(tagger_key),
+                "--once", "--embedder", "fake", "--quiet"]) == 0  # fmt: skip
+    assert cli(["sync", "--room", str(b), "--server", url, "--key", str(tagger_key)]) == 0
+    capsys.readouterr()
+    assert cli(["sync", "--room", str(a), "--server", url]) == 0
+    assert "received 1 new" in capsys.readouterr().out  # the tagger's proposal
+    assert cli(["proposals", "list", "--room", str(a), "--json"]) == 0
+    proposals = json.loads(capsys.readouterr().out)
+    assert proposals and all(p["slot"] == "tagger" and p["status"] == "auto_accepted" for p in proposals)
+
+    # Killed and restarted on the same store: a new machine still gets everything.
+    server.kill_and_restart()
+    c = tmp_path / "c.db"
+    assert cli(["sync", "--room", str(c), "--server", url, "--scope", scope, "--key", str(tagger_key)]) == 0
+    capsys.readouterr()
+    assert cli(["proposals", "list", "--room", str(c), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == proposals
+
+
+def test_joining_without_a_scope_or_a_grant_says_what_to_do(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = server.url
+    assert cli(["sync", "--room", str(tmp_path / "x.db"), "--server", url]) == 2
+    assert "pass --scope" in capsys.readouterr().err
+    a = tmp_path / "a.db"
+    assert cli(["room", "init", str(a), "--json"]) == 0
+    scope = json.loads(capsys.readouterr().out)["scope"]
+    assert cli(["sync", "--room", str(a), "--server", url]) == 0
+    assert cli(["sync", "--room", str(tmp_path / "b.db"), "--server", url, "--scope", scope]) == 2
+    err = capsys.readouterr()
+    assert "new key" in err.out and "neither an owner nor a grantee" in err.err
