@@ -34,21 +34,10 @@ def register(sub: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
-    except ImportError as e:
-        raise UsageError("the sync server needs its extra: pip install 'agentcrdt[server]'") from e
-    from agentcrdt.server import Hub
-    from agentcrdt.server.app import create_app
+    from agentcrdt.server import serve
 
     print(f"agentcrdt sync server on http://{args.host}:{args.port} (store: {args.store})", flush=True)
-    uvicorn.run(
-        create_app(Hub(args.store)),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        ws="websockets-sansio",
-    )
+    serve(args.store, host=args.host, port=args.port)
     return 0
 
 

@@ -62,6 +62,8 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5) -> Starlette:
                     hub.poll()
 
             tg.start_soon(poller)
+            if hub.postgres:
+                tg.start_soon(_listen, hub)
             try:
                 yield
             finally:
@@ -224,6 +226,7 @@ async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: i
             await out(replies)
             if session.stats.accepted > before:
                 scope_hub.publish(source=key)
+                hub.notify(scope_hub.replica.scope)  # the other servers on this PostgreSQL
 
     async def guarded(fn: Callable[[], Awaitable[None]], scope: anyio.CancelScope) -> None:
         try:
@@ -244,6 +247,22 @@ async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: i
         scope_hub.listeners.pop(key, None)
         send.close()
         m.sessions_open -= 1
+
+
+async def _listen(hub: Hub) -> None:
+    """LISTEN for the other server processes' notices; reconnect after a lost connection."""
+    import psycopg
+
+    from agentcrdt.server.hub import CHANNEL
+
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(hub.database_url, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {CHANNEL}")
+                async for notice in conn.notifies():
+                    hub.on_notice(notice.payload)
+        except psycopg.Error:
+            await anyio.sleep(1.0)  # the poller covers the gap
 
 
 def _sse(raw: bytes) -> bytes:

@@ -2,8 +2,10 @@
 demand from one store location, and the live peers each scope fans events out to.
 
 A store location is a directory (one SQLite file per scope, the embedded default) or a
-``postgresql://`` URL (one set of tables for every scope; several server processes may share it, each
-publishing what the others appended when it polls). The server validates what it ingests exactly as
+``postgresql://`` URL (one set of tables for every scope). Several server processes may share one
+PostgreSQL: each announces the scopes it stored events in (``NOTIFY agentcrdt_events``), and every
+other one, listening, publishes them to its own peers (a slow poll catches what a lost connection
+missed). The server validates what it ingests exactly as
 every replica does (:meth:`Replica.ingest`): it relays and persists; it decides nothing.
 """
 
@@ -13,6 +15,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentcrdt.errors import NotFound, UsageError
 from agentcrdt.log.event import decode_event
@@ -24,6 +27,7 @@ from agentcrdt.store.sqlite import SQLiteStore
 __all__ = ["Hub", "ScopeHub"]
 
 SCOPE_META = "scope"
+CHANNEL = "agentcrdt_events"
 
 
 @dataclass
@@ -81,6 +85,29 @@ class Hub:
             Path(self.location).mkdir(parents=True, exist_ok=True)
         self.scopes: dict[str, ScopeHub] = {}
         self.metrics = Metrics()
+        self._notifier: Any = None  # a PostgreSQL connection for NOTIFY, opened on first use
+
+    @property
+    def database_url(self) -> str:
+        """The PostgreSQL connection URL (without the store's ``#schema=`` fragment)."""
+        return self.location.partition("#")[0]
+
+    def notify(self, scope: str) -> None:
+        """Tell the other server processes on this PostgreSQL that ``scope`` has new events."""
+        if not self.postgres:
+            return
+        import psycopg
+
+        if self._notifier is None or self._notifier.closed:
+            self._notifier = psycopg.connect(self.database_url, autocommit=True)
+        self._notifier.execute("SELECT pg_notify(%s, %s)", (CHANNEL, scope))
+
+    def on_notice(self, scope: str) -> int:
+        """Another process stored events in ``scope``: publish them to our peers; return how many."""
+        hub = self.scopes.get(scope)
+        if hub is None or not hub.replica.refresh():
+            return 0
+        return len(hub.publish())
 
     def _store(self, scope: str) -> EventStore:
         if self.postgres:
@@ -135,3 +162,5 @@ class Hub:
         for hub in self.scopes.values():
             hub.replica.close()
         self.scopes.clear()
+        if self._notifier is not None:
+            self._notifier.close()

@@ -45,9 +45,10 @@ def serving(location: str | Path, *, poll_interval: float = 0.1) -> Iterator[str
         thread.join(10)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python _serve.py LOCATION PORT [POLL_SECONDS]
     port = int(sys.argv[2])
+    poll = float(sys.argv[3]) if len(sys.argv) > 3 else 0.1
     uvicorn.run(
-        create_app(Hub(sys.argv[1]), poll_interval=0.1), host="127.0.0.1", port=port, log_level="warning",
+        create_app(Hub(sys.argv[1]), poll_interval=poll), host="127.0.0.1", port=port, log_level="warning",
         ws="websockets-sansio",
     )  # fmt: skip
