@@ -61,45 +61,58 @@ def _identity(room: Path, key: str | None, *, create: bool) -> Any:
     return identity
 
 
-def _sync(args: argparse.Namespace) -> int:
-    import anyio
-
+async def sync_room(
+    room: Path,
+    server: str,
+    identity: Any,
+    *,
+    scope: str | None = None,
+    watch: bool = False,
+    on_change: Any = None,
+) -> Any:
+    """Sync the room file ``room`` with ``server`` as ``identity`` (joining scope ``scope`` into a new
+    file when there is none yet); return the :class:`SyncResult`. The room is opened without an
+    identity: syncing only stores what peers signed, so it can run beside a worker on the same file."""
     from agentcrdt.rooms.local import join_genesis, open_local
     from agentcrdt.sync.websocket import sync_with_server
 
-    room = Path(args.room)
     opened: list[Any] = []  # closed at the end, whichever way the room was opened
     if room.is_file():
-        identity = _identity(room, args.key, create=False)
-        replica = open_local(room, identity=identity)
+        replica = open_local(room)
         opened.append(replica)
-        if args.scope and args.scope != replica.scope:
+        if scope and scope != replica.scope:
             replica.close()
-            raise UsageError(f"{room} holds scope {replica.scope}, not {args.scope}")
+            raise UsageError(f"{room} holds scope {replica.scope}, not {scope}")
         target: Any = replica
         scope = replica.scope
-    elif args.scope:
-        identity = _identity(room, args.key, create=True)
-        scope = args.scope
+    elif scope:
 
         def target(genesis: bytes) -> Any:  # the room file is made from the genesis the server sends
-            opened.append(join_genesis(room, genesis, identity))
+            opened.append(join_genesis(room, genesis))
             return opened[0]
     else:
         raise UsageError(f"no room file at {room}: pass --scope SCOPE to join a room the server holds")
+    try:
+        return await sync_with_server(server, identity, scope, target, watch=watch, on_change=on_change)
+    finally:
+        for r in opened:
+            r.close()
+
+
+def _sync(args: argparse.Namespace) -> int:
+    import anyio
+
+    room = Path(args.room)
+    if not room.is_file() and not args.scope:
+        raise UsageError(f"no room file at {room}: pass --scope SCOPE to join a room the server holds")
+    identity = _identity(room, args.key, create=not room.is_file())
 
     def changed(n: int) -> None:
         print(f"  {n} event(s) from the server", flush=True)
 
-    try:
-        result = anyio.run(
-            lambda: sync_with_server(
-                args.server, identity, scope, target, watch=args.watch, on_change=changed
-            )
-        )
-    finally:
-        for r in opened:
-            r.close()
+    result = anyio.run(
+        lambda: sync_room(room, args.server, identity, scope=args.scope, watch=args.watch, on_change=changed)
+    )
     s = result.stats
     print(
         f"synced {room} with {args.server}: sent {s.events_sent} event(s), received {s.accepted} new "

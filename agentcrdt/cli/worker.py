@@ -50,6 +50,11 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between checks for other processes' writes (default 0.5)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the final progress line")
+    parser.add_argument(
+        "--server",
+        help="follow the room on this sync server (http://host:port): pull before, push proposals live",
+    )
+    parser.add_argument("--scope", help="with --server: join this scope into --room if there is no file yet")
 
 
 def default_key_path(room: Path, agent_name: str) -> Path:
@@ -75,13 +80,23 @@ def worker_command(args: argparse.Namespace) -> int:
     from agentcrdt.runtime.models import offline_needs_embedder
 
     room = Path(args.room)
-    if not room.is_file():
-        raise UsageError(f"no room file at {room}; create one first (agentcrdt room init {room})")
+    server = getattr(args, "server", None)
+    if not room.is_file() and not (server and args.scope):
+        hint = f"create one first (agentcrdt room init {room})"
+        raise UsageError(f"no room file at {room}; {hint}, or join one: --server URL --scope SCOPE")
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     agent = load_agent(args.agent)
     key_path = Path(args.key) if args.key else default_key_path(room, agent.name)
     identity, created = load_or_create_key(key_path)
+    if server:
+        import anyio
+
+        from agentcrdt.cli.sync import sync_room
+
+        got = anyio.run(lambda: sync_room(room, server, identity, scope=args.scope))
+        if not args.quiet:
+            print(f"{agent.name}: synced {room} with {server}: {got.stats.accepted} new event(s)")
     slot = agent.capability.slot
     if created:
         print(f"created a key for {agent.name} at {key_path}")
@@ -115,7 +130,7 @@ def worker_command(args: argparse.Namespace) -> int:
                 print(f"{agent.name}: waiting for a grant: {problem}", file=sys.stderr)
         import anyio
 
-        anyio.run(_run, worker, model, bool(args.once))
+        anyio.run(_run, worker, model, bool(args.once), server, room, identity)
     finally:
         worker.close()
     for message in worker.progress.last_errors[-5:]:
@@ -123,7 +138,11 @@ def worker_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(worker: object, model: object, once: bool) -> None:
+async def _run(
+    worker: object, model: object, once: bool, server: str | None, room: Path, identity: Identity
+) -> None:
+    import anyio
+
     from agentcrdt.llm.base import Model
     from agentcrdt.runtime import Worker
 
@@ -131,8 +150,20 @@ async def _run(worker: object, model: object, once: bool) -> None:
     async with model:
         if once:
             await worker.run_once()
-        else:
+            if server:  # what it proposed reaches every peer through the server
+                from agentcrdt.cli.sync import sync_room
+
+                await sync_room(room, server, identity)
+            return
+        if not server:
             await worker.run()
+            return
+        from agentcrdt.cli.sync import sync_room
+
+        async with anyio.create_task_group() as tg:  # the worker and a live sync of its room file
+            tg.start_soon(lambda: sync_room(room, server, identity, watch=True))
+            await worker.run()
+            tg.cancel_scope.cancel()
 
 
 def main(argv: list[str] | None = None) -> int:

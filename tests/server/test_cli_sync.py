@@ -94,6 +94,65 @@ def test_two_machines_share_a_room_through_the_server_and_an_agent_there_propose
     assert json.loads(capsys.readouterr().out) == proposals
 
 
+def test_an_agent_worker_on_another_machine_follows_the_room_through_the_server(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = server.url
+    a, key = tmp_path / "a.db", tmp_path / "summarizer.key"
+    assert cli(["room", "init", str(a), "--json"]) == 0
+    scope = json.loads(capsys.readouterr().out)["scope"]
+    assert cli(["room", "add", str(a), str(NDA)]) == 0
+    assert cli(["key", "new", str(key)]) == 0
+    agent = ROOT / "agents" / "summarizer.py"
+    assert cli(["grant", str(key), str(agent), "--room", str(a), "--key", f"{a}.key"]) == 0
+    assert cli(["sync", "--room", str(a), "--server", url]) == 0
+    # One command on the worker's machine: join the room, summarize, push the proposal back.
+    remote = tmp_path / "worker-machine" / "room.db"
+    remote.parent.mkdir()
+    args = ["--server", url, "--scope", scope, "--once", "--embedder", "fake", "--quiet"]
+    assert cli(["worker", "run", "--room", str(remote), "--agent", str(agent), "--key", str(key), *args]) == 0
+    assert cli(["sync", "--room", str(a), "--server", url]) == 0
+    capsys.readouterr()
+    assert cli(["proposals", "list", "--room", str(a), "--json"]) == 0
+    proposals = [p for p in json.loads(capsys.readouterr().out) if p["slot"] == "summarizer"]
+    assert len(proposals) == 1 and proposals[0]["kind"] == "summarize"
+
+
+def test_a_live_remote_worker_proposes_on_a_document_added_after_it_started(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = server.url
+    a, key = tmp_path / "a.db", tmp_path / "summarizer.key"
+    assert cli(["room", "init", str(a), "--json"]) == 0
+    scope = json.loads(capsys.readouterr().out)["scope"]
+    assert cli(["key", "new", str(key)]) == 0
+    agent = ROOT / "agents" / "summarizer.py"
+    assert cli(["grant", str(key), str(agent), "--room", str(a), "--key", f"{a}.key"]) == 0
+    assert cli(["sync", "--room", str(a), "--server", url]) == 0
+    remote = tmp_path / "remote.db"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from agentcrdt.cli._main import run; sys.exit(run(sys.argv[1:]))",
+         "worker", "run", "--room", str(remote), "--agent", str(agent), "--key", str(key), "--server", url,
+         "--scope", scope, "--embedder", "fake", "--poll", "0.1", "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert cli(["room", "add", str(a), str(NDA)]) == 0  # added after the worker started
+        deadline = time.monotonic() + 60
+        found: list[dict[str, object]] = []
+        while not found and time.monotonic() < deadline:
+            assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+            assert cli(["sync", "--room", str(a), "--server", url]) == 0
+            capsys.readouterr()
+            assert cli(["proposals", "list", "--room", str(a), "--json"]) == 0
+            found = [p for p in json.loads(capsys.readouterr().out) if p["slot"] == "summarizer"]
+            time.sleep(0.3)
+        assert len(found) == 1
+    finally:
+        worker.kill()
+        worker.wait()
+
+
 def test_joining_without_a_scope_or_a_grant_says_what_to_do(
     server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
