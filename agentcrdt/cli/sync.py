@@ -30,6 +30,7 @@ def register(sub: Any) -> None:
     sync.add_argument("--scope", help="the room's scope id, to join a room this machine does not hold")
     sync.add_argument("--key", help="your key file (default: $AGENTCRDT_KEY, else ROOM.key, made if new)")
     sync.add_argument("--watch", action="store_true", help="stay connected: push and take changes live")
+    sync.add_argument("--json", action="store_true", help="also print the result as one JSON line, last")
     sync.set_defaults(handler=_sync)
 
 
@@ -118,4 +119,10 @@ def _sync(args: argparse.Namespace) -> int:
         f"synced {room} with {args.server}: sent {s.events_sent} event(s), received {s.accepted} new "
         f"({s.sent_bytes + s.received_bytes:,} bytes)"
     )
+    print(f"  join it elsewhere: agentcrdt sync --room ROOM --server {args.server} --scope {result.scope}")
+    if args.json:
+        import json
+
+        summary = {"room": str(room), "scope": result.scope, "sent": s.events_sent, "received": s.accepted}
+        print(json.dumps(summary))
     return 0
