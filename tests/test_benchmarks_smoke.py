@@ -43,6 +43,21 @@ EXPECTED = {
         },
         {"vs_raw_sqlite"},
     ),
+    "server": (
+        {
+            "events",
+            "subscribers",
+            "ingest_per_s",
+            "deliveries_per_s",
+            "latency_p50_ms",
+            "latency_p99_ms",
+            "echo_round_trips_per_s",
+            "echo_p50_ms",
+            "echo_p99_ms",
+            "peak_rss_mb",
+        },
+        {"deliveries_vs_echo", "echo_p99_vs_p99"},
+    ),
     "sync": (
         {
             "events",

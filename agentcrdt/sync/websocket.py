@@ -21,7 +21,7 @@ from agentcrdt.replica import Replica
 from agentcrdt.sync.auth import sign_challenge
 from agentcrdt.sync.session import SyncSession, SyncStats
 
-__all__ = ["SyncResult", "sync_url", "sync_with_server"]
+__all__ = ["SyncResult", "authenticate", "sync_url", "sync_with_server"]
 
 MAX_FRAME = 32 * 1024 * 1024
 
@@ -59,19 +59,28 @@ async def sync_with_server(
     held here yet) with ``server``; return once synced, or with ``watch`` when the server closes.
     ``on_change(n)``: called after ``n`` new events from the server were stored (live views)."""
     async with connect(sync_url(server, scope), max_size=MAX_FRAME, open_timeout=timeout) as ws:
-        hello = json.loads(await ws.recv())
-        answer = {"author": identity.author, "signature": sign_challenge(identity, scope, hello["challenge"])}
-        if not hello.get("known") and isinstance(replica, Replica):
-            answer["genesis"] = base64.b64encode(replica.genesis.raw).decode()  # bring the scope
-        await ws.send(json.dumps(answer))
-        try:
-            ok = json.loads(await ws.recv())
-        except ConnectionClosed as e:
-            raise SyncError(f"the server refused the sync: {e.rcvd.reason if e.rcvd else e}") from e
+        genesis = await authenticate(
+            ws, identity, scope, replica.genesis.raw if isinstance(replica, Replica) else None
+        )
         if not isinstance(replica, Replica):
-            replica = replica(base64.b64decode(ok["genesis"]))
+            replica = replica(genesis)
         session = SyncSession(replica, peer="server")
         return await _run(ws, session, scope, watch, poll, timeout, on_change)
+
+
+async def authenticate(ws: ClientConnection, identity: Identity, scope: str, genesis: bytes | None) -> bytes:
+    """Answer the server's challenge on ``ws`` (bringing the scope with ``genesis`` if the server does
+    not hold it); return the scope's genesis bytes. SyncError if the server refuses."""
+    hello = json.loads(await ws.recv())
+    answer = {"author": identity.author, "signature": sign_challenge(identity, scope, hello["challenge"])}
+    if not hello.get("known") and genesis is not None:
+        answer["genesis"] = base64.b64encode(genesis).decode()  # bring the scope
+    await ws.send(json.dumps(answer))
+    try:
+        ok = json.loads(await ws.recv())
+    except ConnectionClosed as e:
+        raise SyncError(f"the server refused the sync: {e.rcvd.reason if e.rcvd else e}") from e
+    return base64.b64decode(ok["genesis"])
 
 
 async def _run(
