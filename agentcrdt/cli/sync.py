@@ -100,6 +100,28 @@ async def sync_room(
             r.close()
 
 
+async def follow_room(
+    room: Path, server: str, identity: Any, *, scope: str | None = None, on_change: Any = None
+) -> None:
+    """Stay synced with ``server``: reconnect after a lost connection or a server restart, waiting
+    1, 2, 4 … up to 30 s between tries (what was missed is caught up on reconnect)."""
+    import sys
+
+    import anyio
+
+    from agentcrdt.errors import SyncError
+
+    wait = 1.0
+    while True:
+        try:
+            await sync_room(room, server, identity, scope=scope, watch=True, on_change=on_change)
+            wait = 1.0  # the server closed a live session: reconnect at once
+        except SyncError as e:
+            print(f"agentcrdt: sync: {e}; retrying in {wait:.0f} s", file=sys.stderr, flush=True)
+            await anyio.sleep(wait)
+            wait = min(30.0, wait * 2)
+
+
 def _sync(args: argparse.Namespace) -> int:
     import anyio
 
@@ -111,9 +133,11 @@ def _sync(args: argparse.Namespace) -> int:
     def changed(n: int) -> None:
         print(f"  {n} event(s) from the server", flush=True)
 
-    result = anyio.run(
-        lambda: sync_room(room, args.server, identity, scope=args.scope, watch=args.watch, on_change=changed)
-    )
+    if args.watch:
+        print(f"following {room} on {args.server} (Ctrl-C to stop)", flush=True)
+        anyio.run(lambda: follow_room(room, args.server, identity, scope=args.scope, on_change=changed))
+        return 0
+    result = anyio.run(lambda: sync_room(room, args.server, identity, scope=args.scope, on_change=changed))
     s = result.stats
     print(
         f"synced {room} with {args.server}: sent {s.events_sent} event(s), received {s.accepted} new "

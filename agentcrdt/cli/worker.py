@@ -158,10 +158,10 @@ async def _run(
         if not server:
             await worker.run()
             return
-        from agentcrdt.cli.sync import sync_room
+        from agentcrdt.cli.sync import follow_room
 
         async with anyio.create_task_group() as tg:  # the worker and a live sync of its room file
-            tg.start_soon(lambda: sync_room(room, server, identity, watch=True))
+            tg.start_soon(lambda: follow_room(room, server, identity))
             await worker.run()
             tg.cancel_scope.cancel()
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from agentcrdt.errors import SyncError, UsageError
 from agentcrdt.log.keys import Identity
@@ -58,10 +58,20 @@ async def sync_with_server(
     """Sync ``replica`` (or the replica a factory makes from the scope's genesis bytes, for a room not
     held here yet) with ``server``; return once synced, or with ``watch`` when the server closes.
     ``on_change(n)``: called after ``n`` new events from the server were stored (live views)."""
-    async with connect(sync_url(server, scope), max_size=MAX_FRAME, open_timeout=timeout) as ws:
-        genesis = await authenticate(
-            ws, identity, scope, replica.genesis.raw if isinstance(replica, Replica) else None
-        )
+    url = sync_url(server, scope)
+    try:
+        ws = await connect(url, max_size=MAX_FRAME, open_timeout=timeout)
+    except TimeoutError as e:
+        raise SyncError(f"no sync with the server within {timeout:.0f} s: {url} did not answer") from e
+    except (OSError, InvalidHandshake) as e:
+        raise SyncError(f"cannot reach the sync server at {url}: {e}") from e
+    async with ws:
+        with anyio.move_on_after(timeout) as deadline:
+            genesis = await authenticate(
+                ws, identity, scope, replica.genesis.raw if isinstance(replica, Replica) else None
+            )
+        if deadline.cancelled_caught:
+            raise SyncError(f"no sync with the server within {timeout:.0f} s: no answer to the handshake")
         if not isinstance(replica, Replica):
             replica = replica(genesis)
         session = SyncSession(replica, peer="server")
@@ -111,25 +121,40 @@ async def _run(
             for f in session.push(raws):
                 await ws.send(f)
 
-    try:
+    async def reader() -> None:
+        async for frame in ws:
+            if not isinstance(frame, bytes):
+                raise SyncError("the server sent text after the handshake")
+            accepted = session.stats.accepted
+            for reply in session.handle(frame):
+                await ws.send(reply)
+            if on_change is not None and session.stats.accepted > accepted:
+                on_change(session.stats.accepted - accepted)
+            if not watch and session.synced:
+                return
+
+    failure: BaseException | None = None
+
+    async def guarded(fn: Callable[[], Awaitable[None]], cancel: anyio.CancelScope) -> None:
+        # A child's error would reach the caller wrapped in an exception group: keep the first one.
+        nonlocal failure
+        try:
+            await fn()
+        except (ConnectionClosed, OSError, SyncError) as e:
+            failure = failure or e
+        finally:
+            cancel.cancel()
+
+    with anyio.move_on_after(None if watch else timeout) as deadline:
         async with anyio.create_task_group() as tg:
             if watch:
-                tg.start_soon(pusher)
-            with anyio.fail_after(None if watch else timeout):
-                async for frame in ws:
-                    if not isinstance(frame, bytes):
-                        raise SyncError("the server sent text after the handshake")
-                    accepted = session.stats.accepted
-                    for reply in session.handle(frame):
-                        await ws.send(reply)
-                    if on_change is not None and session.stats.accepted > accepted:
-                        on_change(session.stats.accepted - accepted)
-                    if not watch and session.synced:
-                        break
-            tg.cancel_scope.cancel()
-    except TimeoutError as e:
-        raise SyncError(f"no sync with the server within {timeout:.0f} s") from e
-    except ConnectionClosed as e:
-        if not watch:
-            raise SyncError(f"the server closed the sync: {e.rcvd.reason if e.rcvd else e}") from e
+                tg.start_soon(guarded, pusher, tg.cancel_scope)
+            tg.start_soon(guarded, reader, tg.cancel_scope)
+    if deadline.cancelled_caught:
+        raise SyncError(f"no sync with the server within {timeout:.0f} s")
+    if isinstance(failure, SyncError):
+        raise failure
+    if isinstance(failure, ConnectionClosed | OSError) and not watch:
+        reason = failure.rcvd.reason if isinstance(failure, ConnectionClosed) and failure.rcvd else failure
+        raise SyncError(f"the server closed the sync: {reason}") from failure
     return SyncResult(scope, session.stats, session.synced)
