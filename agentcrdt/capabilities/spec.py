@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from agentcrdt.errors import EncodingError, UsageError
 
-__all__ = ["AutoAccept", "Capability", "Limits", "parse_confidence"]
+__all__ = ["AutoAccept", "Capability", "Limits", "covers", "parse_confidence"]
 
 Mode = Literal["direct", "propose"]
 _SLOT_RE = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -35,7 +35,7 @@ def parse_confidence(value: Any) -> Decimal:
         raise EncodingError(f"confidence {value!r} is not a decimal") from e
 
 
-def _covers(patterns: tuple[str, ...], target: str) -> bool:
+def covers(patterns: tuple[str, ...], target: str) -> bool:
     etype = target.partition(".")[0]
     return any(p in ("*", target, f"{etype}.*") for p in patterns)
 
@@ -68,7 +68,7 @@ class AutoAccept:
     def admits(self, confidence: Decimal, targets: list[str]) -> bool:
         """Tell whether a proposal with this confidence and these targets is accepted at once."""
         return confidence >= self.min_confidence and all(
-            not self.fields or _covers(self.fields, t) for t in targets
+            not self.fields or covers(self.fields, t) for t in targets
         )
 
 
@@ -205,7 +205,7 @@ class Capability:
 
     def may_write(self, entity_type: str, field_name: str) -> bool:
         """Tell whether this slot covers writing ``entity_type.field_name``."""
-        return _covers(self.writes, f"{entity_type}.{field_name}")
+        return covers(self.writes, f"{entity_type}.{field_name}")
 
     def may_review(self, slot: str) -> bool:
         """Tell whether this slot may review proposals made under ``slot``."""
@@ -214,8 +214,8 @@ class Capability:
     def within(self, other: Capability) -> bool:
         """Tell whether this capability grants nothing ``other`` does not hold (delegation rule)."""
         return (
-            all(_covers(other.writes, w) if w != "*" else "*" in other.writes for w in self.writes)
-            and all(_covers(other.reads, r) if r != "*" else "*" in other.reads for r in self.reads)
+            all(covers(other.writes, w) if w != "*" else "*" in other.writes for w in self.writes)
+            and all(covers(other.reads, r) if r != "*" else "*" in other.reads for r in self.reads)
             and (self.mode == "propose" or other.mode == "direct")
             and (not other.proposal_kinds or set(self.proposal_kinds or ["*"]) <= set(other.proposal_kinds))
             and self.limits.within(other.limits)
@@ -231,5 +231,5 @@ def _auto_within(auto: AutoAccept, other: Capability) -> bool:
     if other.auto_accept is None:
         return False
     return auto.min_confidence >= other.auto_accept.min_confidence and all(
-        not other.auto_accept.fields or _covers(other.auto_accept.fields, f) for f in auto.fields or ["*"]
+        not other.auto_accept.fields or covers(other.auto_accept.fields, f) for f in auto.fields or ["*"]
     )

@@ -849,6 +849,19 @@ class Replica:
         index = self.judge.policy_index
         return any(not index.revocations_of(g.event.id) for g in index.grants_to(author))
 
+    def readable(self, author: str) -> tuple[str, ...] | None:
+        """What ``author`` may read: None (everything) for an owner, else the ``Type.field`` patterns
+        its unrevoked grants read or write (a read-only subscriber receives only those)."""
+        self.dag  # noqa: B018  (loads the grants)
+        if author in self.genesis.payload["owners"]:
+            return None
+        index = self.judge.policy_index
+        patterns: list[str] = []
+        for g in index.grants_to(author):
+            if not index.revocations_of(g.event.id):
+                patterns += [*g.capability.reads, *g.capability.writes]
+        return tuple(dict.fromkeys(patterns))
+
     def missing_deps(self) -> set[str]:
         """Return the ids the buffered orphans wait for (what a sync asks its peer for by id)."""
         dag = self.dag

@@ -5,7 +5,10 @@ Routes (OpenAPI at ``/openapi.json``):
 ``GET /health``                      liveness, and how many scopes are open
 ``GET /metrics``                     Prometheus text: sessions, frames, bytes, events, errors
 ``WS  /v1/scopes/{scope}/sync``      the sync protocol, after a signed challenge (below), then live
-``GET /v1/scopes/{scope}/events``    Server-Sent Events: every event stored from now on (read-only)
+``GET /v1/scopes/{scope}/events``    Server-Sent Events: every event stored from now on that the
+                                     subscriber may read (owners: all; grantees: the ops and proposals
+                                     touching only fields their grants read or write, and the room's
+                                     grants, revocations and reviews)
 
 A WebSocket peer authenticates by key: the server sends ``{"challenge", "known"}``, the peer answers
 ``{"author", "signature"}`` (and ``"genesis"``, base64, to bring a scope the server does not hold yet:
@@ -112,10 +115,14 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5) -> Starlette:
             return JSONResponse({"error": "neither an owner nor a grantee of this scope"}, 403)
         send, receive = anyio.create_memory_object_stream[list[bytes]](LIVE_BUFFER)
         key = next(counter)
+        readable = scope_hub.reader(author)  # a grantee receives only what its grants read or write
 
         def listener(raws: list[bytes]) -> None:
+            kept = readable(raws)
+            if not kept:
+                return
             try:
-                send.send_nowait(raws)
+                send.send_nowait(kept)
             except anyio.WouldBlock:
                 scope_hub.listeners.pop(key, None)  # too slow: dropped; it reconnects and catches up
                 send.close()

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentcrdt.capabilities.spec import covers
 from agentcrdt.errors import NotFound, UsageError
-from agentcrdt.log.event import decode_event
+from agentcrdt.log.event import Event, decode_event
 from agentcrdt.replica import Replica
 from agentcrdt.store import open_store
 from agentcrdt.store.base import EventStore
@@ -70,9 +71,25 @@ class ScopeHub:
                 listener(raws)
         return raws
 
+    def reader(self, author: str) -> Callable[[list[bytes]], list[bytes]]:
+        """A filter keeping the events ``author`` may read (see :func:`readable_event`), as of now."""
+        patterns = self.replica.readable(author)
+        if patterns is None:
+            return lambda raws: raws
+        return lambda raws: [r for r in raws if readable_event(decode_event(r), patterns)]
+
     def is_member(self, author: str) -> bool:
         """Whether ``author`` owns the scope or holds a grant not revoked: who may sync it here."""
         return self.replica.is_member(author)
+
+
+def readable_event(event: Event, patterns: tuple[str, ...]) -> bool:
+    """Whether an event may go to a reader of ``patterns``: ops and proposals only when every entity
+    field they touch is covered; the room's own structure (grants, revocations, reviews) always."""
+    if event.kind not in ("ops", "proposal"):
+        return True
+    ops = event.payload.get("ops", []) if isinstance(event.payload, dict) else []
+    return all(covers(patterns, f"{o.get('e')}.{o.get('f')}") for o in ops if isinstance(o, dict))
 
 
 class Hub:

@@ -209,3 +209,44 @@ def test_an_sse_subscriber_with_a_signed_nonce_receives_new_events(tmp_path: Pat
         assert [g["kind"] for g in got] == ["ops", "ops"]
         assert {base64.b64decode(str(g["raw"]))[:1] for g in got}  # the raw event rides along
         assert got[-1]["id"] in owner.heads
+
+
+def test_a_read_only_subscriber_receives_only_what_its_grant_reads(tmp_path: Path) -> None:
+    dana = Identity.from_name("srv-dana")  # a dashboard: reads findings, nothing else
+    owner = _room(2)
+    grant(owner, dana.author, Capability("dashboard", reads=("Finding.*",), writes=(), mode="direct"))
+    with serving(tmp_path / "srv") as url:
+        _sync(url, OWNER, owner.scope, owner)
+
+        async def subscribe(who: Identity, want: int) -> list[str]:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+                nonce = (await client.get("/v1/challenge")).json()["challenge"]
+                signed = sign_challenge(who, owner.scope, nonce)
+                params = {"author": who.author, "nonce": nonce, "signature": signed}
+                kinds: list[str] = []
+                async with (
+                    anyio.create_task_group() as tg,
+                    client.stream("GET", f"/v1/scopes/{owner.scope}/events", params=params) as response,
+                ):
+
+                    async def write_later() -> None:
+                        await anyio.sleep(0.2)
+                        _write(owner, 2, "doc")  # Doc.t: bob's grant writes it, dana's does not read it
+                        owner.commit("ops", {"ops": [
+                            {"e": "Finding", "id": "f1", "f": "title", "t": "lww", "op": {"set": "x"}}
+                        ]})  # fmt: skip
+                        await sync_with_server(url, OWNER, owner.scope, owner)
+
+                    tg.start_soon(write_later)
+                    with anyio.fail_after(5):
+                        async for line in response.aiter_lines():
+                            if line.startswith("data: "):
+                                ops = json.loads(line[6:])["payload"]["ops"]
+                                kinds.append(ops[0]["e"])
+                                if len(kinds) == want:
+                                    break
+                    tg.cancel_scope.cancel()
+                return kinds
+
+        assert anyio.run(subscribe, dana, 1) == ["Finding"]
+        assert anyio.run(subscribe, BOB, 2) == ["Doc", "Doc"]
