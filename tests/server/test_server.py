@@ -250,3 +250,26 @@ def test_a_read_only_subscriber_receives_only_what_its_grant_reads(tmp_path: Pat
 
         assert anyio.run(subscribe, dana, 1) == ["Finding"]
         assert anyio.run(subscribe, BOB, 2) == ["Doc", "Doc"]
+
+
+def test_the_server_judges_what_it_ingests_as_every_replica_does(tmp_path: Path) -> None:
+    owner = _room(1)
+    with serving(tmp_path / "srv") as url:
+        _sync(url, OWNER, owner.scope, owner)
+        bob = _join(url, BOB, owner.scope)
+        # Bob's grant writes Doc.*; an event writing a Finding is outside it. Forged past his own
+        # replica's check by building it by hand, it reaches the server, which quarantines it.
+        from agentcrdt.log.event import create_event
+
+        deps = sorted(bob.heads)
+        lamport = max(bob.dag.lamport(d) for d in deps) + 1
+        forged = create_event(
+            BOB, scope=bob.scope, seq=1, deps=deps, lamport=lamport, time_ms=0, kind="ops",
+            payload={"ops": [{"e": "Finding", "id": "f", "f": "title", "t": "lww", "op": {"set": "x"}}]},
+        )  # fmt: skip
+        bob.ingest([forged.raw])
+        assert bob.store.verdicts([forged.id])[forged.id][0] == "quarantined"
+        _sync(url, BOB, owner.scope, bob)
+        carol_view = _join(url, OWNER, owner.scope)  # a fresh replica fetched from the server
+        assert carol_view.store.verdicts([forged.id])[forged.id][0] == "quarantined"
+        assert carol_view.state_hash() == owner.state_hash()  # it changed nothing anywhere
