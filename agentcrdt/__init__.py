@@ -85,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "agentcrdt.errors",
     "MigrationError": "agentcrdt.errors",
     "NotFound": "agentcrdt.errors",
+    "SyncError": "agentcrdt.errors",
     "MissingAPIKey": "agentcrdt.errors",
     "ModelError": "agentcrdt.errors",
     "TransientError": "agentcrdt.errors",
@@ -136,6 +137,7 @@ __all__ = [
     "Retrieval",
     "SchemaError",
     "StoreError",
+    "SyncError",
     "Text",
     "TransientError",
     "UsageError",
@@ -177,6 +179,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         RejectedEvent,
         SchemaError,
         StoreError,
+        SyncError,
         TransientError,
         UsageError,
     )

@@ -31,7 +31,7 @@ PUBLIC = {
     "AgentCRDTError", "UsageError", "SchemaError", "InvalidEntityValue", "EncodingError",
     "IntegrityError", "HashMismatch", "BadSignature", "Equivocation", "RejectedEvent",
     "CapabilityDenied", "StoreError", "MigrationError", "NotFound", "MissingAPIKey", "ModelError",
-    "TransientError", "ModelOutputError", "CannotAnswer",
+    "TransientError", "ModelOutputError", "CannotAnswer", "SyncError",
 }  # fmt: skip
 
 
