@@ -22,6 +22,9 @@ def register(sub: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument(
+        "--queue", help="NATS URL (nats://host:4222): announce documents' work on a JetStream work queue"
+    )
     serve.set_defaults(handler=_serve)
 
     sync = sub.add_parser("sync", help="sync a room with a server (once, or --watch to stay live)")
@@ -38,7 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
     from agentcrdt.server import serve
 
     print(f"agentcrdt sync server on http://{args.host}:{args.port} (store: {args.store})", flush=True)
-    serve(args.store, host=args.host, port=args.port)
+    serve(args.store, host=args.host, port=args.port, queue=args.queue)
     return 0
 
 

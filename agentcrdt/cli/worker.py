@@ -55,6 +55,11 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         help="follow the room on this sync server (http://host:port): pull before, push proposals live",
     )
     parser.add_argument("--scope", help="with --server: join this scope into --room if there is no file yet")
+    parser.add_argument(
+        "--queue",
+        help="with --server: take documents from the server's JetStream work queue (nats://host:4222), "
+        "sharing them with this agent's other workers",
+    )
 
 
 def default_key_path(room: Path, agent_name: str) -> Path:
@@ -81,6 +86,9 @@ def worker_command(args: argparse.Namespace) -> int:
 
     room = Path(args.room)
     server = getattr(args, "server", None)
+    queue = getattr(args, "queue", None)
+    if queue and not server:
+        raise UsageError("--queue needs --server: the work queue names documents, the server holds them")
     if not room.is_file() and not (server and args.scope):
         hint = f"create one first (agentcrdt room init {room})"
         raise UsageError(f"no room file at {room}; {hint}, or join one: --server URL --scope SCOPE")
@@ -130,7 +138,11 @@ def worker_command(args: argparse.Namespace) -> int:
                 print(f"{agent.name}: waiting for a grant: {problem}", file=sys.stderr)
         import anyio
 
-        anyio.run(_run, worker, model, bool(args.once), server, room, identity)
+        if queue:
+            once = bool(args.once)
+            anyio.run(lambda: _from_queue(worker, model, str(server), room, identity, queue, once))
+        else:
+            anyio.run(_run, worker, model, bool(args.once), server, room, identity)
     finally:
         worker.close()
     for message in worker.progress.last_errors[-5:]:
@@ -164,6 +176,30 @@ async def _run(
             tg.start_soon(lambda: follow_room(room, server, identity))
             await worker.run()
             tg.cancel_scope.cancel()
+
+
+async def _from_queue(
+    worker: object, model: object, server: str, room: Path, identity: Identity, queue: str, once: bool
+) -> None:
+    """Take documents from the work queue one at a time: pull the room, run the agent on that document,
+    push what it proposed, ack. ``once``: stop when the queue has nothing for a while."""
+    from agentcrdt.cli.sync import sync_room
+    from agentcrdt.llm.base import Model
+    from agentcrdt.runtime import Worker
+    from agentcrdt.server.queue import WorkQueue
+
+    assert isinstance(worker, Worker) and isinstance(model, Model)
+    async with model, WorkQueue.open(queue) as q:
+        sub = await q.pull(worker.replica.scope, worker.agent.capability.slot)
+        while True:
+            taken = await q.take(sub, timeout=2.0)
+            if not taken and once:
+                return
+            for item in taken:
+                await sync_room(room, server, identity)  # what the announcement refers to
+                await worker.run_once(only={item.document})
+                await sync_room(room, server, identity)  # what the agent proposed reaches every peer
+                await item.ack()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -849,6 +849,19 @@ class Replica:
         index = self.judge.policy_index
         return any(not index.revocations_of(g.event.id) for g in index.grants_to(author))
 
+    def slots(self) -> list[str]:
+        """Return the capability slots unrevoked grants hand out in this scope, sorted (what a work
+        queue keeps one line of work for)."""
+        self.dag  # noqa: B018  (loads the grants)
+        index = self.judge.policy_index
+        found = {
+            g.capability.slot
+            for author in index.grantees()
+            for g in index.grants_to(author)
+            if not index.revocations_of(g.event.id)
+        }
+        return sorted(found)
+
     def readable(self, author: str) -> tuple[str, ...] | None:
         """What ``author`` may read: None (everything) for an owner, else the ``Type.field`` patterns
         its unrevoked grants read or write (a read-only subscriber receives only those)."""

@@ -71,6 +71,10 @@ class PolicyIndex:
         """Return the valid grants naming ``author``."""
         return self._grants.get(author, ())
 
+    def grantees(self) -> list[str]:
+        """Return every author a valid grant names, sorted."""
+        return sorted(self._grants)
+
     def revocations_of(self, grant_id: str) -> Sequence[Event]:
         """Return the valid revocations of a grant."""
         return self._revokes.get(grant_id, ())

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,7 @@ class Worker:
         self._checkpoint: Checkpoint | None = None  # where the cursor is kept, once the room is open
         self._seen = 0  # in memory: the position the last round started from
         self._handled: set[str] = set()  # input ids processed by this process (proposed, empty, failed)
+        self._only: frozenset[str] | None = None  # run_once(only=...): the entity ids to process
         self._proposed: set[str] = set()
         self._blocked: str | None = None
         self._stopping = False
@@ -254,8 +255,17 @@ class Worker:
 
     # -- running ------------------------------------------------------------------------------------
 
-    async def run_once(self) -> Progress:
-        """Process what the room holds now, then return; UsageError if the slot is not granted."""
+    async def run_once(self, only: Collection[str] | None = None) -> Progress:
+        """Process what the room holds now, then return; UsageError if the slot is not granted.
+        ``only``: process just the items of these entity ids (a work queue's share of the room); the
+        rest is left for later, so the cursor stays where it was."""
+        self._only = None if only is None else frozenset(only)
+        try:
+            return await self._run_once()
+        finally:
+            self._only = None
+
+    async def _run_once(self) -> Progress:
         self._open()
         self._sync()
         problem = slot_problem(self.replica, self.author, self.agent.capability.slot)
@@ -349,7 +359,7 @@ class Worker:
         if self._atom.dirty or position > self._cursor:
             taken, complete = await self._process_selected(sorted(replica.heads))
         self._seen = max(self._seen, position)
-        if complete and not self._stopping and position > self._cursor:
+        if complete and not self._stopping and position > self._cursor and self._only is None:
             assert self._checkpoint is not None  # set when the room was opened
             self._checkpoint.save(position)
             self._cursor = position
@@ -366,6 +376,8 @@ class Worker:
         self._proposed |= proposed_inputs(self.replica, self.author, self.agent.capability.slot)
         todo: dict[str, WorkItem] = {}
         for item in items:
+            if self._only is not None and item.entity_id not in self._only:
+                continue
             input_id = item.input_id(self.agent.name, self.prompt.hash)
             if input_id in self._handled or input_id in todo:
                 continue

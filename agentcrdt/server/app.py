@@ -49,10 +49,12 @@ LIVE_BUFFER = 256  # batches a live peer may fall behind before it is dropped (i
 NONCE_TTL = 60.0
 
 
-def create_app(hub: Hub, *, poll_interval: float = 0.5) -> Starlette:
+def create_app(hub: Hub, *, poll_interval: float = 0.5, queue: str | None = None) -> Starlette:
     """Return the server app over ``hub``; ``poll_interval``: how often it publishes what other server
-    processes appended to a shared store."""
+    processes appended to a shared store; ``queue``: a NATS URL to announce documents' work on
+    (JetStream, :mod:`agentcrdt.server.queue`)."""
     nonces: dict[str, float] = {}
+    work: list[Any] = []  # the open work queue, if any
     counter = iter(range(1, 1 << 62))
 
     @asynccontextmanager
@@ -68,7 +70,14 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5) -> Starlette:
             if hub.postgres:
                 tg.start_soon(_listen, hub)
             try:
-                yield
+                if queue is None:
+                    yield
+                else:
+                    from agentcrdt.server.queue import WorkQueue
+
+                    async with WorkQueue.open(queue) as q:
+                        work.append(q)
+                        yield
             finally:
                 tg.cancel_scope.cancel()
                 hub.close()
@@ -167,7 +176,7 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5) -> Starlette:
             return
         genesis = scope_hub.replica.genesis.raw
         await ws.send_json({"ok": True, "genesis": base64.b64encode(genesis).decode()})
-        await _run(ws, hub, scope_hub, author, next(counter))
+        await _run(ws, hub, scope_hub, author, next(counter), work[0] if work else None)
 
     routes = [
         Route("/health", health),
@@ -192,7 +201,7 @@ async def _bring(ws: WebSocket, hub: Hub, scope: str, author: str, genesis: Any)
         return None
 
 
-async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: int) -> None:
+async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: int, queue: Any) -> None:
     m = hub.metrics
     session = SyncSession(scope_hub.replica, peer=f"{author[:24]}#{key}")
     send, receive = anyio.create_memory_object_stream[list[bytes]](LIVE_BUFFER)
@@ -232,8 +241,11 @@ async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: i
             m.events_accepted += session.stats.accepted - before
             await out(replies)
             if session.stats.accepted > before:
-                scope_hub.publish(source=key)
+                fresh = scope_hub.publish(source=key)
                 hub.notify(scope_hub.replica.scope)  # the other servers on this PostgreSQL
+                if queue is not None:  # work for agent workers elsewhere, one line per granted slot
+                    replica = scope_hub.replica
+                    await queue.announce(replica.scope, replica.slots(), fresh)
 
     async def guarded(fn: Callable[[], Awaitable[None]], scope: anyio.CancelScope) -> None:
         try:
