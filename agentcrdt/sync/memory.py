@@ -33,9 +33,12 @@ def pump(
     max_rounds: int = 64,
     a_to_b: Channel | None = None,
     b_to_a: Channel | None = None,
+    shuffle: Callable[[list[bytes]], None] | None = None,
 ) -> PumpResult:
     """Exchange frames between ``a`` and ``b`` in rounds (every frame in flight delivered, the answers
-    collected) until nothing is in flight; SyncError if that takes more than ``max_rounds``."""
+    collected) until nothing is in flight; SyncError if that takes more than ``max_rounds``.
+    ``shuffle`` reorders each round's frames in place (``random.Random(seed).shuffle``: a network
+    that reorders)."""
     to_b, to_a = a.start(), b.start()
     rounds = frames = size = 0
     while to_a or to_b:
@@ -46,6 +49,9 @@ def pump(
         size += sum(map(len, to_a)) + sum(map(len, to_b))
         deliver_b = [g for f in to_b for g in (a_to_b(f) if a_to_b else [f])]
         deliver_a = [g for f in to_a for g in (b_to_a(f) if b_to_a else [f])]
+        if shuffle is not None:
+            shuffle(deliver_a)
+            shuffle(deliver_b)
         to_a = [r for f in deliver_b for r in b.handle(f)]
         to_b = [r for f in deliver_a for r in a.handle(f)]
     return PumpResult(rounds, frames, size)

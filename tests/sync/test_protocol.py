@@ -146,8 +146,22 @@ def test_duplicated_and_reordered_frames_still_converge() -> None:
     def noisy(frame: bytes) -> list[bytes]:
         return [frame, frame] if rng.random() < 0.5 else [frame]
 
-    pump(SyncSession(a), SyncSession(b), a_to_b=noisy, b_to_a=noisy)
+    pump(SyncSession(a), SyncSession(b), a_to_b=noisy, b_to_a=noisy, shuffle=rng.shuffle)
     _converged(a, b)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_any_reordering_and_duplication_of_frames_converges(seed: int) -> None:
+    rng = random.Random(seed)
+    a, b = _diverge(rng)
+
+    def noisy(frame: bytes) -> list[bytes]:
+        return [frame] * rng.randint(1, 3)
+
+    pump(SyncSession(a, batch_bytes=2000), SyncSession(b, batch_bytes=2000), a_to_b=noisy, b_to_a=noisy,
+         shuffle=rng.shuffle, max_rounds=200)  # fmt: skip
+    _converged(a, b)  # in one session, however the frames were reordered and repeated
 
 
 def test_the_anyio_driver_syncs_over_memory_streams() -> None:
