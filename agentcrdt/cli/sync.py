@@ -46,22 +46,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _identity(room: Path, key: str | None, *, create: bool) -> Any:
-    import os
-
-    from agentcrdt.cli.room import KEY_ENV, default_key_path
+    """The key that signs the sync: as every room command finds it, or (joining) a new ``ROOM.key``."""
+    from agentcrdt.cli.room import _identity as room_identity
+    from agentcrdt.cli.room import default_key_path
     from agentcrdt.log.keys import Identity
 
-    path = key or os.environ.get(KEY_ENV)
-    if path:
-        return Identity.load(path)
-    default = default_key_path(room)
-    if default.is_file():
-        return Identity.load(default)
-    if not create:
-        raise UsageError(f"which key signs the sync? pass --key PATH, set {KEY_ENV}, or keep it at {default}")
+    found = room_identity(str(room), key, required=not create)
+    if found is not None:
+        return found
     identity = Identity.generate()
-    identity.save(default)
-    print(f"new key {default}: {identity.author} (an owner grants it: agentcrdt grant {identity.author} ...)")
+    identity.save(default_key_path(room))
+    path = default_key_path(room)
+    print(f"new key {path}: {identity.author} (an owner grants it: agentcrdt grant {identity.author} ...)")
     return identity
 
 

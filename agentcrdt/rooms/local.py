@@ -34,6 +34,13 @@ __all__ = ["create_local", "create_memory", "join_genesis", "join_local", "join_
 _IN_MEMORY = ":memory:"
 
 
+def _new_file(path: str | Path) -> Path:
+    p = Path(path)
+    if p.exists():
+        raise UsageError(f"{p} already exists; open it with open_local({str(p)!r}) or choose another path")
+    return p
+
+
 def _follower(
     path: Path | str, entities: Sequence[type[Entity]], projections: tuple[Projection, ...]
 ) -> SQLiteFollower:
@@ -57,9 +64,7 @@ def create_local(
     **kwargs: Any,
 ) -> Replica:
     """Create a new scope in a new SQLite file at ``path``."""
-    p = Path(path)
-    if p.exists():
-        raise UsageError(f"{p} already exists; open it with open_local({str(p)!r}) or choose another path")
+    p = _new_file(path)
     store = SQLiteStore(p)
     return _attached(Replica.create(store, identity, name, owners=owners, **kwargs), p, entities, projections)
 
@@ -153,9 +158,7 @@ def join_local(
     **kwargs: Any,
 ) -> Replica:
     """Like :func:`join_memory`, into a new SQLite file at ``path`` (reopen it with open_local)."""
-    p = Path(path)
-    if p.exists():
-        raise UsageError(f"{p} already exists; open it with open_local({str(p)!r}) or choose another path")
+    p = _new_file(path)
     return _join(SQLiteStore(p), p, room, identity, entities, projections, kwargs)
 
 
@@ -169,9 +172,7 @@ def join_genesis(
     **kwargs: Any,
 ) -> Replica:
     """Start a new SQLite room file at ``path`` holding only the scope's genesis event (a sync fills it)."""
-    p = Path(path)
-    if p.exists():
-        raise UsageError(f"{p} already exists; open it with open_local({str(p)!r}) or choose another path")
+    p = _new_file(path)
     return _attached(
         Replica.join(SQLiteStore(p), genesis_raw, identity=identity, **kwargs), p, entities, projections
     )

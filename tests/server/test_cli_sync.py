@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 NDA = ROOT / "examples" / "falcon" / "documents" / "01-mutual-nda.txt"
 
 
-def _start(store: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(store: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """``agentcrdt serve`` over ``store`` on ``port`` (``extra`` flags too), once it answers /health."""
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from agentcrdt.cli._main import run; sys.exit(run(sys.argv[1:]))",
-         "serve", "--store", str(store), "--port", str(port)],
+         "serve", "--store", str(store), "--port", str(port), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -37,6 +38,20 @@ def _start(store: Path, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"agentcrdt serve did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+def _shared_room(
+    room: Path, key: Path, agent: Path, url: str, capsys: pytest.CaptureFixture[str], docs: list[Path]
+) -> str:
+    """A room with ``docs``, ``key`` granted ``agent``'s slot, brought to the server; its scope."""
+    assert cli(["room", "init", str(room), "--json"]) == 0
+    scope = str(json.loads(capsys.readouterr().out)["scope"])
+    if docs:
+        assert cli(["room", "add", str(room), *map(str, docs)]) == 0
+    assert cli(["key", "new", str(key)]) == 0
+    assert cli(["grant", str(key), str(agent), "--room", str(room), "--key", f"{room}.key"]) == 0
+    assert cli(["sync", "--room", str(room), "--server", url]) == 0
+    return scope
 
 
 class Server:
@@ -98,14 +113,8 @@ def test_an_agent_worker_on_another_machine_follows_the_room_through_the_server(
     server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = server.url
-    a, key = tmp_path / "a.db", tmp_path / "summarizer.key"
-    assert cli(["room", "init", str(a), "--json"]) == 0
-    scope = json.loads(capsys.readouterr().out)["scope"]
-    assert cli(["room", "add", str(a), str(NDA)]) == 0
-    assert cli(["key", "new", str(key)]) == 0
-    agent = ROOT / "agents" / "summarizer.py"
-    assert cli(["grant", str(key), str(agent), "--room", str(a), "--key", f"{a}.key"]) == 0
-    assert cli(["sync", "--room", str(a), "--server", url]) == 0
+    a, key, agent = tmp_path / "a.db", tmp_path / "summarizer.key", ROOT / "agents" / "summarizer.py"
+    scope = _shared_room(a, key, agent, url, capsys, docs=[NDA])
     # One command on the worker's machine: join the room, summarize, push the proposal back.
     remote = tmp_path / "worker-machine" / "room.db"
     remote.parent.mkdir()
@@ -122,13 +131,8 @@ def test_a_live_remote_worker_proposes_on_a_document_added_after_it_started(
     server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = server.url
-    a, key = tmp_path / "a.db", tmp_path / "summarizer.key"
-    assert cli(["room", "init", str(a), "--json"]) == 0
-    scope = json.loads(capsys.readouterr().out)["scope"]
-    assert cli(["key", "new", str(key)]) == 0
-    agent = ROOT / "agents" / "summarizer.py"
-    assert cli(["grant", str(key), str(agent), "--room", str(a), "--key", f"{a}.key"]) == 0
-    assert cli(["sync", "--room", str(a), "--server", url]) == 0
+    a, key, agent = tmp_path / "a.db", tmp_path / "summarizer.key", ROOT / "agents" / "summarizer.py"
+    scope = _shared_room(a, key, agent, url, capsys, docs=[])
     remote = tmp_path / "remote.db"
     worker = subprocess.Popen(
         [sys.executable, "-c", "import sys; from agentcrdt.cli._main import run; sys.exit(run(sys.argv[1:]))",

@@ -15,6 +15,7 @@ import pytest
 
 from agentcrdt.cli._main import run as cli
 from tests.server._serve import free_port
+from tests.server.test_cli_sync import _start
 
 ROOT = Path(__file__).resolve().parents[2]
 NATS = os.environ.get("AGENTCRDT_TEST_NATS_URL", "nats://127.0.0.1:4222")
@@ -35,30 +36,10 @@ def queue_server(tmp_path: Path) -> Iterator[str]:
     if not _nats_up():
         pytest.skip(f"no NATS server at {NATS}; set AGENTCRDT_TEST_NATS_URL to run the work-queue tests")
     port = free_port()
-    proc = _start_with_queue(tmp_path / "srv", port)
+    proc = _start(tmp_path / "srv", port, "--queue", NATS)
     yield f"http://127.0.0.1:{port}"
     proc.kill()
     proc.wait()
-
-
-def _start_with_queue(store: Path, port: int) -> subprocess.Popen[bytes]:
-    import time
-
-    import httpx
-
-    proc = subprocess.Popen(
-        [sys.executable, "-c", MAIN, "serve", "--store", str(store), "--port", str(port), "--queue", NATS],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("agentcrdt serve --queue did not start")
 
 
 def test_two_workers_share_the_documents_of_a_room_through_the_work_queue(
