@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -77,9 +78,15 @@ def test_a_job_on_a_real_adapter_finds_the_conflict_and_counts_tokens(
         grant(room.replica, worker.author, agent.capability)
         grant(room.replica, worker.author, JOB_CAPABILITY)
     replica = open_local(path, identity=worker, entities=ENTITIES)
-    explorer = AgentExplorer(agent, _model(provider, fake))  # type: ignore[arg-type]
+    model = _model(provider, fake)
+    explorer = AgentExplorer(agent, model)  # type: ignore[arg-type]
     job = create_job(replica, explorer, start="amendment", depth=1, themes=1)
-    summary = anyio.run(JobRunner(replica, job, explorer).run)
+
+    async def run() -> Any:
+        async with model:  # the SDK's HTTP client closes in this event loop, not in a later test's
+            return await JobRunner(replica, job, explorer).run()
+
+    summary = anyio.run(run)
     assert summary.reason == "done" and summary.explored == ["amendment", "msa"] and summary.themes == 1
     view = read_job(replica, job)
     assert view.job.calls == 3 and view.job.tokens == sum(
