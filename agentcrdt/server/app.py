@@ -23,7 +23,9 @@ An SSE subscriber authenticates with ``?author=&nonce=&signature=`` over a nonce
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -43,6 +45,8 @@ from agentcrdt.sync.auth import check_signature, new_nonce
 from agentcrdt.sync.session import SyncSession
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("agentcrdt.server")
 
 AUTH_TIMEOUT = 10.0
 LIVE_BUFFER = 256  # batches a live peer may fall behind before it is dropped (it resyncs on reconnect)
@@ -252,6 +256,10 @@ async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: i
             await fn()
         except (WebSocketDisconnect, RuntimeError, KeyError):
             pass  # the peer left (or closed mid-frame): what it sent is stored, the rest it resends
+        except Exception as e:  # a fault of ours: say so in a close frame, never drop the socket mute
+            log.exception("sync session with %s failed", author[:24])
+            with contextlib.suppress(Exception):
+                await ws.close(1011, f"server error: {e}"[:120])
         finally:
             scope.cancel()  # either side ending ends the connection
 
