@@ -12,6 +12,7 @@ from agentcrdt.cli import eval as eval_cli
 from agentcrdt.cli import rabbithole as rabbithole_cli
 from agentcrdt.cli import room
 from agentcrdt.cli import sync as sync_cli
+from agentcrdt.cli import ui as ui_cli
 from agentcrdt.cli.worker import add_worker_arguments
 from agentcrdt.errors import AgentCRDTError, CapabilityDenied
 
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cli.register(sub)
     rabbithole_cli.register(sub)
     sync_cli.register(sub)
+    ui_cli.register(sub)
 
     demo = sub.add_parser("demo", help="run the end-to-end demo on the embedded defaults")
     demo.add_argument("--dir", default=None, help="where to put the demo's files (default: ./demo-room)")

@@ -1,0 +1,135 @@
+"""The UI's OpenAPI document (served at ``/api/openapi.json``; a test checks it names every route)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["OPENAPI"]
+
+
+def _q(name: str, description: str, kind: str = "string") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": kind},
+        "description": description,
+    }
+
+
+def _path(name: str = "id") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+PAGE = [
+    _q("offset", "rows to skip (default 0)", "integer"),
+    _q("limit", "rows, 1 to 200 (default 50)", "integer"),
+]
+FILTERS = [
+    _q("status", "pending, accepted, auto_accepted, rejected or quarantined"),
+    _q("agent", "the proposing author (ed25519:…)"),
+    _q("kind", "the proposal kind"),
+    _q("slot", "the capability slot"),
+    _q("min_confidence", "lowest confidence kept, 0 to 1"),
+    _q("max_confidence", "highest confidence kept, 0 to 1"),
+]
+ERRORS = {
+    "400": {"description": "bad input; the body's 'error' says what and how to fix it"},
+    "401": {"description": "no session: open the URL agentcrdt ui printed"},
+    "403": {"description": "the UI's key has no right to do that; nothing was signed"},
+    "404": {"description": "no such document, proposal, event, job or run"},
+}
+DECISION: dict[str, Any] = {
+    "type": "object",
+    "required": ["decision"],
+    "properties": {
+        "decision": {"enum": ["accept", "reject"]},
+        "note": {"type": "string", "maxLength": 2000},
+        "force": {"type": "boolean", "description": "accept even if an evidence quote does not verify"},
+    },
+}
+
+
+def _get(
+    summary: str, params: list[dict[str, Any]] | None = None, media: str = "application/json"
+) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": params or [],
+            "responses": {"200": {"description": "ok", "content": {media: {}}}, **ERRORS},
+        }
+    }
+
+
+def _post(summary: str, schema: dict[str, Any], params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": params or [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+            "responses": {
+                "200": {"description": "what was decided", "content": {"application/json": {}}},
+                **ERRORS,
+            },
+        }
+    }
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "agentcrdt review UI", "version": "1"},
+    "components": {
+        "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "agentcrdt_ui"},
+            "bearer": {"type": "http", "scheme": "bearer", "description": "the token agentcrdt ui printed"},
+        }
+    },
+    "security": [{"session": []}, {"bearer": []}],
+    "paths": {
+        "/api/overview": _get("The room: counts, owners, the viewer and its review rights, agents"),
+        "/api/documents": _get(
+            "Documents, by id", [_q("q", "substring of id or title"), _q("kind", "kind"), *PAGE]
+        ),
+        "/api/documents/{id}": _get(
+            "A document: versions (texts read and logged), highlights, signatures", [_path()]
+        ),
+        "/api/proposals": _get("The proposal queue, oldest first, with facets", [*FILTERS, *PAGE]),
+        "/api/proposals/{id}": _get("A proposal: three-way view, evidence in context", [_path()]),
+        "/api/proposals/{id}/review": _post(
+            "Accept or reject, signed with the UI's key", DECISION, [_path()]
+        ),
+        "/api/reviews": _post(
+            "Bulk review of every pending proposal the filters match",
+            {
+                "type": "object",
+                "required": ["decision", "filters", "expect"],
+                "properties": {
+                    **DECISION["properties"],
+                    "filters": {
+                        "type": "object",
+                        "description": "the queue's filters (status is forced to pending)",
+                    },
+                    "expect": {
+                        "type": "integer",
+                        "description": "the count the user confirmed; refused if it moved",
+                    },
+                },
+            },
+        ),
+        "/api/findings": _get("Findings: contradictions, connections, risks, questions", PAGE),
+        "/api/access": _get("The access log: every logged read", PAGE),
+        "/api/audit": _get(
+            "The chain with verdicts and the whole log's verification", [*PAGE, _q("only", "'flagged'")]
+        ),
+        "/api/events/{id}": _get("One event, decoded, with its verdict", [_path()]),
+        "/api/jobs": _get("Rabbithole jobs"),
+        "/api/jobs/{id}/map": _get("A job's map and interactive graph (a page)", [_path()], "text/html"),
+        "/api/evals": _get("Eval runs found under --runs"),
+        "/api/evals/report": _get("A run's HTML report", [_q("run", "suite/run")], "text/html"),
+        "/api/evals/compare": _get("Run b against baseline a", [_q("a", "suite/run"), _q("b", "suite/run")]),
+        "/api/live": _get(
+            "Server-Sent Events: 'change' whenever the room changes", media="text/event-stream"
+        ),
+    },
+}

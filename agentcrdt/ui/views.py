@@ -1,0 +1,504 @@
+"""The review UI's read models: what each page shows, as JSON-ready dicts, from one replica.
+
+Pure reads over a :class:`Replica` (no HTTP here): the app serves them, the tests call them. Lists are
+paginated on this side (``offset``/``limit``, with the ``total`` before slicing) so a room of 10k
+documents and 50k proposals sends a page, never the room. The expensive derivations (every proposal's
+status, the audit of the whole chain) are cached per store position and verdict epoch: a state is a
+function of the events, so the cache is valid exactly until an event arrives or a verdict moves.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from agentcrdt.dataroom import Dataroom
+from agentcrdt.dataroom.domain import Document, DocumentVersion, Finding
+from agentcrdt.dataroom.signatures import check_signature, check_text
+from agentcrdt.errors import NotFound, UsageError
+from agentcrdt.log.audit import verify_log
+from agentcrdt.log.event import decode_event
+from agentcrdt.proposals.status import FieldView, ProposalInfo
+from agentcrdt.replica import Replica
+from agentcrdt.rooms.workflow import check_evidence, three_way_view
+
+__all__ = ["MAX_LIMIT", "Filters", "RoomViews", "page"]
+
+MAX_LIMIT = 200  # rows a page may ask for: a client cannot make the server send the room
+CONTEXT = 160  # characters of text shown each side of an evidence quote
+STATUSES = ("pending", "accepted", "auto_accepted", "rejected", "quarantined")
+
+T = TypeVar("T")
+
+
+def page(
+    items: Sequence[T], offset: int, limit: int, encode: Callable[[T], dict[str, Any]]
+) -> dict[str, Any]:
+    """Slice ``items`` to one page and encode only that page."""
+    if offset < 0 or not 1 <= limit <= MAX_LIMIT:
+        raise UsageError(f"offset must be >= 0 and limit between 1 and {MAX_LIMIT}; got {offset}, {limit}")
+    return {
+        "total": len(items),
+        "offset": offset,
+        "limit": limit,
+        "items": [encode(x) for x in items[offset : offset + limit]],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the proposal queue is filtered by (every field optional)."""
+
+    status: str = ""
+    agent: str = ""
+    kind: str = ""
+    slot: str = ""
+    min_confidence: str = ""
+    max_confidence: str = ""
+
+    def bounds(self) -> tuple[Decimal, Decimal]:
+        try:
+            lo = Decimal(self.min_confidence or "0")
+            hi = Decimal(self.max_confidence or "1")
+        except InvalidOperation as e:
+            raise UsageError("confidence bounds must be numbers between 0 and 1, e.g. 0.8") from e
+        return lo, hi
+
+    def admits(self, info: ProposalInfo, lo: Decimal, hi: Decimal) -> bool:
+        p = info.event.payload
+        return (
+            (not self.status or info.status == self.status)
+            and (not self.agent or info.agent == self.agent)
+            and (not self.kind or p["kind"] == self.kind)
+            and (not self.slot or p["slot"] == self.slot)
+            and lo <= info.confidence <= hi
+        )
+
+
+def _short(event_id: str) -> str:
+    return event_id.removeprefix("sha256:")[:12]
+
+
+def _proposal_row(info: ProposalInfo) -> dict[str, Any]:
+    p = info.event.payload
+    return {
+        "id": info.id,
+        "short": _short(info.id),
+        "status": info.status,
+        "reason": info.reason,
+        "agent": info.agent,
+        "slot": p["slot"],
+        "kind": p["kind"],
+        "confidence": p["confidence"],
+        "rationale": p["rationale"],
+        "ops": len(p["ops"]),
+        "evidence": len(p["evidence"]),
+        "time": info.event.time,
+        "reviewer": info.reviewer,
+    }
+
+
+def _narrowed(v: FieldView) -> dict[str, Any]:
+    """One row of the three-way view; a map field is narrowed to the keys the proposal changes (a
+    reviewer of one extracted field need not read, or be warned about, every other key)."""
+    base, proposed, current = v.base, v.proposed, v.current
+    if isinstance(proposed, dict) and isinstance(base, dict | None) and isinstance(current, dict | None):
+        keys = [k for k in proposed if (base or {}).get(k) != proposed[k]]
+        base = {k: (base or {}).get(k) for k in keys}
+        proposed = {k: proposed[k] for k in keys}
+        current = {k: (current or {}).get(k) for k in keys}
+    return {
+        "entity": v.entity,
+        "id": v.entity_id,
+        "field": v.field,
+        "base": base,
+        "proposed": proposed,
+        "current": current,
+        "stale": current != base,
+    }
+
+
+class RoomViews:
+    """Every page's data for one replica (a local room file, or a scope the server holds).
+
+    ``reader``: who reads texts through this view; a text shown is a read, and every read is logged
+    (an ``access`` event, once per version per view) — without an identity, texts are withheld.
+    """
+
+    def __init__(self, replica: Replica) -> None:
+        self.replica = replica
+        self.room = Dataroom(replica)
+        self._cache: dict[str, tuple[tuple[int, int], Any]] = {}
+        self._logged: set[str] = set()
+
+    # -- caching --------------------------------------------------------------------------------------
+
+    def version_key(self) -> tuple[int, int]:
+        """What every derived view depends on: the events stored and the verdicts over them."""
+        self.replica.refresh()  # what other processes appended to the same room file
+        return self.replica.store.last_position(), self.replica.verdict_epoch()
+
+    def _cached(self, name: str, build: Callable[[], T]) -> T:
+        key = self.version_key()
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]  # type: ignore[no-any-return]
+        value = build()
+        self._cache[name] = (key, value)
+        return value
+
+    def _proposals(self) -> list[ProposalInfo]:
+        def build() -> list[ProposalInfo]:
+            replica = self.replica
+            replica.dag  # noqa: B018  (loads the authority index)
+            index = replica.policy_index
+            verdicts = replica.store.verdicts()
+            found: list[ProposalInfo] = []
+            for stored in self._stored_of_kind("proposal"):
+                event = replica.decoded(stored)
+                found.append(index.status(event, verdicts.get(event.id, ("valid", ""))))
+            return found
+
+        return self._cached("proposals", build)
+
+    def _stored_of_kind(self, kind: str) -> Iterable[Any]:
+        cursor = 0
+        store = self.replica.store
+        while batch := store.since(cursor, limit=5_000):
+            cursor = batch[-1][0]
+            yield from (s for _, s in batch if s.kind == kind)
+
+    # -- pages ----------------------------------------------------------------------------------------
+
+    def overview(self) -> dict[str, Any]:
+        """The room at a glance: name, owners, counts, agents."""
+        replica = self.replica
+        genesis = replica.genesis
+        statuses: Counter[str] = Counter(i.status for i in self._proposals())
+        quarantined = sum(1 for v, _ in replica.store.verdicts().values() if v != "valid")
+        return {
+            "scope": replica.scope,
+            "name": genesis.payload.get("name", ""),
+            "owners": list(genesis.payload["owners"]),
+            "viewer": None if replica.identity is None else replica.identity.author,
+            "events": replica.store.count(),
+            "documents": len(self.room.documents()),
+            "findings": len(replica.entity_states("Finding")),
+            "proposals": {s: statuses.get(s, 0) for s in STATUSES},
+            "quarantined": quarantined,
+            "rejected_at_ingest": len(replica.store.rejections()),
+            "agents": self.agents(),
+        }
+
+    def agents(self) -> list[dict[str, Any]]:
+        """Every grant: who holds which slot, whether it was revoked, and what the grantee wrote."""
+        replica = self.replica
+        replica.dag  # noqa: B018
+        index = replica.policy_index
+        wrote = Counter(i.agent for i in self._proposals())
+        by_status: Counter[tuple[str, str]] = Counter((i.agent, i.status) for i in self._proposals())
+        out = []
+        for author in index.grantees():
+            for g in index.grants_to(author):
+                cap = g.capability
+                revoked = bool(index.revocations_of(g.event.id))
+                out.append(
+                    {
+                        "author": author,
+                        "grant": g.event.id,
+                        "slot": cap.slot,
+                        "mode": cap.mode,
+                        "reads": list(cap.reads),
+                        "writes": list(cap.writes),
+                        "review": list(cap.review),
+                        "revoked": revoked,
+                        "proposals": wrote.get(author, 0),
+                        "by_status": {s: by_status.get((author, s), 0) for s in STATUSES},
+                    }
+                )
+        return out
+
+    def documents(self, *, q: str = "", kind: str = "", offset: int = 0, limit: int = 50) -> dict[str, Any]:
+        """One page of documents (by id), filtered by a substring of id/title and by kind."""
+        needle = q.lower()
+        docs = [
+            d
+            for d in self.room.documents()
+            if (not needle or needle in d.id or needle in d.title.lower()) and (not kind or d.kind == kind)
+        ]
+        versions = Counter(str(s.get("document")) for _, s in self._entity_values("DocumentVersion"))
+        signed = Counter(str(s.get("document")) for _, s in self._entity_values("Signature"))
+
+        def row(d: Document) -> dict[str, Any]:
+            return {
+                "id": d.id,
+                "title": d.title,
+                "kind": d.kind,
+                "tags": sorted(d.tags),
+                "status": d.status,
+                "folder": d.folder,
+                "fields": {k: v.value for k, v in sorted(d.fields.items())},
+                "versions": versions.get(d.id, 0),
+                "signatures": signed.get(d.id, 0),
+            }
+
+        out = page(docs, offset, limit, row)
+        out["kinds"] = sorted({d.kind for d in self.room.documents() if d.kind})
+        return out
+
+    def _entity_values(self, etype: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(i, st.values()) for i, st in self.replica.entity_states(etype)]
+
+    def text(self, version: DocumentVersion) -> str | None:
+        """A version's text, the read logged (once per version per view); None without an identity."""
+        if self.replica.identity is None:
+            return None
+        if version.id not in self._logged:
+            reading = self.room.read(version.document, version.number, via="ui")
+            self._logged.add(version.id)
+            return reading.text
+        text, _ = self.room._text(version)
+        return text
+
+    def document(self, name: str) -> dict[str, Any]:
+        """A document with every version's text and where evidence quotes it."""
+        doc = self.room.document(name)
+        versions = self.room.versions(doc.id)
+        highlights = self._highlights(doc.id)
+        sigs = self.room.signatures(doc.id)
+        out_versions = []
+        for v in versions:
+            text = self.text(v)
+            integrity = check_text(v, text, "") if text is not None else None
+            out_versions.append(
+                {
+                    "id": v.id,
+                    "number": v.number,
+                    "content_hash": v.content_hash,
+                    "source_name": v.source_name,
+                    "added_by": v.added_by,
+                    "text": text,
+                    "intact": None if integrity is None else integrity.ok,
+                    "highlights": [h for h in highlights if h["version"] == v.id],
+                    "signatures": [
+                        {
+                            "signer": s.signer,
+                            "statement": s.statement,
+                            "signed_at": s.signed_at,
+                            **{
+                                k: r
+                                for k, r in check_signature(s, v).to_json().items()
+                                if k in ("ok", "reason")
+                            },
+                        }
+                        for s in sigs
+                        if s.version == v.id
+                    ],
+                }
+            )
+        return {
+            "id": doc.id,
+            "title": doc.title,
+            "kind": doc.kind,
+            "tags": sorted(doc.tags),
+            "status": doc.status,
+            "summary": doc.summary,
+            "current_version": doc.current_version,
+            "fields": {k: v.model_dump() for k, v in sorted(doc.fields.items())},
+            "versions": out_versions,
+            "links": [lk.model_dump(mode="json") for lk in self.room.links(doc.id)],
+            "access": [r.to_json() for r in self.room.access_log(doc.id)],
+            "readable": self.replica.identity is not None,
+        }
+
+    def _highlights(self, doc_id: str) -> list[dict[str, Any]]:
+        """Every evidence span on the document's versions: proposals', findings' and fields' quotes."""
+        prefix = doc_id + "@"
+        out: list[dict[str, Any]] = []
+        for info in self._proposals():
+            for ev in info.event.payload["evidence"]:
+                if ev["entity"] == "DocumentVersion" and str(ev["id"]).startswith(prefix):
+                    out.append(
+                        {
+                            "version": ev["id"],
+                            "start": ev["start"],
+                            "end": ev["end"],
+                            "quote": ev["quote"],
+                            "source": "proposal",
+                            "ref": info.id,
+                            "label": f"{info.event.payload['slot']} "
+                            f"{info.event.payload['kind']} ({info.status})",
+                        }
+                    )
+        for finding in self.room.findings(doc_id):
+            for span in finding.evidence:
+                if span.document == doc_id and span.start is not None and span.end is not None:
+                    out.append(
+                        {
+                            "version": span.version,
+                            "start": span.start,
+                            "end": span.end,
+                            "quote": span.quote,
+                            "source": "finding",
+                            "ref": finding.id,
+                            "label": f"{finding.kind}: {finding.title}",
+                        }
+                    )
+        return sorted(out, key=lambda h: (h["version"], h["start"], h["end"]))
+
+    def proposals(self, filters: Filters, *, offset: int = 0, limit: int = 50) -> dict[str, Any]:
+        """One page of the proposal queue (oldest first), with the facets to filter by."""
+        lo, hi = filters.bounds()
+        every = self._proposals()
+        kept = [i for i in every if filters.admits(i, lo, hi)]
+        out = page(kept, offset, limit, _proposal_row)
+        out["facets"] = {
+            "status": dict(Counter(i.status for i in every)),
+            "agent": sorted({i.agent for i in every}),
+            "kind": sorted({i.event.payload["kind"] for i in every}),
+            "slot": sorted({i.event.payload["slot"] for i in every}),
+        }
+        return out
+
+    def matching(self, filters: Filters) -> list[str]:
+        """Every proposal id the filters admit (what a bulk review acts on)."""
+        lo, hi = filters.bounds()
+        return [i.id for i in self._proposals() if filters.admits(i, lo, hi)]
+
+    def proposal(self, proposal_id: str) -> dict[str, Any]:
+        """One proposal: its payload, the three-way view, and its evidence in context."""
+        from agentcrdt.rooms.workflow import proposal as find
+
+        info = find(self.replica, proposal_id)
+        out = {**info.to_json(), "short": _short(info.id), "evidence": []}
+        out["fields"] = [_narrowed(v) for v in three_way_view(self.replica, info.id)]
+        for ev, ok in check_evidence(self.replica, info.id):
+            out["evidence"].append({**ev, "verified": ok, **self._context(ev)})
+        return out
+
+    def _context(self, ev: dict[str, Any]) -> dict[str, Any]:
+        """The text around an evidence quote on a document version (logged as a read)."""
+        if ev["entity"] != "DocumentVersion":
+            return {"before": "", "after": "", "document": None}
+        state = self.replica.entity_state("DocumentVersion", ev["id"])
+        if state is None:
+            return {"before": "", "after": "", "document": None}
+        version = DocumentVersion.from_state(ev["id"], state)
+        text = self.text(version)
+        if text is None:
+            return {"before": "", "after": "", "document": version.document}
+        start, end = int(ev["start"]), int(ev["end"])
+        return {
+            "before": text[max(0, start - CONTEXT) : start],
+            "after": text[end : end + CONTEXT],
+            "document": version.document,
+        }
+
+    def audit(self, *, offset: int = 0, limit: int = 50, only: str = "") -> dict[str, Any]:
+        """The chain, newest last: each event with its verdict; the whole log's verification on top.
+
+        ``only="flagged"`` keeps quarantined events (and shows the rejections: bytes refused at ingest).
+        """
+        if only not in ("", "flagged"):
+            raise UsageError(f"audit filter {only!r} is not known; use 'flagged' or nothing")
+        verification = self._cached("verification", self._verify)
+        verdicts = dict(self.replica.store.verdicts())
+        failure = verification["failure"]
+        if failure is not None:  # the event whose bytes no longer verify: shown as what it is
+            verdicts[failure["event"]] = ("tampered", f"{failure['reason']}: {failure['detail']}")
+        rows = self._cached("audit_rows", lambda: self._audit_rows())
+        if only == "flagged":
+            rows = [r for r in rows if verdicts.get(r["id"], ("valid", ""))[0] != "valid"]
+
+        def encode(r: dict[str, Any]) -> dict[str, Any]:
+            verdict, reason = verdicts.get(r["id"], ("valid", ""))
+            return {**r, "verdict": verdict, "reason": reason}
+
+        out = page(rows, offset, limit, encode)
+        out["verification"] = verification
+        out["rejections"] = [
+            {"event": r.event_id, "reason": r.reason, "detail": r.detail}
+            for r in self.replica.store.rejections()
+        ]
+        return out
+
+    def _audit_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        cursor = 0
+        while batch := self.replica.store.since(cursor, limit=5_000):
+            cursor = batch[-1][0]
+            for position, s in batch:
+                rows.append(
+                    {
+                        "position": position,
+                        "id": s.id,
+                        "short": _short(s.id),
+                        "author": s.author,
+                        "seq": s.seq,
+                        "lamport": s.lamport,
+                        "kind": s.kind,
+                        "local": s.local,
+                    }
+                )
+        return rows
+
+    def _verify(self) -> dict[str, Any]:
+        """Re-derive every id and signature (the tamper check ``agentcrdt audit verify`` runs)."""
+        store = self.replica.store
+
+        def every() -> Iterable[tuple[int, Any]]:
+            cursor = 0
+            while batch := store.since(cursor, limit=5_000):
+                cursor = batch[-1][0]
+                yield from batch
+
+        report = verify_log(every(), stored_heads=store.heads())
+        failure = report.failure
+        return {
+            "intact": report.intact,
+            "events": report.events,
+            "failure": None
+            if failure is None
+            else {
+                "position": failure.position,
+                "event": failure.event_id,
+                "reason": failure.reason,
+                "detail": failure.detail,
+            },
+        }
+
+    def event(self, event_id: str) -> dict[str, Any]:
+        """One stored event, decoded, with its verdict."""
+        stored = self.replica.store.get(event_id)
+        if stored is None:
+            raise NotFound(f"no event {event_id} in this room")
+        e = decode_event(stored.raw, verify_signature=False)
+        verdict, reason = self.replica.verdict(e.id)
+        return {
+            "id": e.id,
+            "author": e.author,
+            "seq": e.seq,
+            "lamport": e.lamport,
+            "time": e.time,
+            "kind": e.kind,
+            "deps": list(e.deps),
+            "local": e.local,
+            "payload": e.payload,
+            "verdict": verdict,
+            "reason": reason,
+        }
+
+    def access(self, *, offset: int = 0, limit: int = 50) -> dict[str, Any]:
+        """One page of the access log: who read which version, when, through what."""
+        records = self._cached("access", lambda: list(self.room.access_log()))
+        return page(records, offset, limit, lambda r: r.to_json())
+
+    def findings(self, *, offset: int = 0, limit: int = 50) -> dict[str, Any]:
+        """One page of findings (contradictions, connections, risks, questions), by id."""
+        found = [
+            Finding.from_state(i, st) for i, st in self.replica.entity_states("Finding") if not st.deleted
+        ]
+        return page(found, offset, limit, lambda f: f.model_dump(mode="json"))
