@@ -216,6 +216,18 @@ class Dataroom:
             return None, f"text incomplete: {len(missing)} of {version.chunks} parts missing"
         return version.text + "".join(chunks[i].text for i in range(1, version.chunks)), ""
 
+    def logged_text(self, version: DocumentVersion, reader: str) -> str | None:
+        """A version's text for ``reader`` only if the log already holds ``reader``'s read of it (an
+        access event a key held elsewhere signed, e.g. in a browser); None otherwise, or when parts of
+        the text are missing. The read is never logged here: the caller shows what was logged."""
+        if not any(
+            r.reader == reader
+            for r in access_records(self.replica, version.document)
+            if r.version == version.id
+        ):
+            return None
+        return self._text(version)[0]
+
     def read(self, name: str, number: int | None = None, *, via: str = "api:read") -> Reading:
         """Return a version's text (default: current), logging the read first (no log, no text)."""
         if self.replica.identity is None:

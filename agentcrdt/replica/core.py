@@ -23,7 +23,14 @@ from agentcrdt.errors import CapabilityDenied, NotFound, RejectedEvent, UsageErr
 from agentcrdt.log import kinds as _kinds  # noqa: F401  (registers "genesis")
 from agentcrdt.log.codec import canonical
 from agentcrdt.log.dag import CausalDAG, Node
-from agentcrdt.log.event import Event, create_event, decode_event, prepare_chain, signature_check
+from agentcrdt.log.event import (
+    Event,
+    UnsignedEvent,
+    create_event,
+    decode_event,
+    prepare_chain,
+    signature_check,
+)
 from agentcrdt.log.keys import Identity
 from agentcrdt.log.pending import PendingBuffer
 from agentcrdt.ops.state import OPS, DecodedOp, DocState, EntityState
@@ -640,6 +647,26 @@ class Replica:
             self.recompute()
         self._notify(events)
         return events
+
+    def prepare_for(self, author: str, changes: Sequence[tuple[str, Any]]) -> list[UnsignedEvent]:
+        """Prepare a chain of shared events by ``author`` on top of our heads, for a signer this
+        replica does not hold (a browser's key): the signer signs each ``signing_message``, and the
+        sealed events come back through :meth:`ingest`, judged as every peer's are. Nothing is stored
+        here; preparing again before those arrive reuses the same sequence numbers."""
+        dag = self.dag
+        self.refresh()
+        deps = dag.heads()
+        lamport = 1 + max((dag.lamport(d) for d in deps), default=0)
+        chain = prepare_chain(
+            author,
+            changes,
+            scope=self.scope,
+            seq=self.judge.next_seq(author, False),
+            deps=deps,
+            lamport=lamport,
+            clock=self._clock,
+        )
+        return list(chain)
 
     def _write_judged(self, events: list[Event], grants: list[str | None]) -> None:
         verdicts = {e.id: (VALID, grant_reason(g)) for e, g in zip(events, grants, strict=True)}

@@ -124,15 +124,29 @@ def _narrowed(v: FieldView) -> dict[str, Any]:
 class RoomViews:
     """Every page's data for one replica (a local room file, or a scope the server holds).
 
-    ``reader``: who reads texts through this view; a text shown is a read, and every read is logged
-    (an ``access`` event, once per version per view) — without an identity, texts are withheld.
+    A text shown is a read, and every read is logged. Locally (``viewer`` left None) the reader is
+    the replica's identity and each version's first read here logs an ``access`` event signed by it;
+    without an identity texts are withheld. For a viewer whose key is elsewhere (a browser, through
+    :meth:`for_viewer`), a text is shown only once the log holds that viewer's access event for the
+    version: the viewer signs the read first ("no log, no text").
     """
 
-    def __init__(self, replica: Replica) -> None:
+    def __init__(
+        self, replica: Replica, *, viewer: str | None = None, _cache: dict[str, Any] | None = None
+    ) -> None:
         self.replica = replica
         self.room = Dataroom(replica)
-        self._cache: dict[str, tuple[tuple[int, int], Any]] = {}
+        self.remote = viewer is not None
+        self.viewer = (
+            viewer if viewer is not None else (None if replica.identity is None else replica.identity.author)
+        )
+        # Viewer-independent derivations only: shared by every viewer's views of one replica.
+        self._cache: dict[str, tuple[tuple[int, int], Any]] = {} if _cache is None else _cache
         self._logged: set[str] = set()
+
+    def for_viewer(self, viewer: str) -> RoomViews:
+        """These views as ``viewer`` (a key held elsewhere) sees them, sharing the derived caches."""
+        return RoomViews(self.replica, viewer=viewer, _cache=self._cache)
 
     # -- caching --------------------------------------------------------------------------------------
 
@@ -183,7 +197,8 @@ class RoomViews:
             "scope": replica.scope,
             "name": genesis.payload.get("name", ""),
             "owners": list(genesis.payload["owners"]),
-            "viewer": None if replica.identity is None else replica.identity.author,
+            "viewer": self.viewer,
+            "remote": self.remote,
             "events": replica.store.count(),
             "documents": len(self.room.documents()),
             "findings": len(replica.entity_states("Finding")),
@@ -252,16 +267,23 @@ class RoomViews:
     def _entity_values(self, etype: str) -> list[tuple[str, dict[str, Any]]]:
         return [(i, st.values()) for i, st in self.replica.entity_states(etype)]
 
+    def reads(self) -> set[tuple[str, str]]:
+        """``(reader, version)`` for every logged read."""
+        return self._cached("reads", lambda: {(r.reader, r.version) for r in self.room.access_log()})
+
     def text(self, version: DocumentVersion) -> str | None:
-        """A version's text, the read logged (once per version per view); None without an identity."""
+        """A version's text, the read logged first; None when it cannot be (see the class)."""
+        if self.remote:
+            if (self.viewer, version.id) not in self.reads():
+                return None  # cheap check first: the room's reads are cached per state
+            return self.room.logged_text(version, str(self.viewer))
         if self.replica.identity is None:
             return None
         if version.id not in self._logged:
             reading = self.room.read(version.document, version.number, via="ui")
             self._logged.add(version.id)
             return reading.text
-        text, _ = self.room._text(version)
-        return text
+        return self.room.logged_text(version, self.replica.identity.author)
 
     def document(self, name: str) -> dict[str, Any]:
         """A document with every version's text and where evidence quotes it."""
@@ -311,7 +333,7 @@ class RoomViews:
             "versions": out_versions,
             "links": [lk.model_dump(mode="json") for lk in self.room.links(doc.id)],
             "access": [r.to_json() for r in self.room.access_log(doc.id)],
-            "readable": self.replica.identity is not None,
+            "readable": self.viewer is not None,
         }
 
     def _highlights(self, doc_id: str) -> list[dict[str, Any]]:
