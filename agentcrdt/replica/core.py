@@ -586,87 +586,107 @@ class Replica:
         """Sign a chain of events (each on top of the previous) and append them in one transaction."""
         if self.identity is None:
             raise UsageError("this replica has no identity; open it with identity=Identity.load(path)")
+        chain = self._prepare(self.identity.author, changes, local)
+        assert self.signer is not None  # set whenever identity is
+        with self.signer.signing() as signer:
+            # An event's id does not depend on its signature: chain the ids first, feeding each signing
+            # message to the signature helpers, which sign on other cores while we build the next events.
+            unsigned = []
+            for u in chain:
+                signer.add(u.signing_message)
+                unsigned.append(u)
+            sealed = (u.seal(sig) for u, sig in zip(unsigned, signer.iter_signatures(), strict=True))
+            return self._append_chain(sealed)
+
+    def _prepare(
+        self, author: str, changes: Sequence[tuple[str, Any]], local: bool
+    ) -> Iterator[UnsignedEvent]:
         dag = self.dag
         self.refresh()
         # The DAG's heads, not the store's: another process may append between our refresh and now, and
         # an event must depend on events we hold (our own last one included, or our chain breaks).
         deps: Iterable[str] = dag.heads()
         lamport = 1 + max((dag.lamport(d) for d in deps), default=0)
-        seq = self.judge.next_seq(self.identity.author, local)
-        events: list[Event] = []
-        grants: list[str | None] = []
-        retro = False
-        # An event's id does not depend on its signature: chain the ids first, feeding each signing
-        # message to the signature helpers, which sign on other cores while we build the next events.
-        unsigned = []
-        chain = prepare_chain(
-            self.identity.author,
+        return prepare_chain(
+            author,
             changes,
             scope=self.scope,
-            seq=seq,
+            seq=self.judge.next_seq(author, local),
             deps=deps,
             lamport=lamport,
             clock=self._clock,
             local=local,
         )
-        assert self.signer is not None  # set whenever identity is
-        with self.signer.signing() as signer:
-            for u in chain:
-                signer.add(u.signing_message)
-                unsigned.append(u)
-            try:
-                # One transaction: never an event without its verdict, and a denied event anywhere in
-                # the chain writes none of it. Within it, each chunk is judged and written as its
-                # signatures come back, so the caller's work overlaps the helpers' signing.
-                with self.store.atomic():
-                    written = 0
-                    for u, sig in zip(unsigned, signer.iter_signatures(), strict=True):
-                        event = u.seal(sig)
-                        verdict = self.judge.verdict(event)
-                        if isinstance(verdict, Denied):
-                            raise CapabilityDenied(
-                                event.kind, verdict.reason, verdict.detail, slot=verdict.slot, op=verdict.op
-                            )
-                        # Placed and indexed at once, so the next event of the chain is judged with this
-                        # one in its causal past (a grant it uses, a proposal counted against its limits).
-                        dag.add(_node(event))
-                        self._note_seq(event.author, event.seq, event.id, event.local)
-                        retro = self.judge.index_valid(event, verdict.grant) or retro
-                        events.append(event)
-                        grants.append(verdict.grant)
-                        if len(events) - written == CHUNK:
-                            self._write_judged(events[written:], grants[written:])
-                            written = len(events)
-                    self._write_judged(events[written:], grants[written:])
-                    self._write_seal()
-            except BaseException:
-                if events:
-                    self._reload()  # forget the unwritten chain: the store is the truth
-                raise
+
+    def _append_chain(self, sealed: Iterable[Event]) -> list[Event]:
+        """Judge and append a chain prepared on our heads, in one transaction: a denied event anywhere
+        writes none of it (CapabilityDenied)."""
+        dag = self.dag
+        events: list[Event] = []
+        grants: list[str | None] = []
+        retro = False
+        try:
+            # One transaction: never an event without its verdict. Within it, each chunk is judged and
+            # written as its signatures come back, so the caller's work overlaps the helpers' signing.
+            with self.store.atomic():
+                written = 0
+                for event in sealed:
+                    verdict = self.judge.verdict(event)
+                    if isinstance(verdict, Denied):
+                        raise CapabilityDenied(
+                            event.kind, verdict.reason, verdict.detail, slot=verdict.slot, op=verdict.op
+                        )
+                    # Placed and indexed at once, so the next event of the chain is judged with this
+                    # one in its causal past (a grant it uses, a proposal counted against its limits).
+                    dag.add(_node(event))
+                    self._note_seq(event.author, event.seq, event.id, event.local)
+                    retro = self.judge.index_valid(event, verdict.grant) or retro
+                    events.append(event)
+                    grants.append(verdict.grant)
+                    if len(events) - written == CHUNK:
+                        self._write_judged(events[written:], grants[written:])
+                        written = len(events)
+                self._write_judged(events[written:], grants[written:])
+                self._write_seal()
+        except BaseException:
+            if events:
+                self._reload()  # forget the unwritten chain: the store is the truth
+            raise
         if retro:
             self.recompute()
         self._notify(events)
         return events
 
-    def prepare_for(self, author: str, changes: Sequence[tuple[str, Any]]) -> list[UnsignedEvent]:
-        """Prepare a chain of shared events by ``author`` on top of our heads, for a signer this
-        replica does not hold (a browser's key): the signer signs each ``signing_message``, and the
-        sealed events come back through :meth:`ingest`, judged as every peer's are. Nothing is stored
-        here; preparing again before those arrive reuses the same sequence numbers."""
+    def prepare_for(
+        self, author: str, changes: Sequence[tuple[str, Any]], *, local: bool = False
+    ) -> list[UnsignedEvent]:
+        """Prepare a chain of events by ``author`` on top of our heads, for a signer this replica does
+        not hold (a browser's key): the signer signs each ``signing_message``. Shared events come back
+        through :meth:`ingest`, judged as every peer's are; local ones (a read through this replica,
+        logged here and never synced) through :meth:`append_signed`. Nothing is stored here;
+        preparing again before those arrive reuses the same sequence numbers."""
+        return list(self._prepare(author, changes, local))
+
+    def append_signed(self, raws: Sequence[bytes]) -> list[Event]:
+        """Append a local chain :meth:`prepare_for` prepared and its author signed elsewhere: each
+        signature verified, the chain judged as our own commits are, all or none (CapabilityDenied;
+        RejectedEvent for bytes that are not such a chain, or BadSignature)."""
+        events = [decode_event(raw) for raw in raws]  # verifies ids and signatures
+        if not events:
+            return []
         dag = self.dag
         self.refresh()
-        deps = dag.heads()
-        lamport = 1 + max((dag.lamport(d) for d in deps), default=0)
-        chain = prepare_chain(
-            author,
-            changes,
-            scope=self.scope,
-            seq=self.judge.next_seq(author, False),
-            deps=deps,
-            lamport=lamport,
-            clock=self._clock,
-        )
-        return list(chain)
+        first = events[0]
+        expected = self.judge.next_seq(first.author, True)
+        for i, e in enumerate(events):
+            in_order = (
+                e.local and e.scope == self.scope and e.author == first.author and e.seq == expected + i
+            )
+            if not in_order:
+                raise RejectedEvent("not_prepared", "expected the local chain prepared for this signer", e.id)
+            if not all(d in dag or (i and d == events[i - 1].id) for d in e.deps):
+                raise RejectedEvent("not_prepared", "its deps are not in this replica", e.id)
+        return self._append_chain(events)
 
     def _write_judged(self, events: list[Event], grants: list[str | None]) -> None:
         verdicts = {e.id: (VALID, grant_reason(g)) for e, g in zip(events, grants, strict=True)}

@@ -410,8 +410,8 @@ class RoomViews:
             return {"before": "", "after": "", "document": None}
         version = DocumentVersion.from_state(ev["id"], state)
         text = self.text(version)
-        if text is None:
-            return {"before": "", "after": "", "document": version.document}
+        if text is None:  # a remote viewer's read is not logged yet: it signs one, then refetches
+            return {"before": "", "after": "", "document": version.document, "unread": self.remote}
         start, end = int(ev["start"]), int(ev["end"])
         return {
             "before": text[max(0, start - CONTEXT) : start],

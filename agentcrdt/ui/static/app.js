@@ -2,7 +2,14 @@
 // No build step and no framework: the DOM is built with textContent only (room data is never HTML).
 "use strict";
 
-const state = { overview: null, selected: 0, rows: [], route: "", renderToken: 0 };
+const state = { overview: null, selected: 0, rows: [], route: "", renderToken: 0, key: null };
+
+// Served by `agentcrdt ui` the API is at /api; served by a sync server at /ui/<scope>/api, and then
+// the reviewer's key lives in this browser (WebCrypto) and signs what the server prepares.
+const REMOTE = location.pathname.startsWith("/ui/");
+const SCOPE = REMOTE ? decodeURIComponent(location.pathname.split("/")[2] || "") : "";
+const BASE = REMOTE && SCOPE ? `/ui/${location.pathname.split("/")[2]}` : "";
+const url = (path) => (path.startsWith("/api") ? BASE + path : path);
 
 // -- helpers --------------------------------------------------------------------------------------
 
@@ -22,9 +29,13 @@ function h(tag, attrs, ...children) {
 }
 
 async function api(path, options) {
-  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const response = await fetch(url(path), { credentials: "same-origin", ...options });
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) throw new Error((body && body.error) || `${response.status} ${response.statusText}`);
+  if (!response.ok) {
+    const error = new Error((body && body.error) || `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    throw error;
+  }
   return body;
 }
 
@@ -92,6 +103,130 @@ function confirmDialog(text) {
     dialog.showModal();
     cancel.focus();
   });
+}
+
+// -- the browser's key (remote) -------------------------------------------------------------------
+
+const hex = (bytes) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+const unhex = (text) => new Uint8Array(text.match(/../g).map((b) => parseInt(b, 16)));
+const PKCS8_ED25519 = unhex("302e020100300506032b657004220420"); // the DER prefix of a raw 32-byte seed
+
+function keyStore(mode, fn) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open("agentcrdt", 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("keys");
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const request = fn(open.result.transaction("keys", mode).objectStore("keys"));
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    };
+  });
+}
+const loadKey = () => keyStore("readonly", (s) => s.get("default"));
+const saveKey = (record) => keyStore("readwrite", (s) => s.put(record, "default"));
+
+async function newKey() {
+  // The private key is not extractable: no script, this one included, can read it back.
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+  const author = `ed25519:${hex(await crypto.subtle.exportKey("raw", pair.publicKey))}`;
+  await saveKey({ privateKey: pair.privateKey, author });
+  return { privateKey: pair.privateKey, author };
+}
+
+async function importKeyFile(text) {
+  const seed = text.trim();
+  if (!/^[0-9a-f]{64}$/i.test(seed)) throw new Error("a key file holds 64 hex digits (an Ed25519 seed): pick the one 'agentcrdt key new' wrote");
+  const der = new Uint8Array([...PKCS8_ED25519, ...unhex(seed.toLowerCase())]);
+  // Once extractable, only to read the public half (the JWK's x); then kept non-extractable.
+  const probe = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, true, ["sign"]);
+  const x = (await crypto.subtle.exportKey("jwk", probe)).x;
+  const publicRaw = Uint8Array.from(atob(x.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  const privateKey = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, ["sign"]);
+  const record = { privateKey, author: `ed25519:${hex(publicRaw)}` };
+  await saveKey(record);
+  return record;
+}
+
+async function sign(bytes) {
+  return hex(await crypto.subtle.sign({ name: "Ed25519" }, state.key.privateKey, bytes));
+}
+
+async function signIn() {
+  const { challenge } = await api("/api/challenge");
+  const message = new TextEncoder().encode(`agentcrdt-sync-auth/1\0${SCOPE}\0${challenge}`);
+  await post("/api/session", { author: state.key.author, nonce: challenge, signature: await sign(message) });
+}
+
+async function signAndSubmit(prepared) {
+  // The server fixed each event's id; the key signs the domain-separated id the server sent.
+  const events = [];
+  for (const e of prepared.events) {
+    events.push({ id: e.id, signature: await sign(Uint8Array.from(atob(e.message), (c) => c.charCodeAt(0))) });
+  }
+  return events.length ? post("/api/events", { events }) : { accepted: 0, refused: {} };
+}
+
+// One review or a confirmed filtered set: signed here (local UI) or by the browser's key (remote).
+async function review(selection, decision, note) {
+  if (!REMOTE) {
+    if (selection.id) {
+      const r = await post(`/api/proposals/${selection.id}/review`, { decision, note });
+      return { decided: 1, status: r.status, skipped: 0 };
+    }
+    const r = await post("/api/reviews", { filters: selection.filters, decision, note, expect: selection.expect });
+    return { decided: r.decided, skipped: r.skipped };
+  }
+  const prepared = await post("/api/reviews/prepare", selection.id ? { ids: [selection.id], decision, note }
+    : { filters: selection.filters, expect: selection.expect, decision, note });
+  const done = await signAndSubmit(prepared);
+  return { decided: done.accepted, status: decision === "accept" ? "accepted" : "rejected", skipped: Object.keys(prepared.skipped || {}).length };
+}
+
+// Remote: a text is shown once this key's read of it is in the log; sign those reads, then refetch.
+async function logReads(versions) {
+  if (!REMOTE || !versions.length || !state.key) return false;
+  await signAndSubmit(await post("/api/reads/prepare", { versions }));
+  return true;
+}
+
+async function signInPage(error) {
+  const out = [h("h1", {}, "Sign in with your key")];
+  if (!window.crypto?.subtle) {
+    out.push(h("p", { class: "error" }, "This page needs WebCrypto: open it over https (or on this machine's loopback address)."));
+    return out;
+  }
+  if (error) out.push(h("p", { class: "error", role: "alert" }, error));
+  out.push(h("p", {}, "Your key stays in this browser: the server prepares each review, your browser signs it."));
+  if (state.key) {
+    out.push(h("p", {}, "Key in this browser: ", h("code", { id: "key-author" }, state.key.author)),
+      h("p", {}, h("button", { type: "button", class: "primary", id: "sign-in", onclick: () => enter() }, "Sign in with this key")));
+  }
+  const file = h("input", { type: "file", id: "key-file", accept: ".key,text/plain", onchange: async (e) => {
+    try { state.key = await importKeyFile(await e.target.files[0].text()); await enter(); } catch (err) { render(false, err.message); }
+  } });
+  out.push(h("h2", {}, "Use a key file"), h("p", {}, h("label", { for: "key-file" }, "Key file (64 hex digits, as agentcrdt key new writes) "), file),
+    h("h2", {}, "Or make a key here"),
+    h("p", {}, h("button", { type: "button", id: "new-key", onclick: async () => { state.key = await newKey(); render(false, "New key made: an owner grants it, then sign in."); } }, "Create a key in this browser")),
+    h("p", { class: "muted" }, "An owner grants your key a slot (agentcrdt grant AUTHOR …) before it may sign in."));
+  return out;
+}
+
+async function enter() {
+  try {
+    await signIn();
+    state.overview = null;
+    await render(true);
+  } catch (e) {
+    await render(false, e.message);
+  }
+}
+
+function scopePage() {
+  const input = h("input", { id: "scope", name: "scope", size: 80, placeholder: "sha256:…" });
+  return [h("h1", {}, "Open a room"),
+    h("form", { class: "filters", "aria-label": "Open a room", onsubmit: (e) => { e.preventDefault(); location.href = `/ui/${input.value.trim()}/`; } },
+      h("label", {}, "The room's scope id (agentcrdt room info prints it)", input), h("button", { type: "submit" }, "Open"))];
 }
 
 // -- pages ----------------------------------------------------------------------------------------
@@ -170,7 +305,7 @@ async function bulk(query, decision) {
   const n = data.total;
   if (!(await confirmDialog(`${decision === "accept" ? "Accept" : "Reject"} all ${n} pending proposals that match these filters? Each is signed with your key.`))) return;
   try {
-    const result = await post("/api/reviews", { filters, decision, note: "bulk review from the UI", expect: n });
+    const result = await review({ filters, expect: n }, decision, "bulk review from the UI");
     announce(`${result.decided} proposals ${decision}ed${result.skipped ? `, ${result.skipped} skipped` : ""}.`);
   } catch (e) {
     announce(`Nothing reviewed: ${e.message}`);
@@ -180,7 +315,7 @@ async function bulk(query, decision) {
 
 async function decideSelected(id, decision) {
   try {
-    const r = await post(`/api/proposals/${id}/review`, { decision, note: "" });
+    const r = await review({ id }, decision, "");
     announce(`Proposal ${short(id)} ${r.status.replace("_", " ")}.`);
   } catch (e) {
     announce(`Not reviewed: ${e.message}`);
@@ -189,11 +324,13 @@ async function decideSelected(id, decision) {
 }
 
 async function proposalPage(id) {
-  const p = await api(`/api/proposals/${id}`);
+  let p = await api(`/api/proposals/${id}`);
+  const unread = [...new Set(p.evidence.filter((ev) => ev.unread).map((ev) => ev.id))];
+  if (await logReads(unread)) p = await api(`/api/proposals/${id}`);
   const note = h("input", { id: "note", type: "text", size: 40, "aria-label": "Review note (optional)" });
   const act = (decision) => async () => {
     try {
-      const r = await post(`/api/proposals/${p.id}/review`, { decision, note: note.value });
+      const r = await review({ id: p.id }, decision, note.value);
       announce(`Proposal ${p.short} ${r.status.replace("_", " ")}.`);
     } catch (e) {
       announce(`Not reviewed: ${e.message}`);
@@ -279,7 +416,10 @@ function versionView(v) {
 }
 
 async function documentPage(id) {
-  const d = await api(`/api/documents/${encodeURIComponent(id)}`);
+  let d = await api(`/api/documents/${encodeURIComponent(id)}`);
+  if (d.readable && await logReads(d.versions.filter((v) => v.text === null).map((v) => v.id))) {
+    d = await api(`/api/documents/${encodeURIComponent(id)}`);
+  }
   const q = params();
   const numbers = d.versions.map((v) => v.number);
   const left = Number(q.get("a") || numbers[Math.max(0, numbers.length - 2)] || 1);
@@ -316,7 +456,7 @@ async function findingsPage() {
 async function jobsPage(id) {
   if (id) {
     return [h("h1", {}, `Rabbithole job ${id}`), h("p", {}, h("a", { href: "#/jobs" }, "← All jobs")),
-      h("iframe", { title: `Map of job ${id}`, src: `/api/jobs/${encodeURIComponent(id)}/map`, sandbox: "allow-scripts" })];
+      h("iframe", { title: `Map of job ${id}`, src: url(`/api/jobs/${encodeURIComponent(id)}/map`), sandbox: "allow-scripts" })];
   }
   const data = await api("/api/jobs");
   return [h("h1", {}, "Rabbithole jobs"),
@@ -331,7 +471,7 @@ async function evalsPage() {
   const data = await api("/api/evals");
   if (q.get("run")) {
     return [h("h1", {}, `Eval run ${q.get("run")}`), h("p", {}, h("a", { href: "#/evals" }, "← All runs")),
-      h("iframe", { title: `Report of ${q.get("run")}`, src: `/api/evals/report?run=${encodeURIComponent(q.get("run"))}`, sandbox: "allow-scripts" })];
+      h("iframe", { title: `Report of ${q.get("run")}`, src: url(`/api/evals/report?run=${encodeURIComponent(q.get("run"))}`), sandbox: "allow-scripts" })];
   }
   const out = [h("h1", {}, "Eval runs")];
   if (data.items.length === 0) {
@@ -402,7 +542,7 @@ const ROUTES = [
   [/^\/jobs\/(.+)$/, jobsPage], [/^\/jobs$/, jobsPage], [/^\/evals$/, evalsPage], [/^\/audit$/, auditPage], [/^\/access$/, accessPage],
 ];
 
-async function render(focus = false) {
+async function render(focus = false, message = "") {
   const token = ++state.renderToken;
   const path = (location.hash.slice(1) || "/").split("?")[0];
   if (path !== state.route) state.selected = 0;
@@ -415,13 +555,29 @@ async function render(focus = false) {
   }
   let content;
   try {
-    if (!state.overview) state.overview = await api("/api/overview");
-    const [pattern, page] = ROUTES.find(([re]) => re.test(path)) || [null, null];
-    content = page ? await page(...path.match(pattern).slice(1).map(decodeURIComponent)) : [h("h1", {}, "Not found")];
+    if (REMOTE && !SCOPE) {
+      content = scopePage();
+    } else if (REMOTE && !(await api("/api/session")).author) {
+      content = await signInPage(message);
+    } else {
+      if (!state.overview) state.overview = await api("/api/overview");
+      if (!state.live) { state.live = true; live(); }
+      const [pattern, page] = ROUTES.find(([re]) => re.test(path)) || [null, null];
+      content = page ? await page(...path.match(pattern).slice(1).map(decodeURIComponent)) : [h("h1", {}, "Not found")];
+    }
   } catch (e) {
-    content = [h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message)];
+    // Remote, without a session (401), or a key the room does not admit (403 on the first call).
+    const signIn = REMOTE && (e.status === 401 || (e.status === 403 && !state.overview));
+    content = signIn ? await signInPage(message || (e.status === 403 ? e.message : ""))
+      : [h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message)];
   }
+  if (message && !REMOTE) content.push(h("p", { class: "error" }, message));
   if (token !== state.renderToken) return; // a newer render started meanwhile
+  const o = state.overview;
+  if (o) {
+    document.getElementById("room-name").textContent = o.name || "agentcrdt room";
+    document.getElementById("viewer").textContent = o.viewer ? `reviewing as ${short(o.viewer)}` : "read-only (no key)";
+  }
   main.replaceChildren(...content.flat(3).filter(Boolean));
   const title = main.querySelector("h1")?.textContent || "agentcrdt";
   document.title = `${title} · agentcrdt review`;
@@ -458,7 +614,7 @@ document.addEventListener("keydown", (e) => {
 
 function live() {
   const status = document.getElementById("live");
-  const source = new EventSource("/api/live");
+  const source = new EventSource(url("/api/live"));
   let timer = null;
   source.addEventListener("open", () => { status.textContent = "Live"; });
   source.addEventListener("error", () => { status.textContent = "Reconnecting…"; });
@@ -470,11 +626,6 @@ function live() {
 
 window.addEventListener("hashchange", () => render(true));
 window.addEventListener("DOMContentLoaded", async () => {
+  if (REMOTE && window.indexedDB) state.key = (await loadKey().catch(() => null)) || null;
   await render();
-  const o = state.overview;
-  if (o) {
-    document.getElementById("room-name").textContent = o.name || "agentcrdt room";
-    document.getElementById("viewer").textContent = o.viewer ? `reviewing as ${short(o.viewer)}` : "read-only (no key)";
-  }
-  live();
 });
