@@ -6,12 +6,14 @@ import dataclasses
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agentcrdt.log.keys import Identity
 from agentcrdt.rooms.local import open_local
 from agentcrdt.ui.views import RoomViews
+from tests._browser import CHROMIUM, CHROMIUM_ARGS, need_browser
 from tests.ui.sample import Sample, build_sample
 
 
@@ -40,3 +42,16 @@ def views_as(sample: Sample) -> Iterator[Callable[[Identity | None], RoomViews]]
     yield open_as
     for v in opened:
         v.replica.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    need_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -3,20 +3,15 @@ second page, see the quarantined event flagged, with no console errors and an ax
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
-import uvicorn
-
 from agentcrdt.rooms.local import open_local
 from agentcrdt.ui.app import create_ui_app
 from agentcrdt.ui.views import RoomViews
-from tests._browser import CHROMIUM, CHROMIUM_ARGS, need_browser
+from tests.ui._serve import serve_app
 from tests.ui.sample import Sample
 
 TOKEN = "browser-test-token"
@@ -24,33 +19,14 @@ PAGES = ["#/", "#/proposals", "#/documents", "#/documents/01-mutual-nda", "#/fin
          "#/audit", "#/audit?only=flagged", "#/access"]  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def ui_server(sample: Sample) -> Iterator[str]:
     """Serve the sample room's UI as its owner, in a thread; yield the page URL (token included)."""
     replica = open_local(sample.path, identity=sample.owner)
-    port = _free_port()
-    app = create_ui_app(RoomViews(replica), token=TOKEN, poll_interval=0.1)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
-    )  # open event streams never end by themselves: stopping cuts them after a second
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the UI server did not start"
-        time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/?token={TOKEN}"
+        with serve_app(create_ui_app(RoomViews(replica), token=TOKEN, poll_interval=0.1)) as base:
+            yield f"{base}/?token={TOKEN}"
     finally:
-        server.should_exit = True
-        thread.join(10)
         replica.close()
 
 
@@ -72,19 +48,6 @@ def session(sample: Sample, browser: Any, errors: list[str]) -> Iterator[tuple[s
             yield base, new_page
         finally:
             context.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    need_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def open_page(context: Any, url: str, errors: list[str]) -> Any:
