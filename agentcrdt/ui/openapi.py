@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["OPENAPI"]
+__all__ = ["OPENAPI", "REMOTE_OPENAPI"]
 
 
 def _q(name: str, description: str, kind: str = "string") -> dict[str, Any]:
@@ -133,3 +133,49 @@ OPENAPI: dict[str, Any] = {
         ),
     },
 }
+
+
+_LOCAL_ONLY = ("/api/proposals/{id}/review", "/api/reviews")
+_SCOPE = {"name": "scope", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _scoped(item: dict[str, Any]) -> dict[str, Any]:
+    return {m: {**op, "parameters": [_SCOPE, *op.get("parameters", [])]} for m, op in item.items()}
+
+
+#: The server's UI (mounted at ``/ui``): the same reads per scope; writes are prepared, signed in the
+#: browser and submitted.
+REMOTE_OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "agentcrdt review UI (server)", "version": "1"},
+    "components": {
+        "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "agentcrdt_ui_session"}}
+    },
+    "security": [{"session": []}],
+    "paths": {
+        **{f"/ui/{{scope}}{p}": _scoped(i) for p, i in OPENAPI["paths"].items() if p not in _LOCAL_ONLY},
+        "/ui/{scope}/api/challenge": _scoped(_get("A one-use nonce to sign in with (60 s)")),
+        "/ui/{scope}/api/session": _scoped({
+            **_get("Who is signed in ({'author': null} if nobody)"),
+            **_post("Sign in: the key's signature of 'agentcrdt-sync-auth/1\\0<scope>\\0<nonce>'", {
+                "type": "object", "required": ["author", "nonce", "signature"],
+                "properties": {"author": {"type": "string"}, "nonce": {"type": "string"},
+                               "signature": {"type": "string", "description": "hex"}},
+            }),
+        }),
+        "/ui/{scope}/api/reviews/prepare": _scoped(_post("Reviews to sign: one, or a confirmed set", {
+            "type": "object", "required": ["decision"],
+            "properties": {**DECISION["properties"], "ids": {"type": "array", "items": {"type": "string"}},
+                           "filters": {"type": "object"}, "expect": {"type": "integer"}},
+        })),
+        "/ui/{scope}/api/reads/prepare": _scoped(_post("The access events to sign before texts show", {
+            "type": "object", "required": ["versions"],
+            "properties": {"versions": {"type": "array", "items": {"type": "string"}}},
+        })),
+        "/ui/{scope}/api/events": _scoped(_post("Signed prepared events: sealed, judged and stored", {
+            "type": "object", "required": ["events"],
+            "properties": {"events": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "signature": {"type": "string", "description": "hex"}}}}},
+        })),
+    },
+}  # fmt: skip

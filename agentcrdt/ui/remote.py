@@ -44,7 +44,7 @@ from agentcrdt.replica import Replica
 from agentcrdt.replica.placement import IngestReport
 from agentcrdt.rooms.workflow import check_evidence, proposal
 from agentcrdt.sync.auth import check_signature, new_nonce
-from agentcrdt.ui.openapi import OPENAPI
+from agentcrdt.ui.openapi import REMOTE_OPENAPI
 from agentcrdt.ui.review import MAX_BULK, may_review
 from agentcrdt.ui.routes import (
     Broadcast,
@@ -344,7 +344,7 @@ def create_remote_ui(access: ScopeAccess, *, runs: Path | None = None) -> Starle
         return channel.response()
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(OPENAPI)
+        return JSONResponse(REMOTE_OPENAPI)
 
     scoped = [
         Route(r.path.replace("/api/", "/{scope}/api/", 1), r.endpoint)
