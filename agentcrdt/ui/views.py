@@ -200,7 +200,7 @@ class RoomViews:
             "viewer": self.viewer,
             "remote": self.remote,
             "events": replica.store.count(),
-            "documents": len(self.room.documents()),
+            "documents": len(self._documents()),
             "findings": len(replica.entity_states("Finding")),
             "proposals": {s: statuses.get(s, 0) for s in STATUSES},
             "quarantined": quarantined,
@@ -239,13 +239,13 @@ class RoomViews:
     def documents(self, *, q: str = "", kind: str = "", offset: int = 0, limit: int = 50) -> dict[str, Any]:
         """One page of documents (by id), filtered by a substring of id/title and by kind."""
         needle = q.lower()
+        every = self._documents()
         docs = [
             d
-            for d in self.room.documents()
+            for d in every
             if (not needle or needle in d.id or needle in d.title.lower()) and (not kind or d.kind == kind)
         ]
-        versions = Counter(str(s.get("document")) for _, s in self._entity_values("DocumentVersion"))
-        signed = Counter(str(s.get("document")) for _, s in self._entity_values("Signature"))
+        versions, signed = self._cached("doc_counts", self._doc_counts)
 
         def row(d: Document) -> dict[str, Any]:
             return {
@@ -261,11 +261,20 @@ class RoomViews:
             }
 
         out = page(docs, offset, limit, row)
-        out["kinds"] = sorted({d.kind for d in self.room.documents() if d.kind})
+        out["kinds"] = self._cached("kinds", lambda: sorted({d.kind for d in every if d.kind}))
         return out
 
-    def _entity_values(self, etype: str) -> list[tuple[str, dict[str, Any]]]:
-        return [(i, st.values()) for i, st in self.replica.entity_states(etype)]
+    def _documents(self) -> list[Document]:
+        return self._cached("documents", self.room.documents)
+
+    def _doc_counts(self) -> tuple[Counter[str], Counter[str]]:
+        """Versions and signatures per document."""
+
+        def per_document(etype: str) -> Counter[str]:
+            states = self.replica.entity_states(etype)
+            return Counter(str(st.values().get("document")) for _, st in states if not st.deleted)
+
+        return per_document("DocumentVersion"), per_document("Signature")
 
     def reads(self) -> set[tuple[str, str]]:
         """``(reader, version)`` for every logged read."""
@@ -336,14 +345,14 @@ class RoomViews:
             "readable": self.viewer is not None,
         }
 
-    def _highlights(self, doc_id: str) -> list[dict[str, Any]]:
-        """Every evidence span on the document's versions: proposals', findings' and fields' quotes."""
-        prefix = doc_id + "@"
-        out: list[dict[str, Any]] = []
+    def _quotes_by_document(self) -> dict[str, list[dict[str, Any]]]:
+        """Every proposal's evidence quote on a document version, by document (built once a state:
+        a document page must not walk every proposal of the room)."""
+        index: dict[str, list[dict[str, Any]]] = {}
         for info in self._proposals():
             for ev in info.event.payload["evidence"]:
-                if ev["entity"] == "DocumentVersion" and str(ev["id"]).startswith(prefix):
-                    out.append(
+                if ev["entity"] == "DocumentVersion":
+                    index.setdefault(str(ev["id"]).partition("@")[0], []).append(
                         {
                             "version": ev["id"],
                             "start": ev["start"],
@@ -355,6 +364,11 @@ class RoomViews:
                             f"{info.event.payload['kind']} ({info.status})",
                         }
                     )
+        return index
+
+    def _highlights(self, doc_id: str) -> list[dict[str, Any]]:
+        """Every evidence span on the document's versions: proposals' and findings' quotes."""
+        out = list(self._cached("quotes", self._quotes_by_document).get(doc_id, []))
         for finding in self.room.findings(doc_id):
             for span in finding.evidence:
                 if span.document == doc_id and span.start is not None and span.end is not None:
