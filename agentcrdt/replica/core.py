@@ -927,6 +927,11 @@ class Replica:
         dag = self.dag
         return self._pending.missing_deps(dag.__contains__)
 
+    def holds(self, event_id: str) -> bool:
+        """Whether this replica has the event: placed, or buffered as an orphan waiting for its deps
+        (either way a peer need not send it again)."""
+        return event_id in self.dag or event_id in self._pending
+
     def missing_for(self, their_heads: Iterable[str]) -> list[bytes]:
         """Return the raw events a peer at ``their_heads`` lacks, in causal order."""
         dag = self.dag

@@ -17,7 +17,9 @@ only one of its owners may). A peer that is neither an owner nor holds a grant i
 over binary frames, and the server pushes every event other peers bring while the peer stays.
 
 An SSE subscriber authenticates with ``?author=&nonce=&signature=`` over a nonce it took from
-``GET /v1/challenge`` (one use, a minute). Everything ingested is validated as on every replica.
+``GET /v1/challenge`` (one use, a minute). Everything ingested is validated as on every replica, in a
+worker thread holding the scope's lock (:class:`ScopeHub`): a large batch never stalls the other
+sessions, the other scopes or ``/health``.
 """
 
 from __future__ import annotations
@@ -29,14 +31,16 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from agentcrdt.errors import AgentCRDTError, SyncError
 from agentcrdt.log.event import decode_event
@@ -68,7 +72,7 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5, queue: str | None = None
             async def poller() -> None:
                 while True:
                     await anyio.sleep(poll_interval)
-                    hub.poll()
+                    await hub.poll()
 
             tg.start_soon(poller)
             if hub.postgres:
@@ -121,14 +125,15 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5, queue: str | None = None
         if not check_signature(author, signature, scope, nonce):
             hub.metrics.auth_failures += 1
             return JSONResponse({"error": "the signature does not verify for that author"}, 401)
-        scope_hub = hub.get(scope)
+        scope_hub = await anyio.to_thread.run_sync(hub.get, scope)
         if scope_hub is None:
             return JSONResponse({"error": f"this server holds no scope {scope}"}, 404)
-        if not scope_hub.is_member(author):
+        if not await scope_hub.call(partial(scope_hub.is_member, author)):
             return JSONResponse({"error": "neither an owner nor a grantee of this scope"}, 403)
         send, receive = anyio.create_memory_object_stream[list[bytes]](LIVE_BUFFER)
         key = next(counter)
-        readable = scope_hub.reader(author)  # a grantee receives only what its grants read or write
+        # A grantee receives only what its grants read or write.
+        readable = await scope_hub.call(partial(scope_hub.reader, author))
 
         def listener(raws: list[bytes]) -> None:
             kept = readable(raws)
@@ -136,8 +141,9 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5, queue: str | None = None
                 return
             try:
                 send.send_nowait(kept)
-            except anyio.WouldBlock:
-                scope_hub.listeners.pop(key, None)  # too slow: dropped; it reconnects and catches up
+            except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                # Too slow (it reconnects and catches up), or gone: dropped, never the publisher's fault.
+                scope_hub.listeners.pop(key, None)
                 send.close()
 
         scope_hub.listeners[key] = listener
@@ -157,11 +163,17 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5, queue: str | None = None
     async def sync(ws: WebSocket) -> None:
         scope = ws.path_params["scope"]
         await ws.accept()
-        scope_hub = hub.get(scope)
+        scope_hub = await anyio.to_thread.run_sync(hub.get, scope)
         nonce = new_nonce()
         await ws.send_json({"challenge": nonce, "known": scope_hub is not None, "protocol": 1})
+        answer: Any = None
         with anyio.move_on_after(AUTH_TIMEOUT):
-            answer = await ws.receive_json()
+            try:
+                answer = json.loads(await ws.receive_text())
+            except WebSocketDisconnect:
+                return  # the peer left before answering
+            except (KeyError, ValueError):
+                pass  # a binary frame or not JSON: refused below
         if not isinstance(answer, dict):
             await ws.close(4400, "expected the signed challenge")
             return
@@ -174,7 +186,7 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5, queue: str | None = None
             scope_hub = await _bring(ws, hub, scope, author, answer.get("genesis"))
             if scope_hub is None:
                 return
-        if not scope_hub.is_member(author):
+        if not await scope_hub.call(partial(scope_hub.is_member, author)):
             hub.metrics.auth_failures += 1
             await ws.close(4403, "neither an owner nor a grantee of this scope")
             return
@@ -199,7 +211,7 @@ async def _bring(ws: WebSocket, hub: Hub, scope: str, author: str, genesis: Any)
         raw = base64.b64decode(str(genesis or ""), validate=True)
         if not raw or decode_event(raw).id != scope:
             raise SyncError("that genesis event is not the scope's")
-        return hub.create(raw, author)
+        return await anyio.to_thread.run_sync(hub.create, raw, author)
     except (AgentCRDTError, ValueError) as e:
         await ws.close(4404, f"this server holds no scope {scope[:24]}…; an owner brings it: {e}"[:120])
         return None
@@ -215,6 +227,8 @@ async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: i
             send.send_nowait(raws)
         except anyio.WouldBlock:
             send.close()  # too far behind: the pusher ends the connection, the peer resyncs
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # this session is ending (or was dropped): nothing to deliver, never the publisher's fault
 
     async def out(frames: list[bytes]) -> None:
         for f in frames:
@@ -222,40 +236,54 @@ async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: i
             m.bytes_out += len(f)
             await ws.send_bytes(f)
 
+    def push(raws: list[bytes]) -> list[bytes]:
+        # Re-announce our heads after pushing what other peers brought: the peer's "synced" needs our
+        # heads to cover everything it holds, and it now holds events beyond our last hello. With an
+        # answer still due, the session re-announces on its own when that answer arrives.
+        frames = session.push(raws)
+        return frames + session.start() if frames and not session.awaiting else frames
+
     async def pusher() -> None:
-        async with receive:
-            async for raws in receive:
-                m.events_fanned_out += len(raws)
-                await out(session.push(raws))
+        async for raws in receive:
+            batch = [*raws]
+            with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
+                while True:  # take every batch already waiting: one push, one hello
+                    batch += receive.receive_nowait()
+            m.events_fanned_out += len(batch)
+            await out(await scope_hub.call(partial(push, batch)))
         await ws.close(4408, "fell too far behind: reconnect to resync")
 
+    def handle(frame: bytes) -> tuple[list[bytes], int]:
+        before = session.stats.accepted
+        replies = session.handle(frame)
+        return replies, session.stats.accepted - before
+
     async def reader() -> None:
-        await out(session.start())
+        await out(await scope_hub.call(session.start))
         while True:
-            frame = await ws.receive_bytes()
-            m.frames_in += 1
-            m.bytes_in += len(frame)
-            before = session.stats.accepted
             try:
-                replies = session.handle(frame)
+                frame = await _receive_frame(ws)
+                m.frames_in += 1
+                m.bytes_in += len(frame)
+                (replies, accepted), fresh = await scope_hub.ingest(partial(handle, frame), source=key)
             except SyncError as e:
                 m.protocol_errors += 1
                 await ws.close(4400, str(e)[:120])
                 return
-            m.events_accepted += session.stats.accepted - before
+            m.events_accepted += accepted
             await out(replies)
-            if session.stats.accepted > before:
-                fresh = scope_hub.publish(source=key)
-                hub.notify(scope_hub.replica.scope)  # the other servers on this PostgreSQL
+            if fresh:
+                scope = scope_hub.replica.scope
+                if hub.postgres:  # tell the other servers on this PostgreSQL (blocking I/O: a thread)
+                    await anyio.to_thread.run_sync(hub.notify, scope)
                 if queue is not None:  # work for agent workers elsewhere, one line per granted slot
-                    replica = scope_hub.replica
-                    await queue.announce(replica.scope, replica.slots(), fresh)
+                    await queue.announce(scope, await scope_hub.call(scope_hub.replica.slots), fresh)
 
     async def guarded(fn: Callable[[], Awaitable[None]], scope: anyio.CancelScope) -> None:
         try:
             await fn()
-        except (WebSocketDisconnect, RuntimeError, KeyError):
-            pass  # the peer left (or closed mid-frame): what it sent is stored, the rest it resends
+        except (WebSocketDisconnect, WebSocketDisconnected):
+            pass  # the peer left (or we closed): what it sent is stored, the rest it resends
         except Exception as e:  # a fault of ours: say so in a close frame, never drop the socket mute
             log.exception("sync session with %s failed", author[:24])
             with contextlib.suppress(Exception):
@@ -271,9 +299,23 @@ async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: i
             tg.start_soon(guarded, pusher, tg.cancel_scope)
             tg.start_soon(guarded, reader, tg.cancel_scope)
     finally:
+        # Unlisten before closing the stream: a publish in between must find no listener, not a
+        # closed stream (that raised in the publishing session and cut its peer off).
         scope_hub.listeners.pop(key, None)
         send.close()
+        receive.close()
         m.sessions_open -= 1
+
+
+async def _receive_frame(ws: WebSocket) -> bytes:
+    """The next binary frame; WebSocketDisconnect when the peer left, SyncError for a text frame."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    frame = message.get("bytes")
+    if frame is None:
+        raise SyncError("expected binary sync frames after the handshake")
+    return bytes(frame)
 
 
 async def _listen(hub: Hub) -> None:
@@ -287,7 +329,7 @@ async def _listen(hub: Hub) -> None:
             async with await psycopg.AsyncConnection.connect(hub.database_url, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {CHANNEL}")
                 async for notice in conn.notifies():
-                    hub.on_notice(notice.payload)
+                    await hub.on_notice(notice.payload)
         except psycopg.Error:
             await anyio.sleep(1.0)  # the poller covers the gap
 

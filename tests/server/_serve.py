@@ -1,8 +1,10 @@
-"""A sync server on a free loopback port, in a thread (tests) or a process (``python _serve.py DIR``)."""
+"""A sync server on a free loopback port: in a thread (:func:`serving`), in a process running
+``agentcrdt serve`` (:class:`ServeProcess`), or ``python _serve.py LOCATION PORT [POLL]``."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -10,10 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 from agentcrdt.server import Hub
 from agentcrdt.server.app import create_app
+
+MAIN = "import sys; from agentcrdt.cli._main import run; sys.exit(run(sys.argv[1:]))"
 
 
 def free_port() -> int:
@@ -23,11 +28,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(location: str | Path, *, poll_interval: float = 0.1) -> Iterator[str]:
-    """Run a server over ``location`` until the block ends; yield its http:// URL."""
+def serving(location: str | Path | Hub, *, poll_interval: float = 0.1) -> Iterator[str]:
+    """Run a server over ``location`` (or that hub) until the block ends; yield its http:// URL."""
     port = free_port()
+    hub = location if isinstance(location, Hub) else Hub(location)
     config = uvicorn.Config(
-        create_app(Hub(location), poll_interval=poll_interval), host="127.0.0.1", port=port,
+        create_app(hub, poll_interval=poll_interval), host="127.0.0.1", port=port,
         log_level="warning", ws="websockets-sansio", lifespan="on",
     )  # fmt: skip
     server = uvicorn.Server(config)
@@ -43,6 +49,52 @@ def serving(location: str | Path, *, poll_interval: float = 0.1) -> Iterator[str
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+class ServeProcess:
+    """``agentcrdt serve --store STORE`` (and ``extra`` flags) on a free port, in a child process.
+
+    Its stderr goes to a file, never an unread pipe: a pipe fills and blocks the server mid-write, and
+    what the server logged about a failure is what a failing test needs to show (:meth:`stop` prints it,
+    so pytest reports it with the failing test's captured output)."""
+
+    def __init__(self, store: Path, *extra: str, log: Path) -> None:
+        self.store, self.extra, self.log = store, extra, log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, on the same port and store) and wait until it answers /health."""
+        with self.log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", MAIN, "serve", "--store", str(self.store), "--port", str(self.port),
+                 *self.extra],
+                stdout=subprocess.DEVNULL, stderr=err,
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"agentcrdt serve did not start:\n{self.output()}")
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def output(self) -> str:
+        """What the server wrote to stderr so far (every run of it)."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        """Kill the server and print its log, if it wrote one (pytest shows it when the test failed)."""
+        self.kill()
+        if text := self.output():
+            print(f"--- agentcrdt serve stderr ({self.log}) ---\n{text}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # python _serve.py LOCATION PORT [POLL_SECONDS]

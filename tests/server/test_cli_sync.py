@@ -5,39 +5,19 @@ machine through the server. Then the server is killed and restarted: nothing ack
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from agentcrdt.cli._main import run as cli
-from tests.server._serve import free_port
+from tests.server._serve import MAIN, ServeProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 NDA = ROOT / "examples" / "falcon" / "documents" / "01-mutual-nda.txt"
-
-
-def _start(store: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """``agentcrdt serve`` over ``store`` on ``port`` (``extra`` flags too), once it answers /health."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from agentcrdt.cli._main import run; sys.exit(run(sys.argv[1:]))",
-         "serve", "--store", str(store), "--port", str(port), *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"agentcrdt serve did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
 
 
 def _shared_room(
@@ -54,28 +34,15 @@ def _shared_room(
     return scope
 
 
-class Server:
-    def __init__(self, store: Path) -> None:
-        self.store, self.port = store, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = _start(store, self.port)
-
-    def kill_and_restart(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-        self.proc = _start(self.store, self.port)
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "server-store")
+def server(tmp_path: Path) -> Iterator[ServeProcess]:
+    srv = ServeProcess(tmp_path / "server-store", log=tmp_path / "serve.log")
     yield srv
-    srv.proc.kill()
-    srv.proc.wait()
+    srv.stop()
 
 
 def test_two_machines_share_a_room_through_the_server_and_an_agent_there_proposes(
-    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: ServeProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = server.url
     a, b, tagger_key = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "tagger.key"
@@ -101,7 +68,8 @@ def test_two_machines_share_a_room_through_the_server_and_an_agent_there_propose
     assert proposals and all(p["slot"] == "tagger" and p["status"] == "auto_accepted" for p in proposals)
 
     # Killed and restarted on the same store: a new machine still gets everything.
-    server.kill_and_restart()
+    server.kill()  # SIGKILL: no shutdown, nothing flushed
+    server.start()
     c = tmp_path / "c.db"
     assert cli(["sync", "--room", str(c), "--server", url, "--scope", scope, "--key", str(tagger_key)]) == 0
     capsys.readouterr()
@@ -110,7 +78,7 @@ def test_two_machines_share_a_room_through_the_server_and_an_agent_there_propose
 
 
 def test_an_agent_worker_on_another_machine_follows_the_room_through_the_server(
-    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: ServeProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = server.url
     a, key, agent = tmp_path / "a.db", tmp_path / "summarizer.key", ROOT / "agents" / "summarizer.py"
@@ -128,14 +96,14 @@ def test_an_agent_worker_on_another_machine_follows_the_room_through_the_server(
 
 
 def test_a_live_remote_worker_proposes_on_a_document_added_after_it_started(
-    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: ServeProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = server.url
     a, key, agent = tmp_path / "a.db", tmp_path / "summarizer.key", ROOT / "agents" / "summarizer.py"
     scope = _shared_room(a, key, agent, url, capsys, docs=[])
     remote = tmp_path / "remote.db"
     worker = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from agentcrdt.cli._main import run; sys.exit(run(sys.argv[1:]))",
+        [sys.executable, "-c", MAIN,
          "worker", "run", "--room", str(remote), "--agent", str(agent), "--key", str(key), "--server", url,
          "--scope", scope, "--embedder", "fake", "--poll", "0.1", "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -158,7 +126,7 @@ def test_a_live_remote_worker_proposes_on_a_document_added_after_it_started(
 
 
 def test_joining_without_a_scope_or_a_grant_says_what_to_do(
-    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: ServeProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = server.url
     assert cli(["sync", "--room", str(tmp_path / "x.db"), "--server", url]) == 2

@@ -16,7 +16,7 @@ import pytest
 from agentcrdt.errors import SyncError
 from agentcrdt.sync.websocket import sync_with_server
 from tests.server._proxy import FaultyProxy
-from tests.server._serve import serving
+from tests.server._serve import MAIN, ServeProcess, serving
 from tests.server.test_server import BOB, OWNER, _join, _room, _sync, _write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,9 +69,8 @@ def test_a_partition_heals_and_both_sides_writes_converge(tmp_path: Path) -> Non
 def test_a_live_peer_rides_out_a_server_restart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from agentcrdt.cli._main import run as cli
     from agentcrdt.rooms.local import open_local
-    from tests.server.test_cli_sync import Server
 
-    server = Server(tmp_path / "srv")
+    server = ServeProcess(tmp_path / "srv", log=tmp_path / "serve.log")
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     try:
         assert cli(["room", "init", str(a), "--json"]) == 0
@@ -79,15 +78,15 @@ def test_a_live_peer_rides_out_a_server_restart(tmp_path: Path, capsys: pytest.C
         assert cli(["sync", "--room", str(a), "--server", server.url]) == 0
         args = ["sync", "--room", str(b), "--server", server.url, "--scope", scope, "--key", f"{a}.key"]
         assert cli(args) == 0  # the owner's second machine (same key: it only reads here)
-        main = "import sys; from agentcrdt.cli._main import run; sys.exit(run(sys.argv[1:]))"
         follower = subprocess.Popen(
-            [sys.executable, "-c", main, *args, "--watch"],
+            [sys.executable, "-c", MAIN, *args, "--watch"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:
             time.sleep(1.0)
-            server.kill_and_restart()  # the live session dies with the server
+            server.kill()  # the live session dies with the server
+            server.start()
             assert (
                 cli(["room", "add", str(a), str(ROOT / "examples/falcon/documents/01-mutual-nda.txt")]) == 0
             )
@@ -109,8 +108,7 @@ def test_a_live_peer_rides_out_a_server_restart(tmp_path: Path, capsys: pytest.C
             follower.kill()
             follower.wait()
     finally:
-        server.proc.kill()
-        server.proc.wait()
+        server.stop()
 
 
 CLIENT = """

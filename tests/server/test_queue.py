@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 
 from agentcrdt.cli._main import run as cli
-from tests.server._serve import free_port
-from tests.server.test_cli_sync import _start
+from tests.server._serve import MAIN, ServeProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 NATS = os.environ.get("AGENTCRDT_TEST_NATS_URL", "nats://127.0.0.1:4222")
-MAIN = "import sys; from agentcrdt.cli._main import run; sys.exit(run(sys.argv[1:]))"
 
 
 def _nats_up() -> bool:
@@ -32,20 +30,18 @@ def _nats_up() -> bool:
 
 
 @pytest.fixture
-def queue_server(tmp_path: Path) -> Iterator[str]:
+def queue_server(tmp_path: Path) -> Iterator[ServeProcess]:
     if not _nats_up():
         pytest.skip(f"no NATS server at {NATS}; set AGENTCRDT_TEST_NATS_URL to run the work-queue tests")
-    port = free_port()
-    proc = _start(tmp_path / "srv", port, "--queue", NATS)
-    yield f"http://127.0.0.1:{port}"
-    proc.kill()
-    proc.wait()
+    server = ServeProcess(tmp_path / "srv", "--queue", NATS, log=tmp_path / "serve.log")
+    yield server
+    server.stop()
 
 
 def test_two_workers_share_the_documents_of_a_room_through_the_work_queue(
-    queue_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    queue_server: ServeProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = queue_server
+    url = queue_server.url
     a = tmp_path / "a.db"
     assert cli(["room", "init", str(a), "--json"]) == 0
     scope = json.loads(capsys.readouterr().out)["scope"]
@@ -59,7 +55,7 @@ def test_two_workers_share_the_documents_of_a_room_through_the_work_queue(
     assert cli(["sync", "--room", str(a), "--server", url]) == 0  # the server announces 4 documents
 
     def worker(i: int, key: Path) -> subprocess.Popen[bytes]:
-        room = tmp_path / f"w{i}.db"
+        room, log = tmp_path / f"w{i}.db", tmp_path / f"w{i}.log"
         flags = [
             "--server",
             url,
@@ -73,13 +69,14 @@ def test_two_workers_share_the_documents_of_a_room_through_the_work_queue(
             "--quiet",
         ]
         cmd = ["worker", "run", "--room", str(room), "--agent", str(agent), "--key", str(key), *flags]
-        return subprocess.Popen(
-            [sys.executable, "-c", MAIN, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        with log.open("wb") as err:  # a file, not a pipe nobody reads while the worker runs
+            return subprocess.Popen([sys.executable, "-c", MAIN, *cmd], stdout=subprocess.DEVNULL, stderr=err)
 
     workers = [worker(i, k) for i, k in enumerate(keys, 1)]
-    for w in workers:
-        assert w.wait(timeout=120) == 0, w.stderr.read().decode() if w.stderr else ""
+    for i, w in enumerate(workers, 1):
+        failed = w.wait(timeout=120) != 0
+        log = (tmp_path / f"w{i}.log").read_text()
+        assert not failed, f"worker {i}: {log}\nserver: {queue_server.output()}"
     capsys.readouterr()
     assert cli(["sync", "--room", str(a), "--server", url]) == 0
     capsys.readouterr()

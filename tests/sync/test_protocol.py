@@ -50,9 +50,9 @@ def _edit(rng: random.Random, r: Replica, n: int) -> None:
         r.commit("ops", {"ops": ops})
 
 
-def _diverge(rng: random.Random) -> tuple[Replica, Replica]:
+def _diverge(rng: random.Random) -> tuple[Replica, Replica, dict[str, bytes]]:
     """Two replicas with a shared past and random, partly shared, divergent histories by several
-    authors (some events reach both sides, some one)."""
+    authors (some events reach both sides, some one, some as orphans); and every event made."""
     writers, _ = _room(rng, rng.randint(2, 4))
     for _ in range(rng.randint(2, 8)):
         w = rng.choice(writers)
@@ -62,13 +62,18 @@ def _diverge(rng: random.Random) -> tuple[Replica, Replica]:
             raws = w.missing_for(other.heads)
             other.ingest(rng.sample(raws, rng.randint(0, len(raws))), source="w")  # partial, reordered
     a, b = rng.sample(writers, 2)
-    return a, b
+    return a, b, {e.id: e.raw for w in writers for e in w.events()}
 
 
-def _minimum(a: Replica, b: Replica) -> int:
-    """The encoded size of the events each side lacks."""
-    ids = {id(r): {e.id for e in r.events()} for r in (a, b)}
-    return sum(len(e.raw) for r, o in ((a, b), (b, a)) for e in r.events() if e.id not in ids[id(o)])
+def _lacking(a: Replica, b: Replica, every: dict[str, bytes]) -> dict[int, set[str]]:
+    """What each side lacks before syncing: neither placed nor buffered as an orphan (an orphan it
+    holds need not travel again, and one the other holds must travel, though neither has it placed)."""
+    return {id(r): {i for i in every if not r.holds(i)} for r in (a, b)}
+
+
+def _minimum(a: Replica, b: Replica, every: dict[str, bytes], lacking: dict[int, set[str]]) -> int:
+    """The encoded size of the events each side lacked and holds after the sync (call it after)."""
+    return sum(len(every[i]) for r in (a, b) for i in lacking[id(r)] if r.holds(i))
 
 
 def _converged(a: Replica, b: Replica) -> None:
@@ -82,11 +87,12 @@ def test_random_divergent_histories_converge_in_few_rounds_for_little_more_than_
     seed: int,
 ) -> None:
     rng = random.Random(seed)
-    a, b = _diverge(rng)
-    need = _minimum(a, b)
+    a, b, every = _diverge(rng)
+    lacking = _lacking(a, b, every)
     sa, sb = SyncSession(a, peer="b"), SyncSession(b, peer="a")
     result = pump(sa, sb)
     _converged(a, b)
+    need = _minimum(a, b, every, lacking)
     assert sa.synced and sb.synced
     assert result.rounds <= 12
     assert result.bytes <= 1.1 * need + 8192  # hellos (heads, samples) and filters: a few KiB at most
@@ -103,10 +109,12 @@ def test_ten_thousand_events_each_way_cost_at_most_a_tenth_more_than_the_events(
     b.ingest(a.missing_for(b.heads))
     _edit(rng, a, 10_000)
     _edit(rng, b, 10_000)
-    need = _minimum(a, b)
+    every = {e.id: e.raw for r in (a, b) for e in r.events()}
+    lacking = _lacking(a, b, every)
     sa, sb = SyncSession(a), SyncSession(b)
     result = pump(sa, sb)
     _converged(a, b)
+    need = _minimum(a, b, every, lacking)
     assert result.bytes <= 1.1 * need and result.rounds <= 10
     assert sa.stats.accepted == sb.stats.accepted == 10_000
 
@@ -141,7 +149,7 @@ def test_an_interrupted_sync_restarts_without_duplicates_or_gaps() -> None:
 
 def test_duplicated_and_reordered_frames_still_converge() -> None:
     rng = random.Random(5)
-    a, b = _diverge(rng)
+    a, b, _ = _diverge(rng)
 
     def noisy(frame: bytes) -> list[bytes]:
         return [frame, frame] if rng.random() < 0.5 else [frame]
@@ -154,7 +162,7 @@ def test_duplicated_and_reordered_frames_still_converge() -> None:
 @given(seed=st.integers(0, 2**32 - 1))
 def test_any_reordering_and_duplication_of_frames_converges(seed: int) -> None:
     rng = random.Random(seed)
-    a, b = _diverge(rng)
+    a, b, _ = _diverge(rng)
 
     def noisy(frame: bytes) -> list[bytes]:
         return [frame] * rng.randint(1, 3)
@@ -166,7 +174,7 @@ def test_any_reordering_and_duplication_of_frames_converges(seed: int) -> None:
 
 def test_the_anyio_driver_syncs_over_memory_streams() -> None:
     rng = random.Random(11)
-    a, b = _diverge(rng)
+    a, b, _ = _diverge(rng)
     sa, sb = SyncSession(a), SyncSession(b)
     anyio.run(sync_in_memory, sa, sb)
     _converged(a, b)
