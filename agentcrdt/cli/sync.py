@@ -41,6 +41,8 @@ def _serve(args: argparse.Namespace) -> int:
     from agentcrdt.server import serve
 
     print(f"agentcrdt sync server on http://{args.host}:{args.port} (store: {args.store})", flush=True)
+    ui = f"http://{args.host}:{args.port}/ui/<scope>/"
+    print(f"  review UI: {ui} (the reviewer's key stays in the browser)", flush=True)
     serve(args.store, host=args.host, port=args.port, queue=args.queue)
     return 0
 

@@ -38,15 +38,17 @@ import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from agentcrdt.errors import AgentCRDTError, SyncError
 from agentcrdt.log.event import decode_event
 from agentcrdt.server.hub import Hub, ScopeHub
+from agentcrdt.server.ui import HubAccess
 from agentcrdt.sync.auth import check_signature, new_nonce
 from agentcrdt.sync.session import SyncSession
+from agentcrdt.ui.remote import create_remote_ui
 
 __all__ = ["create_app"]
 
@@ -64,6 +66,12 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5, queue: str | None = None
     nonces: dict[str, float] = {}
     work: list[Any] = []  # the open work queue, if any
     counter = iter(range(1, 1 << 62))
+
+    def keys() -> int:
+        return next(counter)
+
+    async def announce(scope_hub: ScopeHub, fresh: list[bytes]) -> None:  # the UI's writes, as a peer's
+        await _announce(hub, work[0] if work else None, scope_hub, fresh)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -104,6 +112,9 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5, queue: str | None = None
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/ui/")
 
     async def challenge(request: Request) -> Response:
         now = time.monotonic()
@@ -201,6 +212,9 @@ def create_app(hub: Hub, *, poll_interval: float = 0.5, queue: str | None = None
         Route("/v1/challenge", challenge),
         Route("/v1/scopes/{scope}/events", events),
         WebSocketRoute("/v1/scopes/{scope}/sync", sync),
+        Route("/", home),
+        # The review UI for every scope held here; the viewer's key stays in its browser.
+        Mount("/ui", create_remote_ui(HubAccess(hub, announce, keys))),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -273,11 +287,7 @@ async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: i
             m.events_accepted += accepted
             await out(replies)
             if fresh:
-                scope = scope_hub.replica.scope
-                if hub.postgres:  # tell the other servers on this PostgreSQL (blocking I/O: a thread)
-                    await anyio.to_thread.run_sync(hub.notify, scope)
-                if queue is not None:  # work for agent workers elsewhere, one line per granted slot
-                    await queue.announce(scope, await scope_hub.call(scope_hub.replica.slots), fresh)
+                await _announce(hub, queue, scope_hub, fresh)
 
     async def guarded(fn: Callable[[], Awaitable[None]], scope: anyio.CancelScope) -> None:
         try:
@@ -305,6 +315,16 @@ async def _run(ws: WebSocket, hub: Hub, scope_hub: ScopeHub, author: str, key: i
         send.close()
         receive.close()
         m.sessions_open -= 1
+
+
+async def _announce(hub: Hub, queue: Any, scope_hub: ScopeHub, fresh: list[bytes]) -> None:
+    """After storing a peer's events: tell the other servers on this PostgreSQL, announce the work
+    (``queue``: the open work queue, or None)."""
+    scope = scope_hub.replica.scope
+    if hub.postgres:  # blocking I/O: a thread
+        await anyio.to_thread.run_sync(hub.notify, scope)
+    if queue is not None:  # work for agent workers elsewhere, one line per granted slot
+        await queue.announce(scope, await scope_hub.call(scope_hub.replica.slots), fresh)
 
 
 async def _receive_frame(ws: WebSocket) -> bytes:
@@ -373,6 +393,11 @@ OPENAPI: dict[str, Any] = {
                 "403": {"description": "neither an owner nor a grantee of the scope"},
                 "404": {"description": "the server holds no such scope"},
             },
+        }},
+        "/ui/{scope}/": {"get": {
+            "summary": "The review UI for a scope (its own API: /ui/{scope}/api/openapi.json)",
+            "parameters": [{"name": "scope", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the page", "content": {"text/html": {}}}},
         }},
         "/v1/scopes/{scope}/sync": {"get": {
             "summary": "WebSocket: signed challenge, then the binary sync protocol (docs/sync.md)",
