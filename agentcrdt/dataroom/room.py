@@ -135,10 +135,12 @@ class Dataroom:
                 for (t, i), st in entities.items()
                 if t == etype and i.startswith(prefix) and not st.deleted
             }
+        # A range, not substr(id, ...) = prefix: the range uses the (etype, id) index, the call scanned
+        # every row of the type (a document lookup read all 10k versions' texts).
         rows = follower.query(
-            "SELECT id, state FROM entities WHERE etype = ? AND deleted = 0 AND substr(id, 1, ?) = ?"
+            "SELECT id, state FROM entities WHERE etype = ? AND deleted = 0 AND id >= ? AND id < ?"
             " ORDER BY id",
-            (etype, len(prefix), prefix),
+            (etype, prefix, prefix + "\U0010ffff"),
         )
         return {str(i): EntityState.decode(orjson.loads(str(s))) for i, s in rows}
 
@@ -258,8 +260,10 @@ class Dataroom:
         doc_id = self.resolve(name)
         return [lk for lk in self._all(Link)[0] if doc_id in (lk.source, lk.target)]
 
-    def findings(self, name: str) -> list[Finding]:
-        """Return the findings citing a document."""
+    def findings(self, name: str | None = None) -> list[Finding]:
+        """Return every finding, or those citing one document."""
+        if name is None:
+            return self._all(Finding)[0]
         doc_id = self.resolve(name)
         return [f for f in self._all(Finding)[0] if any(s.document == doc_id for s in f.evidence)]
 
@@ -268,6 +272,28 @@ class Dataroom:
         doc_id = self.resolve(name)
         found = [c for c in self._all(Comment)[0] if c.target == doc_id or c.target.startswith(doc_id + "@")]
         return sorted(found, key=lambda c: (c.created_at or 0, c.id))
+
+    def version_counts(self) -> dict[str, int]:
+        """How many versions each document has, by document id (from the ids: no text is read)."""
+        follower = self._follower()
+        if follower is None:
+            ids = [
+                i
+                for (t, i), st in self.replica.state_at().entities.items()
+                if t == "DocumentVersion" and not st.deleted
+            ]
+        else:
+            ids = [
+                str(r[0])
+                for r in follower.query(
+                    "SELECT id FROM entities WHERE etype = 'DocumentVersion' AND deleted = 0"
+                )
+            ]
+        counts: dict[str, int] = {}
+        for i in ids:
+            doc = i.partition("@")[0]  # version ids are <document id>@<content hash prefix>
+            counts[doc] = counts.get(doc, 0) + 1
+        return counts
 
     def signatures(self, name: str | None = None) -> list[Signature]:
         """Return every signature, or those of one document's versions."""

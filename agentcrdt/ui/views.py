@@ -21,9 +21,10 @@ from agentcrdt.dataroom.signatures import check_signature, check_text
 from agentcrdt.errors import NotFound, UsageError
 from agentcrdt.log.audit import verify_log
 from agentcrdt.log.event import decode_event
-from agentcrdt.proposals.status import FieldView, ProposalInfo
+from agentcrdt.ops.state import DocState
+from agentcrdt.proposals.status import FieldView, ProposalInfo, three_way
 from agentcrdt.replica import Replica
-from agentcrdt.rooms.workflow import check_evidence, three_way_view
+from agentcrdt.rooms.workflow import evidence_in, list_proposals, resolve_proposal_id
 
 __all__ = ["MAX_LIMIT", "Filters", "RoomViews", "page"]
 
@@ -141,7 +142,7 @@ class RoomViews:
             viewer if viewer is not None else (None if replica.identity is None else replica.identity.author)
         )
         # Viewer-independent derivations only: shared by every viewer's views of one replica.
-        self._cache: dict[str, tuple[tuple[int, int], Any]] = {} if _cache is None else _cache
+        self._cache: dict[str, tuple[object, Any]] = {} if _cache is None else _cache
         self._logged: set[str] = set()
 
     def for_viewer(self, viewer: str) -> RoomViews:
@@ -151,12 +152,19 @@ class RoomViews:
     # -- caching --------------------------------------------------------------------------------------
 
     def version_key(self) -> tuple[int, int]:
-        """What every derived view depends on: the events stored and the verdicts over them."""
+        """What the access log and the audit depend on: every event stored (a read, logged as a local
+        event, included) and the verdicts over them."""
         self.replica.refresh()  # what other processes appended to the same room file
         return self.replica.store.last_position(), self.replica.verdict_epoch()
 
-    def _cached(self, name: str, build: Callable[[], T]) -> T:
-        key = self.version_key()
+    def state_key(self) -> tuple[frozenset[str], int]:
+        """What everything else depends on: the shared events (their heads) and the verdicts. A read
+        logged as a local event leaves it unchanged, so showing a text keeps every list cached."""
+        self.replica.refresh()
+        return self.replica.heads, self.replica.verdict_epoch()
+
+    def _cached(self, name: str, build: Callable[[], T], *, local: bool = False) -> T:
+        key = self.version_key() if local else self.state_key()
         hit = self._cache.get(name)
         if hit is not None and hit[0] == key:
             return hit[1]  # type: ignore[no-any-return]
@@ -165,25 +173,21 @@ class RoomViews:
         return value
 
     def _proposals(self) -> list[ProposalInfo]:
-        def build() -> list[ProposalInfo]:
-            replica = self.replica
-            replica.dag  # noqa: B018  (loads the authority index)
-            index = replica.policy_index
-            verdicts = replica.store.verdicts()
-            found: list[ProposalInfo] = []
-            for stored in self._stored_of_kind("proposal"):
-                event = replica.decoded(stored)
-                found.append(index.status(event, verdicts.get(event.id, ("valid", ""))))
-            return found
+        return self._cached("proposals", lambda: list_proposals(self.replica))
 
-        return self._cached("proposals", build)
+    def _proposal_index(self) -> dict[str, ProposalInfo]:
+        return self._cached("proposal_index", lambda: {i.id: i for i in self._proposals()})
 
-    def _stored_of_kind(self, kind: str) -> Iterable[Any]:
-        cursor = 0
-        store = self.replica.store
-        while batch := store.since(cursor, limit=5_000):
-            cursor = batch[-1][0]
-            yield from (s for _, s in batch if s.kind == kind)
+    def _state_at(self, base: Sequence[str]) -> DocState:
+        """The state a proposal read; a batch of proposals shares one base: kept for the next ones."""
+        key = tuple(sorted(base))
+        cache: dict[tuple[str, ...], DocState] = self._cached("base_states", dict)
+        state = cache.get(key)
+        if state is None:
+            if len(cache) >= 16:
+                cache.pop(next(iter(cache)))
+            state = cache[key] = self.replica.state_at(key)
+        return state
 
     # -- pages ----------------------------------------------------------------------------------------
 
@@ -201,7 +205,7 @@ class RoomViews:
             "remote": self.remote,
             "events": replica.store.count(),
             "documents": len(self._documents()),
-            "findings": len(replica.entity_states("Finding")),
+            "findings": len(self._findings()),
             "proposals": {s: statuses.get(s, 0) for s in STATUSES},
             "quarantined": quarantined,
             "rejected_at_ingest": len(replica.store.rejections()),
@@ -267,18 +271,18 @@ class RoomViews:
     def _documents(self) -> list[Document]:
         return self._cached("documents", self.room.documents)
 
-    def _doc_counts(self) -> tuple[Counter[str], Counter[str]]:
+    def _doc_counts(self) -> tuple[dict[str, int], Counter[str]]:
         """Versions and signatures per document."""
+        return self.room.version_counts(), Counter(s.document for s in self.room.signatures())
 
-        def per_document(etype: str) -> Counter[str]:
-            states = self.replica.entity_states(etype)
-            return Counter(str(st.values().get("document")) for _, st in states if not st.deleted)
-
-        return per_document("DocumentVersion"), per_document("Signature")
+    def _findings(self) -> list[Finding]:
+        return self._cached("findings", lambda: self.room.findings())
 
     def reads(self) -> set[tuple[str, str]]:
         """``(reader, version)`` for every logged read."""
-        return self._cached("reads", lambda: {(r.reader, r.version) for r in self.room.access_log()})
+        return self._cached(
+            "reads", lambda: {(r.reader, r.version) for r in self.room.access_log()}, local=True
+        )
 
     def text(self, version: DocumentVersion) -> str | None:
         """A version's text, the read logged first; None when it cannot be (see the class)."""
@@ -406,12 +410,13 @@ class RoomViews:
 
     def proposal(self, proposal_id: str) -> dict[str, Any]:
         """One proposal: its payload, the three-way view, and its evidence in context."""
-        from agentcrdt.rooms.workflow import proposal as find
-
-        info = find(self.replica, proposal_id)
+        index = self._proposal_index()
+        info = index.get(proposal_id) or index[resolve_proposal_id(self.replica, proposal_id)]
+        payload = info.event.payload
+        base = self._state_at(payload["base"])
         out = {**info.to_json(), "short": _short(info.id), "evidence": []}
-        out["fields"] = [_narrowed(v) for v in three_way_view(self.replica, info.id)]
-        for ev, ok in check_evidence(self.replica, info.id):
+        out["fields"] = [_narrowed(v) for v in three_way(info.event, base, self.replica.state_at())]
+        for ev, ok in evidence_in(base, payload["evidence"]):
             out["evidence"].append({**ev, "verified": ok, **self._context(ev)})
         return out
 
@@ -440,12 +445,12 @@ class RoomViews:
         """
         if only not in ("", "flagged"):
             raise UsageError(f"audit filter {only!r} is not known; use 'flagged' or nothing")
-        verification = self._cached("verification", self._verify)
+        verification = self._cached("verification", self._verify, local=True)
         verdicts = dict(self.replica.store.verdicts())
         failure = verification["failure"]
         if failure is not None:  # the event whose bytes no longer verify: shown as what it is
             verdicts[failure["event"]] = ("tampered", f"{failure['reason']}: {failure['detail']}")
-        rows = self._cached("audit_rows", lambda: self._audit_rows())
+        rows = self._cached("audit_rows", self._audit_rows, local=True)
         if only == "flagged":
             rows = [r for r in rows if verdicts.get(r["id"], ("valid", ""))[0] != "valid"]
 
@@ -529,12 +534,9 @@ class RoomViews:
 
     def access(self, *, offset: int = 0, limit: int = 50) -> dict[str, Any]:
         """One page of the access log: who read which version, when, through what."""
-        records = self._cached("access", lambda: list(self.room.access_log()))
+        records = self._cached("access", lambda: list(self.room.access_log()), local=True)
         return page(records, offset, limit, lambda r: r.to_json())
 
     def findings(self, *, offset: int = 0, limit: int = 50) -> dict[str, Any]:
         """One page of findings (contradictions, connections, risks, questions), by id."""
-        found = [
-            Finding.from_state(i, st) for i, st in self.replica.entity_states("Finding") if not st.deleted
-        ]
-        return page(found, offset, limit, lambda f: f.model_dump(mode="json"))
+        return page(self._findings(), offset, limit, lambda f: f.model_dump(mode="json"))
