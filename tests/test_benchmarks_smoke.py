@@ -71,6 +71,46 @@ EXPECTED = {
         },
         {"minimum_vs_protocol_bytes", "raw_vs_protocol_time", "whole_logs_vs_protocol_bytes"},
     ),
+    "ui": (
+        {
+            "documents",
+            "proposals",
+            "events",
+            "db_mb",
+            "build_s",
+            "open_ms",
+            "first_paint_ms",
+            "raw_first_paint_ms",
+            "raw_page_ms",
+            "raw_deep_page_ms",
+            "raw_documents_page_ms",
+            "peak_rss_mb",
+            *(
+                f"{n}_{w}_ms"
+                for n in (
+                    "overview",
+                    "pending_page",
+                    "deep_page",
+                    "agent_filter",
+                    "documents_page",
+                    "documents_search",
+                    "document",
+                    "proposal",
+                    "audit_page",
+                    "audit_flagged",
+                )
+                for w in ("cold", "warm")
+            ),
+        },
+        {
+            "first_paint_vs_budget",
+            "slowest_warm_vs_budget",
+            "first_paint_vs_raw_sqlite",
+            "page_vs_raw_sqlite",
+            "deep_page_vs_raw_sqlite",
+            "documents_page_vs_raw_sqlite",
+        },
+    ),
 }
 
 

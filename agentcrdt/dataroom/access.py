@@ -18,8 +18,16 @@ from typing import Any
 from agentcrdt.log.event import decode_event
 from agentcrdt.log.kinds import ACCESS, check_access_payload
 from agentcrdt.replica import Replica
+from agentcrdt.store.base import StoredEvent
 
-__all__ = ["ACCESS", "AccessRecord", "access_payload", "access_records", "check_access_payload"]
+__all__ = [
+    "ACCESS",
+    "AccessRecord",
+    "access_payload",
+    "access_record",
+    "access_records",
+    "check_access_payload",
+]
 
 _KEYS = frozenset({"document", "version", "content_hash", "via"})
 
@@ -36,6 +44,7 @@ class AccessRecord:
     content_hash: str
     via: str
     local: bool
+    position: int = 0  # in the store that holds it
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -58,25 +67,24 @@ def access_payload(document: str, version: str, content_hash: str, via: str) -> 
     return payload
 
 
+def access_record(position: int, stored: StoredEvent) -> AccessRecord | None:
+    """The logged read a stored record holds (None for any other kind, which is not decoded)."""
+    if stored.kind != ACCESS:
+        return None  # decode only what we show: chunk events can be large
+    event = decode_event(stored.raw, verify_signature=False)
+    p = event.payload
+    return AccessRecord(
+        event.id, event.author, event.time, p["document"], p["version"], p["content_hash"], p["via"],
+        event.local, position,
+    )  # fmt: skip
+
+
 def access_records(replica: Replica, document: str | None = None) -> Iterator[AccessRecord]:
     """Yield the logged reads in store order, optionally those of one document."""
     cursor = 0
     while batch := replica.store.since(cursor, limit=5_000):
         for position, stored in batch:
             cursor = position
-            if stored.kind != ACCESS:
-                continue  # decode only what we show: chunk events can be large
-            event = decode_event(stored.raw, verify_signature=False)
-            p = event.payload
-            if document is not None and p["document"] != document:
-                continue
-            yield AccessRecord(
-                event.id,
-                event.author,
-                event.time,
-                p["document"],
-                p["version"],
-                p["content_hash"],
-                p["via"],
-                event.local,
-            )
+            record = access_record(position, stored)
+            if record is not None and (document is None or record.document == document):
+                yield record

@@ -150,9 +150,10 @@ def list_proposals(replica: Replica, status: str | None = None) -> list[Proposal
     replica.dag  # noqa: B018
     replica.refresh()
     verdicts = replica.store.verdicts()
+    index = replica.policy_index
     found: list[ProposalInfo] = []
     for stored in _stored_proposals(replica):
-        event = replica.decoded(stored)
+        event = index.get(stored.id) or replica.decoded(stored)  # valid ones are indexed, decoded
         info = replica.policy_index.status(event, verdicts.get(event.id, ("valid", "")))
         if status is None or info.status == status:
             found.append(info)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from agentcrdt.dataroom import Dataroom
+from agentcrdt.dataroom.access import AccessRecord, access_record
 from agentcrdt.dataroom.domain import Document, DocumentVersion, Finding
 from agentcrdt.dataroom.signatures import check_signature, check_text
 from agentcrdt.errors import NotFound, UsageError
@@ -120,6 +121,16 @@ def _narrowed(v: FieldView) -> dict[str, Any]:
         "current": current,
         "stale": current != base,
     }
+
+
+@dataclass
+class _Grown:
+    """What the views keep of the log itself, extended as it grows (see :meth:`RoomViews._log`)."""
+
+    position: int = 0  # the last store position taken in
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    access: list[AccessRecord] = field(default_factory=list)
+    reads: set[tuple[str, str]] = field(default_factory=set)
 
 
 class RoomViews:
@@ -278,11 +289,33 @@ class RoomViews:
     def _findings(self) -> list[Finding]:
         return self._cached("findings", lambda: self.room.findings())
 
+    def _log(self) -> _Grown:
+        """The access log and the audit rows, grown by what was stored since the last call (the log
+        only grows; scanning all of it again after each logged read read the whole file)."""
+        grown: _Grown = self._cache.setdefault("_grown", (None, _Grown()))[1]
+        end = self.replica.store.last_position()
+        if end == grown.position:
+            return grown
+        for position, s in self._since(grown.position):
+            grown.position = position
+            record = access_record(position, s)
+            if record is not None:
+                grown.access.append(record)
+                grown.reads.add((record.reader, record.version))
+            grown.rows.append(
+                {"position": position, "id": s.id, "short": _short(s.id), "author": s.author, "seq": s.seq,
+                 "lamport": s.lamport, "kind": s.kind, "local": s.local}
+            )  # fmt: skip
+        return grown
+
+    def _since(self, cursor: int) -> Iterable[tuple[int, Any]]:
+        while batch := self.replica.store.since(cursor, limit=5_000):
+            cursor = batch[-1][0]
+            yield from batch
+
     def reads(self) -> set[tuple[str, str]]:
         """``(reader, version)`` for every logged read."""
-        return self._cached(
-            "reads", lambda: {(r.reader, r.version) for r in self.room.access_log()}, local=True
-        )
+        return self._log().reads
 
     def text(self, version: DocumentVersion) -> str | None:
         """A version's text, the read logged first; None when it cannot be (see the class)."""
@@ -345,7 +378,7 @@ class RoomViews:
             "fields": {k: v.model_dump() for k, v in sorted(doc.fields.items())},
             "versions": out_versions,
             "links": [lk.model_dump(mode="json") for lk in self.room.links(doc.id)],
-            "access": [r.to_json() for r in self.room.access_log(doc.id)],
+            "access": [r.to_json() for r in self._log().access if r.document == doc.id],
             "readable": self.viewer is not None,
         }
 
@@ -450,7 +483,7 @@ class RoomViews:
         failure = verification["failure"]
         if failure is not None:  # the event whose bytes no longer verify: shown as what it is
             verdicts[failure["event"]] = ("tampered", f"{failure['reason']}: {failure['detail']}")
-        rows = self._cached("audit_rows", self._audit_rows, local=True)
+        rows = self._log().rows
         if only == "flagged":
             rows = [r for r in rows if verdicts.get(r["id"], ("valid", ""))[0] != "valid"]
 
@@ -465,26 +498,6 @@ class RoomViews:
             for r in self.replica.store.rejections()
         ]
         return out
-
-    def _audit_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        cursor = 0
-        while batch := self.replica.store.since(cursor, limit=5_000):
-            cursor = batch[-1][0]
-            for position, s in batch:
-                rows.append(
-                    {
-                        "position": position,
-                        "id": s.id,
-                        "short": _short(s.id),
-                        "author": s.author,
-                        "seq": s.seq,
-                        "lamport": s.lamport,
-                        "kind": s.kind,
-                        "local": s.local,
-                    }
-                )
-        return rows
 
     def _verify(self) -> dict[str, Any]:
         """Re-derive every id and signature (the tamper check ``agentcrdt audit verify`` runs)."""
@@ -534,8 +547,7 @@ class RoomViews:
 
     def access(self, *, offset: int = 0, limit: int = 50) -> dict[str, Any]:
         """One page of the access log: who read which version, when, through what."""
-        records = self._cached("access", lambda: list(self.room.access_log()), local=True)
-        return page(records, offset, limit, lambda r: r.to_json())
+        return page(self._log().access, offset, limit, lambda r: r.to_json())
 
     def findings(self, *, offset: int = 0, limit: int = 50) -> dict[str, Any]:
         """One page of findings (contradictions, connections, risks, questions), by id."""
