@@ -134,14 +134,18 @@ class Profiled:
 
 @contextmanager
 def session(
-    path: Path, wrap: Callable[[Any], Any] = lambda app: app
+    path: Path, wrap: Callable[[Any], Any] = lambda app: app, *, prepare: bool = False
 ) -> Iterator[tuple[TestClient, float, float]]:
-    """Open the room fresh and serve it; yield the client, the open time and the app's start time."""
+    """Open the room fresh (``prepare``: and prepare its views, as ``agentcrdt ui`` does before it
+    offers the page) and serve it; yield the client, the open (and prepare) time and the app's start."""
     t0 = time.perf_counter()
     replica = open_local(path, identity=_bigroom.OWNER)
+    views = RoomViews(replica)
+    if prepare:
+        views.prepare()
     opened = time.perf_counter() - t0
     try:
-        app = wrap(create_ui_app(RoomViews(replica), token=TOKEN))
+        app = wrap(create_ui_app(views, token=TOKEN))
         t1 = time.perf_counter()
         with TestClient(app, base_url="http://127.0.0.1") as client:
             started = time.perf_counter() - t1
@@ -283,6 +287,12 @@ def main() -> None:
             for url in FIRST_PAINT:
                 paint[url] = get(client, url)
         first_paint = sum(paint.values())
+        # What `agentcrdt ui` does: prepare the views before offering the page, then the first paint.
+        ready_paint: dict[str, float] = {}
+        with session(path, prepare=True) as (client, ready_s, _):
+            for url in FIRST_PAINT:
+                ready_paint[url] = get(client, url)
+        first_paint_ready = sum(ready_paint.values())
         cold: dict[str, float] = {}
         hot: dict[str, float] = {}
         opens: list[float] = [open_s]
@@ -309,6 +319,8 @@ def main() -> None:
     for url, s in paint.items():
         line(f"  first paint: GET {url[:30]}", s * 1000, "ms")
     line("first paint, cold (target < 1,000)", first_paint * 1000, "ms")
+    line("agentcrdt ui's start: open and prepare the views", ready_s * 1000, "ms")
+    line("first paint once ready (target < 1,000)", first_paint_ready * 1000, "ms")
     print("  (each endpoint's cold and warm time is printed above, as it was measured)")
     line(f"slowest warm ({slowest}; target < 200)", ms[slowest], "ms")
     line("peak RSS (high-water mark of every session)", rss, "MiB")
@@ -321,6 +333,8 @@ def main() -> None:
         "build_s": built["total_s"],
         "open_ms": sorted(opens)[len(opens) // 2] * 1000,
         "first_paint_ms": first_paint * 1000,
+        "ready_ms": ready_s * 1000,
+        "first_paint_ready_ms": first_paint_ready * 1000,
         "raw_first_paint_ms": raw_paint * 1000,
         "raw_page_ms": raw["page"][1] * 1000,
         "raw_deep_page_ms": raw["deep_page"][1] * 1000,
@@ -335,6 +349,7 @@ def main() -> None:
         figures,
         {
             "first_paint_vs_budget": FIRST_PAINT_BUDGET_MS / (first_paint * 1000),
+            "first_paint_ready_vs_budget": FIRST_PAINT_BUDGET_MS / (first_paint_ready * 1000),
             "slowest_warm_vs_budget": WARM_TARGET_MS / ms[slowest],
             "first_paint_vs_raw_sqlite": raw_paint / first_paint,
             "page_vs_raw_sqlite": raw["page"][1] / hot["pending_page"],

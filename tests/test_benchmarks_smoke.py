@@ -80,6 +80,8 @@ EXPECTED = {
             "build_s",
             "open_ms",
             "first_paint_ms",
+            "ready_ms",
+            "first_paint_ready_ms",
             "raw_first_paint_ms",
             "raw_page_ms",
             "raw_deep_page_ms",
@@ -104,6 +106,7 @@ EXPECTED = {
         },
         {
             "first_paint_vs_budget",
+            "first_paint_ready_vs_budget",
             "slowest_warm_vs_budget",
             "first_paint_vs_raw_sqlite",
             "page_vs_raw_sqlite",

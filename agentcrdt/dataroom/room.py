@@ -8,7 +8,7 @@ fold the log otherwise. Every read of a version's text through :meth:`Dataroom.r
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -218,15 +218,16 @@ class Dataroom:
             return None, f"text incomplete: {len(missing)} of {version.chunks} parts missing"
         return version.text + "".join(chunks[i].text for i in range(1, version.chunks)), ""
 
-    def logged_text(self, version: DocumentVersion, reader: str) -> str | None:
+    def logged_text(
+        self, version: DocumentVersion, reader: str, reads: Container[tuple[str, str]] | None = None
+    ) -> str | None:
         """A version's text for ``reader`` only if the log already holds ``reader``'s read of it (an
         access event a key held elsewhere signed, e.g. in a browser); None otherwise, or when parts of
-        the text are missing. The read is never logged here: the caller shows what was logged."""
-        if not any(
-            r.reader == reader
-            for r in access_records(self.replica, version.document)
-            if r.version == version.id
-        ):
+        the text are missing. The read is never logged here: the caller shows what was logged.
+        ``reads``: the log's ``(reader, version)`` pairs, if the caller keeps them (else they are read)."""
+        if reads is None:
+            reads = {(r.reader, r.version) for r in access_records(self.replica, version.document)}
+        if (reader, version.id) not in reads:
             return None
         return self._text(version)[0]
 

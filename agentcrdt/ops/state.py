@@ -224,10 +224,13 @@ class DocState:
             touched.add(key)
         return touched
 
-    def copy(self) -> DocState:
-        """Return an independent copy (kernel states are copied through their types)."""
+    def copy(self, only: Iterable[EntityKey] | None = None) -> DocState:
+        """Return an independent copy (kernel states are copied through their types); ``only``: of
+        those entities alone (what applying a few ops to a large state needs)."""
         doc = DocState()
-        for key, st in self.entities.items():
+        keys = self.entities.keys() if only is None else [k for k in only if k in self.entities]
+        for key in keys:
+            st = self.entities[key]
             clone = EntityState(first=st.first, last=st.last)
             clone.fields = {(f, t): get_type(t).copy(s) for (f, t), s in st.fields.items()}
             doc._add(key, clone)

@@ -108,7 +108,7 @@ class FieldView:
 def three_way(proposal: Event, base: DocState, current: DocState) -> list[FieldView]:
     """Return base / proposed / current for every field the proposal touches."""
     ops = decode_ops(proposal.payload["ops"], proposal.lamport, proposal.author, proposal.id)
-    proposed = base.copy()
+    proposed = base.copy(only={key for key, *_ in ops})  # the touched entities: a room can be large
     proposed.apply_ops(ops, proposal.time)
     out: list[FieldView] = []
     seen: set[tuple[str, str, str, str]] = set()

@@ -43,7 +43,10 @@ def serve_room(
 
     replica = open_local(room, identity=identity)
     token = token or secrets.token_urlsafe(24)
-    app = create_ui_app(RoomViews(replica), token=token, runs=Path(runs) if runs else None)
+    views = RoomViews(replica)
+    print(f"reading {room} ({replica.store.count():,} events)…", flush=True)
+    views.prepare()  # a large room takes seconds to index: before the page is offered, not on it
+    app = create_ui_app(views, token=token, runs=Path(runs) if runs else None)
     url = f"http://{host}:{port}/?token={token}"
     who = f"reviewing as {identity.author}" if identity else "read-only: no key (pass --key to review)"
     print(f"agentcrdt review UI for {room} ({who})\n  open {url}", flush=True)

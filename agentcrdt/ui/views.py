@@ -133,6 +133,15 @@ class _Grown:
     reads: set[tuple[str, str]] = field(default_factory=set)
 
 
+def _facets(every: Sequence[ProposalInfo]) -> dict[str, Any]:
+    return {
+        "status": dict(Counter(i.status for i in every)),
+        "agent": sorted({i.agent for i in every}),
+        "kind": sorted({i.event.payload["kind"] for i in every}),
+        "slot": sorted({i.event.payload["slot"] for i in every}),
+    }
+
+
 class RoomViews:
     """Every page's data for one replica (a local room file, or a scope the server holds).
 
@@ -200,14 +209,23 @@ class RoomViews:
             state = cache[key] = self.replica.state_at(key)
         return state
 
+    def prepare(self) -> None:
+        """Derive now what the first pages need (the authority index, every proposal's status, the
+        documents, the log's rows): what a UI does once before it says it is ready, so that the first
+        page a reviewer opens is served from them."""
+        self._proposal_index()
+        self._documents()
+        self._cached("doc_counts", self._doc_counts)
+        self._findings()
+        self._log()
+
     # -- pages ----------------------------------------------------------------------------------------
 
     def overview(self) -> dict[str, Any]:
         """The room at a glance: name, owners, counts, agents."""
         replica = self.replica
         genesis = replica.genesis
-        statuses: Counter[str] = Counter(i.status for i in self._proposals())
-        quarantined = sum(1 for v, _ in replica.store.verdicts().values() if v != "valid")
+        statuses, quarantined = self._cached("counts", self._counts)
         return {
             "scope": replica.scope,
             "name": genesis.payload.get("name", ""),
@@ -223,13 +241,21 @@ class RoomViews:
             "agents": self.agents(),
         }
 
+    def _counts(self) -> tuple[Counter[str], int]:
+        """Proposals by status, and quarantined events."""
+        statuses: Counter[str] = Counter(i.status for i in self._proposals())
+        return statuses, sum(1 for v, _ in self.replica.store.verdicts().values() if v != "valid")
+
+    def _by_agent(self) -> tuple[Counter[str], Counter[tuple[str, str]]]:
+        every = self._proposals()
+        return Counter(i.agent for i in every), Counter((i.agent, i.status) for i in every)
+
     def agents(self) -> list[dict[str, Any]]:
         """Every grant: who holds which slot, whether it was revoked, and what the grantee wrote."""
         replica = self.replica
         replica.dag  # noqa: B018
         index = replica.policy_index
-        wrote = Counter(i.agent for i in self._proposals())
-        by_status: Counter[tuple[str, str]] = Counter((i.agent, i.status) for i in self._proposals())
+        wrote, by_status = self._cached("by_agent", self._by_agent)
         out = []
         for author in index.grantees():
             for g in index.grants_to(author):
@@ -320,16 +346,14 @@ class RoomViews:
     def text(self, version: DocumentVersion) -> str | None:
         """A version's text, the read logged first; None when it cannot be (see the class)."""
         if self.remote:
-            if (self.viewer, version.id) not in self.reads():
-                return None  # cheap check first: the room's reads are cached per state
-            return self.room.logged_text(version, str(self.viewer))
+            return self.room.logged_text(version, str(self.viewer), self.reads())
         if self.replica.identity is None:
             return None
         if version.id not in self._logged:
             reading = self.room.read(version.document, version.number, via="ui")
             self._logged.add(version.id)
             return reading.text
-        return self.room.logged_text(version, self.replica.identity.author)
+        return self.room.logged_text(version, self.replica.identity.author, self.reads())
 
     def document(self, name: str) -> dict[str, Any]:
         """A document with every version's text and where evidence quotes it."""
@@ -428,12 +452,7 @@ class RoomViews:
         every = self._proposals()
         kept = [i for i in every if filters.admits(i, lo, hi)]
         out = page(kept, offset, limit, _proposal_row)
-        out["facets"] = {
-            "status": dict(Counter(i.status for i in every)),
-            "agent": sorted({i.agent for i in every}),
-            "kind": sorted({i.event.payload["kind"] for i in every}),
-            "slot": sorted({i.event.payload["slot"] for i in every}),
-        }
+        out["facets"] = self._cached("facets", lambda: _facets(every))
         return out
 
     def matching(self, filters: Filters) -> list[str]:
