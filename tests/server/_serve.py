@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -28,15 +29,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(location: str | Path | Hub, *, poll_interval: float = 0.1) -> Iterator[str]:
-    """Run a server over ``location`` (or that hub) until the block ends; yield its http:// URL."""
+def serve_app(app: Any, **config: Any) -> Iterator[str]:
+    """Serve an ASGI app on a free loopback port in a thread until the block ends; yield its URL.
+    Open event streams never end by themselves: stopping cuts them after a second."""
     port = free_port()
-    hub = location if isinstance(location, Hub) else Hub(location)
-    config = uvicorn.Config(
-        create_app(hub, poll_interval=poll_interval), host="127.0.0.1", port=port,
-        log_level="warning", ws="websockets-sansio", lifespan="on",
-    )  # fmt: skip
-    server = uvicorn.Server(config)
+    options = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 1, **config}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -49,6 +47,14 @@ def serving(location: str | Path | Hub, *, poll_interval: float = 0.1) -> Iterat
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def serving(location: str | Path | Hub, *, poll_interval: float = 0.1) -> Iterator[str]:
+    """Run a server over ``location`` (or that hub) until the block ends; yield its http:// URL."""
+    hub = location if isinstance(location, Hub) else Hub(location)
+    with serve_app(create_app(hub, poll_interval=poll_interval), ws="websockets-sansio") as url:
+        yield url
 
 
 class ServeProcess:

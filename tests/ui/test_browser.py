@@ -11,7 +11,7 @@ from typing import Any
 from agentcrdt.rooms.local import open_local
 from agentcrdt.ui.app import create_ui_app
 from agentcrdt.ui.views import RoomViews
-from tests.ui._serve import serve_app
+from tests.server._serve import serve_app
 from tests.ui.sample import Sample
 
 TOKEN = "browser-test-token"

@@ -16,7 +16,7 @@ from agentcrdt.log.event import decode_event
 from agentcrdt.rooms.local import open_local
 from agentcrdt.rooms.workflow import proposal
 from agentcrdt.ui.remote import ReplicaAccess, create_remote_ui
-from tests.ui._serve import serve_app
+from tests.server._serve import serve_app
 from tests.ui.sample import Sample
 from tests.ui.test_browser import axe_violations
 
