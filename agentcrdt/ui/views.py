@@ -76,7 +76,7 @@ class Filters:
             and (not self.agent or info.agent == self.agent)
             and (not self.kind or p["kind"] == self.kind)
             and (not self.slot or p["slot"] == self.slot)
-            and lo <= info.confidence <= hi
+            and (not (self.min_confidence or self.max_confidence) or lo <= info.confidence <= hi)
         )
 
 
@@ -498,7 +498,7 @@ class RoomViews:
         if only not in ("", "flagged"):
             raise UsageError(f"audit filter {only!r} is not known; use 'flagged' or nothing")
         verification = self._cached("verification", self._verify, local=True)
-        verdicts = dict(self.replica.store.verdicts())
+        verdicts = dict(self._cached("verdicts", self.replica.store.verdicts, local=True))
         failure = verification["failure"]
         if failure is not None:  # the event whose bytes no longer verify: shown as what it is
             verdicts[failure["event"]] = ("tampered", f"{failure['reason']}: {failure['detail']}")
