@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +34,11 @@ def need_browser() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}; CI must run it")
         pytest.skip(reason)
+
+
+def expect(target: Any) -> Any:
+    """playwright's ``expect`` (its assertions retry until their timeout), imported when first used:
+    this module is imported where playwright may be missing."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)

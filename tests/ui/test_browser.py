@@ -3,6 +3,7 @@ second page, see the quarantined event flagged, with no console errors and an ax
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,10 +12,12 @@ from typing import Any
 from agentcrdt.rooms.local import open_local
 from agentcrdt.ui.app import create_ui_app
 from agentcrdt.ui.views import RoomViews
+from tests._browser import expect
 from tests.server._serve import serve_app
 from tests.ui.sample import Sample
 
 TOKEN = "browser-test-token"
+LOADING = re.compile(r"^Loading")  # the page's heading while it fetches
 PAGES = ["#/", "#/proposals", "#/documents", "#/documents/01-mutual-nda", "#/findings", "#/jobs", "#/evals",
          "#/audit", "#/audit?only=flagged", "#/access"]  # fmt: skip
 
@@ -99,9 +102,7 @@ def test_review_from_the_keyboard_arrives_live_on_a_second_page(sample: Sample, 
         reviewer.keyboard.press("a")  # accept
         reviewer.wait_for_selector("h1 .badge:has-text('accepted')")
         # The other page, untouched, shows one fewer pending proposal without a reload.
-        watcher.wait_for_function(
-            f"document.querySelectorAll('#queue tbody tr').length === {pending_before - 1}", timeout=5_000
-        )
+        expect(watcher.locator("#queue tbody tr")).to_have_count(pending_before - 1, timeout=5_000)
         assert time.monotonic() - started < 5  # the bar is a second; CI machines are slower
         assert watcher.locator(f"#queue tbody tr[data-id='{target}']").count() == 0
     assert errors == []
@@ -154,7 +155,7 @@ def test_every_page_passes_axe_and_logs_no_errors(sample: Sample, browser: Any) 
         first = page.evaluate("fetch('/api/proposals?limit=1').then(r => r.json()).then(b => b.items[0].id)")
         for route in [*PAGES, f"#/proposals/{first}"]:
             page.goto(base + route)
-            page.wait_for_function("!document.querySelector('main h1')?.textContent.startsWith('Loading')")
+            expect(page.locator("main h1")).not_to_have_text(LOADING)
             assert page.locator("main h1").count() == 1, route
             assert "Something went wrong" not in page.locator("main h1").inner_text(), route
             violations = axe_violations(page)

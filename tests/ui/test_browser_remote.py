@@ -4,21 +4,25 @@ signs a review made from the keyboard and the reads that show texts; the server 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from agentcrdt.dataroom import Dataroom
 from agentcrdt.log.event import decode_event
 from agentcrdt.rooms.local import open_local
-from agentcrdt.rooms.workflow import proposal
+from agentcrdt.rooms.workflow import Provenance, proposal, propose
+from agentcrdt.sync.websocket import sync_with_server
 from agentcrdt.ui.remote import ReplicaAccess, create_remote_ui
-from tests.server._serve import serve_app
+from tests._browser import expect
+from tests.server._serve import serve_app, serving
 from tests.ui.sample import Sample
-from tests.ui.test_browser import axe_violations
+from tests.ui.test_browser import LOADING, axe_violations
 
 
 @contextmanager
@@ -91,7 +95,7 @@ def test_a_key_imported_into_the_browser_signs_in_reviews_and_reads(
         assert read >= nda and len(nda) == 2
         for route in ("#/", "#/audit", f"#/proposals/{target}"):
             page.goto(room + route)
-            page.wait_for_function("!document.querySelector('main h1')?.textContent.startsWith('Loading')")
+            expect(page.locator("main h1")).not_to_have_text(LOADING)
             assert axe_violations(page) == [], route
     assert errors == []
 
@@ -119,3 +123,46 @@ def test_a_key_made_in_the_browser_must_be_granted_before_it_signs_in(sample: Sa
         assert extractable is False
     # The refused sign-in is a 403 the page shows; Chromium logs that response as a console error.
     assert [e for e in errors if "403" not in e] == []
+
+
+def _sync(url: str, key: Any, replica: Any) -> bool:
+    """One sync with the server, in a thread of its own (playwright's loop runs in this one)."""
+    with ThreadPoolExecutor(1) as pool:
+        done = pool.submit(anyio.run, sync_with_server, url, key, replica.scope, replica)
+        return bool(done.result().synced)
+
+
+def test_on_agentcrdt_serve_a_peers_new_proposal_appears_live(
+    sample_template: Sample, browser: Any, tmp_path: Path
+) -> None:
+    room = tmp_path / "room.db"  # an agent's machine holding the room
+    room.write_bytes(sample_template.path.read_bytes())
+    key_file = tmp_path / "reviewer.key"
+    sample_template.reviewer.save(key_file)
+    tagger = sample_template.agents["tagger"]
+    errors: list[str] = []
+    with open_local(room, identity=tagger) as agent, serving(tmp_path / "srv") as url:
+        assert _sync(url, sample_template.owner, agent)
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{url}/ui/{agent.scope}/")
+            page.set_input_files("#key-file", str(key_file))
+            page.wait_for_selector("#live:has-text('Live')")
+            page.goto(f"{url}/ui/{agent.scope}/#/proposals?status=pending&slot=tagger")
+            page.wait_for_selector("#queue")
+            before = page.locator("#queue tbody tr").count()
+            tag = {"e": "Document", "id": "01-mutual-nda", "f": "tags", "t": "orset", "op": {"add": "late"}}
+            propose(
+                agent, slot="tagger", kind="classify", rationale="a late tag", ops=[tag],
+                confidence="0.5", provenance=Provenance("offline", "sha256:" + "2" * 64),
+            )  # fmt: skip
+            assert _sync(url, tagger, agent)
+            from playwright.sync_api import expect
+
+            # The page was not reloaded: the server's fan-out reached its event stream.
+            expect(page.locator("#queue tbody tr")).to_have_count(before + 1, timeout=10_000)
+        finally:
+            context.close()
+    assert errors == []
