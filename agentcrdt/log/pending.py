@@ -89,6 +89,10 @@ class PendingBuffer(Generic[T]):
     def __contains__(self, entry_id: object) -> bool:
         return entry_id in self._entries
 
+    def ids(self) -> list[str]:
+        """Return the ids of the buffered entries, oldest first."""
+        return list(self._entries)
+
     def get(self, entry_id: str) -> PendingEntry[T] | None:
         """Return the buffered entry, or None."""
         return self._entries.get(entry_id)

@@ -927,6 +927,11 @@ class Replica:
         dag = self.dag
         return self._pending.missing_deps(dag.__contains__)
 
+    def buffered(self) -> list[str]:
+        """Return the ids of the orphans this replica holds, waiting for their deps (a peer syncing
+        with us need not send them again)."""
+        return self._pending.ids()
+
     def holds(self, event_id: str) -> bool:
         """Whether this replica has the event: placed, or buffered as an orphan waiting for its deps
         (either way a peer need not send it again)."""

@@ -152,21 +152,26 @@ class SyncSession:
         mine = dag.missing(base, dag.heads())
         bloom = Bloom.of(mine, len(mine))
         self.awaiting += 1
-        return [Have(base, bloom.k, bytes(bloom.bits))]
+        # Our orphans by id: the peer sends every descendant of what we lack, and would send them again.
+        return [Have(base, bloom.k, bytes(bloom.bits), tuple(self.replica.buffered()[:MAX_IDS]))]
 
     def _on_have(self, msg: Have) -> list[Message]:
         dag = self.replica.dag
         bloom = Bloom(msg.bits, msg.k)
         base = [i for i in msg.base if i in dag]
-        # What the filter lacks, and every descendant of it (a peer lacking an event lacks its
-        # descendants, whatever a false positive says), in causal order; what we already sent
-        # (answering their hello) is on its way: their filter predates it.
+        # What the filter lacks, and every descendant of it (a peer lacking an event lacks its placed
+        # descendants, whatever a false positive says), in causal order, but for the orphans the peer
+        # says it holds; what we already sent (answering their hello) is on its way: their filter
+        # predates it.
+        held = set(msg.held)
         wanted: list[str] = []
         chosen: set[str] = set()
         for i in dag.missing(base, dag.heads()):
             node = dag.get(i)
             assert node is not None
-            if i not in bloom or any(d in chosen for d in node.deps):
+            if i in held:
+                chosen.add(i)  # its descendants are what the peer lacks next
+            elif i not in bloom or any(d in chosen for d in node.deps):
                 chosen.add(i)
                 if i not in self._sent:
                     wanted.append(i)
@@ -187,7 +192,10 @@ class SyncSession:
                 )
 
     def _follow_up(self) -> list[Message]:
-        wanted = sorted(self.replica.missing_deps() - self._asked)[:MAX_IDS]
+        # What our orphans wait for, and the peer's heads we still lack (what a false positive of our
+        # filter kept from us, were it a head): asked for by id.
+        unknown = {h for h in self.their_heads or () if not self.replica.holds(h)}
+        wanted = sorted((self.replica.missing_deps() | unknown) - self._asked)[:MAX_IDS]
         if wanted and self._needs < MAX_NEEDS:
             self._needs += 1
             self._asked.update(wanted)

@@ -65,6 +65,7 @@ class Have:
     base: tuple[str, ...]
     k: int
     bits: bytes
+    held: tuple[str, ...] = ()  # orphans the sender holds, waiting for their deps (not in the filter)
     type: Literal["have"] = "have"
 
 
@@ -93,6 +94,8 @@ def encode(msg: Message) -> bytes:
         header: dict[str, Any] = {"scope": msg.scope, "heads": list(msg.heads), "samples": list(msg.samples)}
     elif isinstance(msg, Have):
         header = {"base": list(msg.base), "k": msg.k, "bits": len(msg.bits) * 8}
+        if msg.held:
+            header["held"] = list(msg.held)
         body = msg.bits
     elif isinstance(msg, Events):
         header = {"more": True} if msg.more else {}
@@ -147,7 +150,7 @@ def decode(frame: bytes) -> Message:
             raise SyncError("have: the Bloom filter's k or size does not match its body")
         if len(body) > MAX_BLOOM_BYTES:
             raise SyncError(f"have: a Bloom filter over {MAX_BLOOM_BYTES} bytes")
-        return Have(_ids(header, "base"), k, bytes(body))
+        return Have(_ids(header, "base"), k, bytes(body), _ids(header, "held"))
     if name == "need":
         return Need(_ids(header, "ids"))
     if set(header) - {"more"} or header.get("more", True) is not True:

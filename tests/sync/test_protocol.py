@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 
 from agentcrdt.capabilities import Capability
 from agentcrdt.errors import SyncError
-from agentcrdt.log.event import create_event
+from agentcrdt.log.event import create_event, decode_event
 from agentcrdt.log.keys import Identity
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.local import create_memory, join_memory
 from agentcrdt.rooms.workflow import grant
 from agentcrdt.sync import Events, Hello, SyncSession, decode, encode
 from agentcrdt.sync.memory import pump, sync_in_memory
-from agentcrdt.sync.wire import MAGIC, MAX_FRAME_BYTES
+from agentcrdt.sync.wire import MAGIC, MAX_FRAME_BYTES, Have
 
 WRITE = Capability("writer", writes=("Doc.*",), mode="direct")
 KEYS = ["a", "b", "c"]
@@ -309,3 +309,27 @@ def test_any_bytes_decode_to_a_message_or_a_sync_error(data: bytes) -> None:
 def test_messages_round_trip(heads: list[str], raws: list[bytes], more: bool) -> None:
     for msg in (Hello("sha256:" + "0" * 64, tuple(heads), tuple(heads[:2])), Events(tuple(raws), more)):
         assert decode(encode(msg)) == msg
+
+
+def test_a_peer_holding_orphans_is_not_sent_them_again() -> None:
+    """A Have names the orphans its sender holds (they are in no filter): the answer skips them, and
+    sends their descendants, which the peer cannot have placed."""
+    rng = random.Random(11)
+    (a, b), _ = _room(rng, 2)
+    _edit(rng, a, 5)
+    b.ingest(a.missing_for(b.heads))
+    _edit(rng, a, 12)
+    chain = a.missing_for(b.heads)
+    b.ingest(chain[4:8])  # orphans at b: their deps, chain[:4], are missing
+    assert len(b.buffered()) == 4
+    have = decode(SyncSession(b).handle(encode(Hello(a.scope, tuple(a.heads))))[0])
+    assert isinstance(have, Have) and set(have.held) == set(b.buffered())
+    assert decode(encode(have)) == have
+    sa = SyncSession(a)
+    sa.start()
+    [answer] = [decode(f) for f in sa.handle(encode(have))]
+    assert isinstance(answer, Events)
+    sent = [decode_event(r).id for r in answer.raws]
+    held = set(have.held)
+    assert not held & set(sent)
+    assert set(sent) == {decode_event(r).id for r in chain} - held
