@@ -204,6 +204,15 @@ class DocState:
         self.entities[key] = st
         self._by_type.setdefault(key[0], {})[key[1]] = st
 
+    @classmethod
+    def of(cls, entities: Iterable[tuple[EntityKey, EntityState]]) -> DocState:
+        """A state holding ``entities`` (shared, not copied): a view of a few entities of a larger
+        state, for a reader of those alone."""
+        doc = cls()
+        for key, st in entities:
+            doc._add(key, st)
+        return doc
+
     def of_type(self, entity_type: str) -> list[tuple[str, EntityState]]:
         """Return ``(id, state)`` of every entity of one type (soft-deleted ones too), by id."""
         return sorted(self._by_type.get(entity_type, {}).items())
