@@ -28,6 +28,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -42,10 +43,10 @@ from agentcrdt.errors import CapabilityDenied, IntegrityError, NotFound, Rejecte
 from agentcrdt.log.event import UnsignedEvent
 from agentcrdt.replica import Replica
 from agentcrdt.replica.placement import IngestReport
-from agentcrdt.rooms.workflow import check_evidence, proposal
+from agentcrdt.rooms.workflow import proposal
 from agentcrdt.sync.auth import check_signature, new_nonce
 from agentcrdt.ui.openapi import REMOTE_OPENAPI
-from agentcrdt.ui.review import MAX_BULK, may_review
+from agentcrdt.ui.review import MAX_BULK, Decision, check_decision
 from agentcrdt.ui.routes import (
     Broadcast,
     Handler,
@@ -340,7 +341,7 @@ def create_remote_ui(access: ScopeAccess, *, runs: Path | None = None) -> Starle
         if channel is None:
             channel = broadcasts[session.scope] = Broadcast()
             # One subscription per scope for every open page; the message only says "refetch".
-            access.subscribe(session.scope, lambda c=channel: c.send("{}"))  # type: ignore[misc]
+            access.subscribe(session.scope, partial(channel.send, "{}"))
         return channel.response()
 
     async def openapi(request: Request) -> Response:
@@ -373,33 +374,21 @@ class _NoSession(Exception):
 
 
 def _review_payloads(
-    replica: Replica, author: str, ids: Sequence[str], what: str, note: str, force: bool
+    replica: Replica, author: str, ids: Sequence[str], what: Decision, note: str, force: bool
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The review payloads ``author`` may sign for ``ids``; what it may not, and why. One proposal
-    asked for alone and refused is an error (403 or 400); in a set it is skipped and reported."""
+    """The review payloads ``author`` may sign for ``ids`` (:func:`check_decision`, the local UI's
+    rule); what it may not, and why. One proposal asked for alone and refused is an error (403 or
+    400); in a set it is skipped and reported."""
     payloads: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
     for pid in ids:
         info = proposal(replica, pid)
-        slot = info.event.payload["slot"]
-        why = ""
-        if info.status != "pending":
-            why = f"already {info.status}"
-        elif not may_review(replica, author, slot):
+        try:
+            check_decision(replica, author, info, what, force=force)
+        except (CapabilityDenied, UsageError) as e:
             if len(ids) == 1:
-                raise CapabilityDenied(
-                    "review",
-                    f"{author[:24]}… holds no right to review proposals of slot {slot!r}",
-                    "nothing was prepared; an owner grants review rights with a capability naming the slot",
-                    slot=slot,
-                )
-            why = f"no right to review slot {slot!r}"
-        elif what == "accept" and not force and not all(ok for _, ok in check_evidence(replica, info.id)):
-            why = "an evidence quote is not in the text the agent read (accept with force if you checked it)"
-        if why and len(ids) == 1:
-            raise UsageError(f"proposal {info.id[:19]}…: {why}; nothing was prepared")
-        if why:
-            skipped[info.id] = why
-        else:
-            payloads.append({"proposal": info.id, "decision": what, "note": note})
+                raise
+            skipped[info.id] = str(e)
+            continue
+        payloads.append({"proposal": info.id, "decision": what, "note": note})
     return payloads, skipped

@@ -13,10 +13,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agentcrdt.errors import CapabilityDenied, UsageError
+from agentcrdt.proposals.status import ProposalInfo
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.workflow import check_evidence, proposal, review
 
-__all__ = ["Decision", "ReviewResult", "decide", "decide_many", "may_review", "review_slots"]
+__all__ = [
+    "Decision",
+    "ReviewResult",
+    "check_decision",
+    "decide",
+    "decide_many",
+    "may_review",
+    "review_slots",
+]
 
 Decision = Literal["accept", "reject"]
 MAX_BULK = 5_000  # proposals one bulk review may decide (each is one signed event)
@@ -56,18 +65,17 @@ def may_review(replica: Replica, author: str | None, slot: str) -> bool:
     return slots is None or "*" in slots or slot in slots
 
 
-def decide(
-    replica: Replica, proposal_id: str, decision: Decision, note: str = "", *, force: bool = False
-) -> ReviewResult:
-    """Decide one proposal as ``replica``'s identity; refuse (CapabilityDenied) without the right.
-
-    Accepting re-checks the evidence, as ``agentcrdt proposals accept`` does: a quote that is not in
-    the text the agent read is refused unless ``force``.
-    """
+def check_decision(
+    replica: Replica, author: str | None, info: ProposalInfo, decision: Decision, *, force: bool = False
+) -> None:
+    """Refuse a decision ``author`` may not make (CapabilityDenied) or should not (UsageError): one
+    already decided, one of a slot it may not review, or an accept whose evidence does not verify
+    (as ``agentcrdt proposals accept`` re-checks it) unless ``force``. The local UI and the server's
+    apply this one rule before anything is signed."""
     if decision not in ("accept", "reject"):
         raise UsageError(f"a decision is 'accept' or 'reject', not {decision!r}")
-    info = proposal(replica, proposal_id)
-    author = None if replica.identity is None else replica.identity.author
+    if info.status != "pending":
+        raise UsageError(f"proposal {info.id[:19]}… is already {info.status}; nothing to review")
     slot = info.event.payload["slot"]
     if not may_review(replica, author, slot):
         who = "this UI holds no key (start it with --key)" if author is None else f"{author[:24]}… holds"
@@ -77,13 +85,21 @@ def decide(
             "nothing was signed; an owner grants review rights with a capability whose review names the slot",
             slot=slot,
         )
-    if decision == "accept" and not force:
-        bad = [ev for ev, ok in check_evidence(replica, info.id) if not ok]
-        if bad:
-            raise UsageError(
-                f"{len(bad)} evidence quote(s) of this proposal are not in the text the agent read; "
-                "nothing was written. Reject it, or accept with force if you checked it yourself"
-            )
+    if decision == "accept" and not force and not all(ok for _, ok in check_evidence(replica, info.id)):
+        raise UsageError(
+            "an evidence quote of this proposal is not in the text the agent read; nothing was written. "
+            "Reject it, or accept with force if you checked it yourself"
+        )
+
+
+def decide(
+    replica: Replica, proposal_id: str, decision: Decision, note: str = "", *, force: bool = False
+) -> ReviewResult:
+    """Decide one proposal as ``replica``'s identity, after :func:`check_decision`."""
+    info = proposal(replica, proposal_id)
+    check_decision(
+        replica, None if replica.identity is None else replica.identity.author, info, decision, force=force
+    )
     event = review(replica, info.id, decision, note)
     after = proposal(replica, info.id)
     return ReviewResult(info.id, after.status, event.id)
