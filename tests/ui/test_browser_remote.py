@@ -100,6 +100,33 @@ def test_a_key_imported_into_the_browser_signs_in_reviews_and_reads(
     assert errors == []
 
 
+def test_renders_racing_on_a_document_page_log_each_read_once_and_void_no_signed_set(
+    sample: Sample, browser: Any, tmp_path: Path
+) -> None:
+    # The server keeps one prepared set per key; renders that prepared at once (a hash change and
+    # a live refetch) used to replace each other's set, and the first submit came back 400.
+    key_file = tmp_path / "reviewer.key"
+    sample.reviewer.save(key_file)
+    errors: list[str] = []
+    with remote_ui(sample, browser, errors) as (page, replica, room):
+        page.goto(room)
+        page.set_input_files("#key-file", str(key_file))
+        page.wait_for_selector("#live:has-text('Live')")
+        doc = room + "#/documents/01-mutual-nda"
+        for query in ("", "?a=1", "?a=2", "?a=1&b=2"):  # four renders in flight at once
+            page.goto(doc + query)
+        page.wait_for_selector(".side .text")
+        expect(page.locator(".side section").nth(1)).to_contain_text("three (3) years")
+        reads = [
+            decode_event(s.raw).payload["version"]
+            for _, s in replica.store.since(0)
+            if s.kind == "access" and s.author == sample.reviewer.author
+        ]
+        nda = {v.id for v in Dataroom(replica).versions("01-mutual-nda")}
+        assert sorted(reads) == sorted(nda)
+    assert errors == []
+
+
 def test_a_key_made_in_the_browser_must_be_granted_before_it_signs_in(sample: Sample, browser: Any) -> None:
     errors: list[str] = []
     with remote_ui(sample, browser, errors) as (page, _, room):

@@ -158,6 +158,16 @@ async function signIn() {
   await post("/api/session", { author: state.key.author, nonce: challenge, signature: await sign(message) });
 }
 
+// The server keeps one prepared set per key (its events take the key's next sequence numbers), and a
+// new prepare replaces it: two renders preparing at once would void each other's set. So one
+// prepare → sign → submit runs at a time, in order.
+let signing = Promise.resolve();
+function oneAtATime(task) {
+  const run = signing.then(task, task);
+  signing = run.catch(() => {});
+  return run;
+}
+
 async function signAndSubmit(prepared) {
   // The server fixed each event's id; the key signs the domain-separated id the server sent.
   const events = [];
@@ -177,16 +187,25 @@ async function review(selection, decision, note) {
     const r = await post("/api/reviews", { filters: selection.filters, decision, note, expect: selection.expect });
     return { decided: r.decided, skipped: r.skipped };
   }
-  const prepared = await post("/api/reviews/prepare", selection.id ? { ids: [selection.id], decision, note }
-    : { filters: selection.filters, expect: selection.expect, decision, note });
-  const done = await signAndSubmit(prepared);
+  const [prepared, done] = await oneAtATime(async () => {
+    const p = await post("/api/reviews/prepare", selection.id ? { ids: [selection.id], decision, note }
+      : { filters: selection.filters, expect: selection.expect, decision, note });
+    return [p, await signAndSubmit(p)];
+  });
   return { decided: done.accepted, status: decision === "accept" ? "accepted" : "rejected", skipped: Object.keys(prepared.skipped || {}).length };
 }
 
 // Remote: a text is shown once this key's read of it is in the log; sign those reads, then refetch.
+// A read another render of the page logged meanwhile is not logged twice.
+const logged = new Set();
 async function logReads(versions) {
   if (!REMOTE || !versions.length || !state.key) return false;
-  await signAndSubmit(await post("/api/reads/prepare", { versions }));
+  await oneAtATime(async () => {
+    const left = versions.filter((v) => !logged.has(v));
+    if (!left.length) return;
+    await signAndSubmit(await post("/api/reads/prepare", { versions: left }));
+    for (const v of left) logged.add(v);
+  });
   return true;
 }
 
