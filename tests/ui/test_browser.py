@@ -127,7 +127,8 @@ def test_bulk_accept_of_a_filtered_set_takes_one_confirmation(sample: Sample, br
         page.keyboard.press("Tab")  # focus starts on Cancel: the safe default
         page.keyboard.press("Enter")
         page.wait_for_selector("text=No proposals match.")
-        assert f"{n} proposals accepted" in page.locator("#announce").inner_text()
+        # The announcement is set a moment after the queue re-renders (so screen readers hear it).
+        expect(page.locator("#announce")).to_contain_text(f"{n} proposals accepted")
     assert errors == []
 
 

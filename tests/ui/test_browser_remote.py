@@ -186,8 +186,6 @@ def test_on_agentcrdt_serve_a_peers_new_proposal_appears_live(
                 confidence="0.5", provenance=Provenance("offline", "sha256:" + "2" * 64),
             )  # fmt: skip
             assert _sync(url, tagger, agent)
-            from playwright.sync_api import expect
-
             # The page was not reloaded: the server's fan-out reached its event stream.
             expect(page.locator("#queue tbody tr")).to_have_count(before + 1, timeout=10_000)
         finally:
