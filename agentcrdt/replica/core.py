@@ -28,6 +28,7 @@ from agentcrdt.log.event import (
     UnsignedEvent,
     create_event,
     decode_event,
+    decode_sealed,
     prepare_chain,
     signature_check,
 )
@@ -378,7 +379,9 @@ class Replica:
         if self._loaded != vouched or digest.hexdigest() != seal.digest:
             raise _SealBroken
         for stored, (_, reason) in indexed:  # store order is causal order, as the index expects
-            self.policy_index.note_valid(self.decoded(stored), grant_of(reason))
+            # The digest just matched our seal and covers these bytes: they were verified when stored.
+            event = self._recent.get(stored.id) or decode_sealed(stored.raw, stored.id)
+            self.policy_index.note_valid(event, grant_of(reason))
         return found
 
     def _judge_stored(self) -> int:

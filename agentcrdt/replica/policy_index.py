@@ -59,6 +59,7 @@ class PolicyIndex:
         self._allowed_by: dict[str, str] = {}  # valid event id -> the grant that allowed it
         self._events: dict[str, Event] = {}  # indexed events by id (grants, proposals, reviews...)
         self._seen: dict[tuple[str, str], int] = {}  # (author, event id) -> seq known to follow it
+        self._capabilities: dict[str, Capability] = {}  # grant id -> its parsed capability
 
     # -- PolicyView -------------------------------------------------------------------------------
 
@@ -116,7 +117,8 @@ class PolicyIndex:
         self._events[event.id] = event
         p = event.payload
         if event.kind == GRANT:
-            record = GrantRecord(event, p["grantee"], Capability.from_json(p["capability"]))
+            capability = self._capabilities[event.id] = Capability.from_json(p["capability"])
+            record = GrantRecord(event, p["grantee"], capability)
             # Sorted by (lamport, id), not by arrival: the policy takes the first grant that fits, and
             # the grant named in a verdict's reason must be the same on every replica.
             bisect.insort_right(self._grants.setdefault(p["grantee"], []), record, key=_grant_order)
@@ -135,10 +137,10 @@ class PolicyIndex:
     def auto_accepted(self, proposal: Event) -> bool:
         """Tell whether the grant that allowed a valid proposal auto-accepts it."""
         grant_id = self._allowed_by.get(proposal.id)
-        grant = None if grant_id is None else self._events.get(grant_id)
-        if grant is None:
+        capability = None if grant_id is None else self._capabilities.get(grant_id)
+        if capability is None:
             return False
-        auto = Capability.from_json(grant.payload["capability"]).auto_accept
+        auto = capability.auto_accept  # parsed once per grant: this runs for every proposal's status
         p = proposal.payload
         targets = [f"{o['e']}.{o['f']}" for o in p["ops"]]
         return auto is not None and auto.admits(Decimal(p["confidence"]), targets)

@@ -143,8 +143,20 @@ def _stored_proposals(replica: Replica) -> Iterator[StoredEvent]:
         yield from (s for _, s in batch if s.kind == PROPOSAL)
 
 
-def list_proposals(replica: Replica, status: str | None = None) -> list[ProposalInfo]:
-    """Return every proposal (quarantined ones included), oldest first, optionally by status."""
+def _fetched(replica: Replica, event_id: str) -> Event:
+    stored = replica.store.get(event_id)
+    if stored is None:
+        raise NotFound(f"no event {event_id} in this replica")
+    return replica.decoded(stored)
+
+
+def list_proposals(
+    replica: Replica, status: str | None = None, *, ids: Sequence[str] | None = None
+) -> list[ProposalInfo]:
+    """Return every proposal (quarantined ones included), oldest first, optionally by status.
+
+    ``ids``: every stored proposal's id in store order, when the caller has them (a scan of the store
+    it made anyway); otherwise the store is scanned for them."""
     # What Replica.verdict does before reading one verdict, once for all: load the authority index
     # (checking the stored verdicts against our seal), take in what other processes appended.
     replica.dag  # noqa: B018
@@ -152,9 +164,13 @@ def list_proposals(replica: Replica, status: str | None = None) -> list[Proposal
     verdicts = replica.store.verdicts()
     index = replica.policy_index
     found: list[ProposalInfo] = []
-    for stored in _stored_proposals(replica):
-        event = index.get(stored.id) or replica.decoded(stored)  # valid ones are indexed, decoded
-        info = replica.policy_index.status(event, verdicts.get(event.id, ("valid", "")))
+    events = (
+        (index.get(s.id) or replica.decoded(s) for s in _stored_proposals(replica))
+        if ids is None
+        else (index.get(i) or _fetched(replica, i) for i in ids)
+    )  # valid proposals are indexed, decoded; the others are read from the store
+    for event in events:
+        info = index.status(event, verdicts.get(event.id, ("valid", "")))
         if status is None or info.status == status:
             found.append(info)
     return found

@@ -23,6 +23,7 @@ from agentcrdt.errors import NotFound, UsageError
 from agentcrdt.log.audit import verify_log
 from agentcrdt.log.event import decode_event
 from agentcrdt.ops.state import DocState
+from agentcrdt.proposals.kinds import PROPOSAL
 from agentcrdt.proposals.status import FieldView, ProposalInfo, three_way
 from agentcrdt.replica import Replica
 from agentcrdt.rooms.workflow import evidence_in, list_proposals, resolve_proposal_id
@@ -131,6 +132,7 @@ class _Grown:
     rows: list[dict[str, Any]] = field(default_factory=list)
     access: list[AccessRecord] = field(default_factory=list)
     reads: set[tuple[str, str]] = field(default_factory=set)
+    proposals: list[str] = field(default_factory=list)  # every stored proposal's id, in store order
 
 
 def _facets(every: Sequence[ProposalInfo]) -> dict[str, Any]:
@@ -193,7 +195,8 @@ class RoomViews:
         return value
 
     def _proposals(self) -> list[ProposalInfo]:
-        return self._cached("proposals", lambda: list_proposals(self.replica))
+        # The log's scan already names every stored proposal: the list need not scan the store again.
+        return self._cached("proposals", lambda: list_proposals(self.replica, ids=self._log().proposals))
 
     def _proposal_index(self) -> dict[str, ProposalInfo]:
         return self._cached("proposal_index", lambda: {i.id: i for i in self._proposals()})
@@ -328,6 +331,8 @@ class RoomViews:
             if record is not None:
                 grown.access.append(record)
                 grown.reads.add((record.reader, record.version))
+            elif s.kind == PROPOSAL:
+                grown.proposals.append(s.id)
             grown.rows.append(
                 {"position": position, "id": s.id, "short": _short(s.id), "author": s.author, "seq": s.seq,
                  "lamport": s.lamport, "kind": s.kind, "local": s.local}

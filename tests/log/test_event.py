@@ -30,6 +30,7 @@ from agentcrdt.log.event import (
     UnsignedEvent,
     create_event,
     decode_event,
+    decode_sealed,
     prepare_chain,
     prepare_event,
     registered_kinds,
@@ -38,6 +39,7 @@ from agentcrdt.log.keys import Identity, digest, verify
 from agentcrdt.ops.state import MAX_OPS_PER_EVENT, op
 from agentcrdt.replica import Replica
 from agentcrdt.store.memory import MemoryStore
+from tests.log.test_codec import json_values
 
 GOLDEN = Path(__file__).parent / "golden" / "v1.json"
 REGEN = os.environ.get("AGENTCRDT_REGEN_GOLDEN") == "1"
@@ -323,10 +325,31 @@ def test_golden_vector(vector: dict[str, Any]) -> None:
     assert vector["id"] == "sha256:" + hashlib.sha256(core_bytes).hexdigest()
     decoded = decode_event(raw, expected_id=vector["id"])
     assert decoded == event
+    assert decode_sealed(raw, vector["id"]) == decoded  # the trusted path parses the same bytes alike
     for key, value in fields.items():
         attr = "time" if key == "time_ms" else key
         got = getattr(decoded, attr)
         assert (list(got) if key == "deps" else got) == value
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=json_values,
+    seq=st.integers(2, MAX_INT),
+    lamport=st.integers(2, MAX_INT),
+    local=st.booleans(),
+    signer=st.sampled_from([ALICE, BOB]),
+)
+def test_sealed_decoding_equals_full_decoding(
+    value: Any, seq: int, lamport: int, local: bool, signer: Identity
+) -> None:
+    # A replica decodes the rows its own seal vouches for without re-checking them: whatever the
+    # payload's values (Unicode, escapes, nesting, big ints), the author and the chain fields, it must
+    # build exactly the event full decoding builds.
+    event = make_ops(signer, seq=seq, lamport=lamport, local=local, payload=ops_payload(value))
+    sealed = decode_sealed(event.raw, event.id)
+    assert sealed == decode_event(event.raw) == event
+    assert (sealed.sig, sealed.raw, sealed.deps) == (event.sig, event.raw, event.deps)
 
 
 def test_golden_file_matches_generator() -> None:
