@@ -44,12 +44,13 @@ def serve_room(
     replica = open_local(room, identity=identity)
     token = token or secrets.token_urlsafe(24)
     views = RoomViews(replica)
-    print(f"reading {room} ({replica.store.count():,} events)…", flush=True)
-    views.prepare()  # a large room takes seconds to index: before the page is offered, not on it
-    app = create_ui_app(views, token=token, runs=Path(runs) if runs else None)
+    # A large room takes seconds to index: the app does it once it has started, and the page says
+    # so meanwhile, instead of the browser waiting on an address that does not answer yet.
+    app = create_ui_app(views, token=token, runs=Path(runs) if runs else None, prepare=True)
     url = f"http://{host}:{port}/?token={token}"
     who = f"reviewing as {identity.author}" if identity else "read-only: no key (pass --key to review)"
-    print(f"agentcrdt review UI for {room} ({who})\n  open {url}", flush=True)
+    count = replica.store.count()
+    print(f"agentcrdt review UI for {room} ({count:,} events; {who})\n  open {url}", flush=True)
     if open_browser:
         webbrowser.open(url)
     try:

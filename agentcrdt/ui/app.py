@@ -19,6 +19,8 @@ Routes (OpenAPI at ``/api/openapi.json``; every list takes ``offset`` and ``limi
     GET  /api/jobs, /api/jobs/{id}/map  rabbithole jobs and their map pages
     GET  /api/evals, /api/evals/report?run=, /api/evals/compare?a=&b=
     GET  /api/live                     Server-Sent Events: ``change`` whenever the room changes
+    GET  /api/ready                    {"ready": false} while the room is being opened (every other
+                                       API call answers 503 until then)
 """
 
 from __future__ import annotations
@@ -57,17 +59,42 @@ __all__ = ["COOKIE", "create_ui_app"]
 
 COOKIE = "agentcrdt_ui"
 NO_SESSION = "no session: open the URL 'agentcrdt ui' printed (it carries the token)"
+PREPARING = "the room is being opened (its indexes are built once at start); try again in a moment"
 
 
 def create_ui_app(
-    views: RoomViews, *, token: str, runs: Path | None = None, poll_interval: float = 0.25
+    views: RoomViews,
+    *,
+    token: str,
+    runs: Path | None = None,
+    poll_interval: float = 0.25,
+    prepare: bool = False,
 ) -> Starlette:
-    """Return the UI app over ``views`` (one room), guarded by the session ``token``."""
+    """Return the UI app over ``views`` (one room), guarded by the session ``token``.
+
+    ``prepare``: derive what the first pages need (:meth:`RoomViews.prepare`, seconds on a large
+    room) in a worker thread once the app starts. The page and its assets are served at once; until
+    the views are ready every API call answers 503 ``{"preparing": true}`` and the page says it is
+    opening the room and retries, so the browser paints at once instead of waiting on a blank tab.
+    """
     live = Broadcast()
+    # Read by handlers on the loop, set once by the lifespan task on the same loop: no lock needed.
+    gate = {"ready": not prepare}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
+
+            async def start() -> None:
+                if not gate["ready"]:
+                    try:
+                        # The only time the replica is used off the loop: nothing else touches it
+                        # until the gate opens (handlers answer 503, the poller starts after).
+                        await anyio.to_thread.run_sync(views.prepare)
+                    except AgentCRDTError:
+                        log.exception("preparing the room's views failed; pages will derive them")
+                    gate["ready"] = True
+                await watch()
 
             async def watch() -> None:
                 # One poller for every page: a change by this UI, by an agent process on the same file,
@@ -84,7 +111,7 @@ def create_ui_app(
                         last = now
                         live.send(json.dumps({"position": now[0], "epoch": now[1]}))
 
-            tg.start_soon(watch)
+            tg.start_soon(start)
             yield
             tg.cancel_scope.cancel()
 
@@ -98,6 +125,8 @@ def create_ui_app(
         async def handler(request: Request) -> Response:
             if not authorized(request):
                 return JSONResponse({"error": NO_SESSION}, 401)
+            if not gate["ready"]:
+                return JSONResponse({"error": PREPARING, "preparing": True}, 503, {"retry-after": "1"})
             return await fn(request)
 
         return handler
@@ -157,10 +186,16 @@ def create_ui_app(
     async def stream(request: Request) -> Response:
         return live.response()
 
+    async def ready(request: Request) -> Response:
+        if not authorized(request):
+            return JSONResponse({"error": NO_SESSION}, 401)
+        return JSONResponse({"ready": gate["ready"]})
+
     routes = [
         Route("/", index),
         asset_route("/assets/{name}"),
         Route("/api/openapi.json", openapi),
+        Route("/api/ready", ready),
         *read_routes(run, runs, wrap=session),
         Route("/api/proposals/{id}/review", session(guarded(review)), methods=["POST"]),
         Route("/api/reviews", session(guarded(bulk)), methods=["POST"]),

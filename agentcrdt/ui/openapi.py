@@ -38,6 +38,7 @@ ERRORS = {
     "401": {"description": "no session: open the URL agentcrdt ui printed"},
     "403": {"description": "the UI's key has no right to do that; nothing was signed"},
     "404": {"description": "no such document, proposal, event, job or run"},
+    "503": {"description": "agentcrdt ui is still opening the room (see /api/ready); retry later"},
 }
 DECISION: dict[str, Any] = {
     "type": "object",
@@ -128,6 +129,7 @@ OPENAPI: dict[str, Any] = {
         "/api/evals": _get("Eval runs found under --runs"),
         "/api/evals/report": _get("A run's HTML report", [_q("run", "suite/run")], "text/html"),
         "/api/evals/compare": _get("Run b against baseline a", [_q("a", "suite/run"), _q("b", "suite/run")]),
+        "/api/ready": _get("{'ready': bool}: false while agentcrdt ui is still opening the room"),
         "/api/live": _get(
             "Server-Sent Events: 'change' whenever the room changes", media="text/event-stream"
         ),
@@ -135,7 +137,7 @@ OPENAPI: dict[str, Any] = {
 }
 
 
-_LOCAL_ONLY = ("/api/proposals/{id}/review", "/api/reviews")
+_LOCAL_ONLY = ("/api/proposals/{id}/review", "/api/reviews", "/api/ready")
 _SCOPE = {"name": "scope", "in": "path", "required": True, "schema": {"type": "string"}}
 
 

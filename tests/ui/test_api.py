@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +14,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from agentcrdt.log.keys import Identity
+from agentcrdt.rooms.local import open_local
 from agentcrdt.ui.app import COOKIE, create_ui_app
 from agentcrdt.ui.views import MAX_LIMIT, RoomViews
 from tests.ui.sample import Sample
@@ -49,6 +52,50 @@ def test_every_api_call_needs_the_session_token(sample: Sample, views_as: ViewsA
         page = client.get("/")
         assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
         assert client.get("/api/overview", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+class SlowViews(RoomViews):
+    """Views whose preparation waits until the test lets it finish (a large room's indexing)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.release = threading.Event()
+        self.prepared = False
+
+    def prepare(self) -> None:
+        assert self.release.wait(10)
+        super().prepare()
+        self.prepared = True
+
+
+def test_the_page_is_served_while_the_room_is_prepared_and_the_api_says_so(sample: Sample) -> None:
+    views = SlowViews(open_local(sample.path, identity=sample.owner))
+    try:
+        app = create_ui_app(views, token=TOKEN, prepare=True)
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            client.cookies.set(COOKIE, TOKEN)
+            assert client.get("/").status_code == 200  # the page paints at once
+            assert client.get("/assets/app.js").status_code == 200
+            assert client.get("/api/ready").json() == {"ready": False}
+            for path in ("/api/overview", "/api/proposals", "/api/live"):
+                r = client.get(path)
+                assert r.status_code == 503 and r.json()["preparing"] is True, path
+                assert r.headers["retry-after"] == "1"
+            r = client.post("/api/reviews", json={"filters": {}, "decision": "accept", "expect": 0})
+            assert r.status_code == 503  # nothing is decided against views not yet derived
+            client.cookies.clear()  # no session: told so, not that the room is being opened
+            assert client.get("/api/overview").status_code == 401
+            client.cookies.set(COOKIE, TOKEN)
+            views.release.set()
+            deadline = time.monotonic() + 10
+            while (r := client.get("/api/overview")).status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert r.status_code == 200 and views.prepared
+            assert client.get("/api/ready").json() == {"ready": True}
+            assert r.json()["documents"] > 0
+    finally:
+        views.release.set()
+        views.replica.close()
 
 
 def test_openapi_documents_every_api_route(sample: Sample, views_as: ViewsAs) -> None:

@@ -113,6 +113,33 @@ def test_review_from_the_keyboard_arrives_live_on_a_second_page(sample: Sample, 
         assert info.status == "accepted" and info.reviewer == sample.owner.author
 
 
+def test_the_page_paints_while_the_room_opens_and_fills_in_when_ready(sample: Sample, browser: Any) -> None:
+    from tests.ui.test_api import SlowViews
+
+    errors: list[str] = []
+    views = SlowViews(open_local(sample.path, identity=sample.owner))
+    try:
+        app = create_ui_app(views, token=TOKEN, poll_interval=0.1, prepare=True)
+        with serve_app(app) as base:
+            context = browser.new_context()
+            try:
+                page = context.new_page()
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.goto(f"{base}/?token={TOKEN}")
+                expect(page.locator("main h1")).to_have_text("Opening the room…")
+                assert axe_violations(page) == []
+                views.release.set()
+                expect(page.locator("main h1")).not_to_have_text(re.compile("Opening|Loading"))
+                page.wait_for_selector("#live:has-text('Live')")
+                assert views.prepared
+            finally:
+                context.close()
+    finally:
+        views.release.set()
+        views.replica.close()
+    assert errors == []  # waiting asks /api/ready: no failed request is logged meanwhile
+
+
 def test_bulk_accept_of_a_filtered_set_takes_one_confirmation(sample: Sample, browser: Any) -> None:
     errors: list[str] = []
     with session(sample, browser, errors) as (_, new_page):

@@ -2,7 +2,7 @@
 // No build step and no framework: the DOM is built with textContent only (room data is never HTML).
 "use strict";
 
-const state = { overview: null, selected: 0, rows: [], route: "", renderToken: 0, key: null };
+const state = { overview: null, selected: 0, rows: [], route: "", renderToken: 0, key: null, ready: false };
 
 // Served by `agentcrdt ui` the API is at /api; served by a sync server at /ui/<scope>/api, and then
 // the reviewer's key lives in this browser (WebCrypto) and signs what the server prepares.
@@ -578,6 +578,10 @@ async function render(focus = false, message = "") {
       content = scopePage();
     } else if (REMOTE && !(await api("/api/session")).author) {
       content = await signInPage(message);
+    } else if (!REMOTE && !state.ready && !(state.ready = (await api("/api/ready")).ready)) {
+      // `agentcrdt ui` serves the page while it indexes a large room: say so, and ask again shortly.
+      content = [h("h1", {}, "Opening the room…"), h("p", { role: "status" }, "Indexing its events; this page fills in when they are read.")];
+      setTimeout(() => { if (token === state.renderToken) render(focus, message); }, 400);
     } else {
       if (!state.overview) state.overview = await api("/api/overview");
       if (!state.live) { state.live = true; live(); }
