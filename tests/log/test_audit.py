@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from agentcrdt.cli import main
-from agentcrdt.log.audit import AuditReport, verify_log
+from agentcrdt.log.audit import AuditReport, LogVerifier, verify_log
 from agentcrdt.log.event import Event, create_event
 from agentcrdt.log.keys import Identity, digest
 from agentcrdt.ops.state import op
@@ -87,8 +87,23 @@ def _all(store: EventStore) -> Iterator[tuple[int, StoredEvent]]:
 
 
 def audit(path: Path) -> AuditReport:
+    """The whole log's audit; and, checked equal to it, the incremental one fed the log in pieces of
+    every size (as the UI does while the log grows), so every tampering below is caught alike."""
     with SQLiteStore(path) as store:
-        return verify_log(_all(store), stored_heads=store.heads())
+        whole = verify_log(_all(store), stored_heads=store.heads())
+        rows = list(_all(store))
+        for size in range(1, len(rows) + 1):
+            verifier = LogVerifier()
+            for start in range(0, len(rows), size):
+                verifier.feed(rows[start : start + size])
+                assert (
+                    verifier.report.failure is not None
+                    or verifier.position == rows[min(start + size, len(rows)) - 1][0]
+                )
+            incremental = verifier.report
+            incremental.failure = incremental.failure or verifier.check_heads(store.heads())
+            assert incremental == whole, f"fed {size} at a time"
+        return whole
 
 
 @pytest.fixture
@@ -112,6 +127,22 @@ def room(tmp_path: Path) -> Room:
     bob.commit("ops", set_title("b3"))
     alice.sync_with(bob)
     return Room(path, alice, bob, local.id)
+
+
+def test_the_incremental_audit_trusts_rows_it_verified_and_a_fresh_one_does_not(room: Room) -> None:
+    # What LogVerifier promises and what it does not: rows after its position are verified as they
+    # come; a row it verified earlier and someone changed since is caught only by a fresh verifier.
+    with SQLiteStore(room.path) as store:
+        verifier = LogVerifier()
+        verifier.feed(_all(store))
+        assert verifier.report.intact
+    position, event_id, _, raw = room.shared(3)
+    room.sql("UPDATE events SET raw = ? WHERE position = ?", raw.replace(b"b1", b"B1"), position)
+    room.alice.commit("ops", set_title("later"))
+    with SQLiteStore(room.path) as store:
+        assert verifier.feed(store.since(verifier.position)).intact  # only the new row was verified
+        fresh = verify_log(_all(store))
+    assert fresh.failure is not None and fresh.failure.event_id == event_id
 
 
 def test_room_fixture_shape(room: Room) -> None:
