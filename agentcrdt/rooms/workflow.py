@@ -206,7 +206,10 @@ def check_evidence(replica: Replica, proposal_id: str) -> list[tuple[dict[str, A
     proposal from any peer quotes its sources exactly.
     """
     info = proposal(replica, proposal_id)
-    return evidence_in(replica.state_at(info.event.payload["base"]), info.event.payload["evidence"])
+    evidence = info.event.payload["evidence"]
+    # The quoted entities alone, as of the base: a fold of the events that name them, not of the past.
+    quoted = {(str(e["entity"]), str(e["id"])) for e in evidence}
+    return evidence_in(replica.state_at(info.event.payload["base"], only=quoted), evidence)
 
 
 def evidence_in(base: DocState, evidence: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any], bool]]:
@@ -230,5 +233,6 @@ def _text_of(value: Any) -> str | None:
 def three_way_view(replica: Replica, proposal_id: str) -> list[FieldView]:
     """Return base / proposed / current for each field the proposal touches (stale ones flagged)."""
     info = proposal(replica, proposal_id)
-    base = replica.state_at(info.event.payload["base"])
-    return three_way(info.event, base, replica.state_at())
+    touched = {(str(o["e"]), str(o["id"])) for o in info.event.payload["ops"]}
+    base = replica.state_at(info.event.payload["base"], only=touched)
+    return three_way(info.event, base, replica.state_at(only=touched))
