@@ -108,6 +108,7 @@ def endpoints(p: dict[str, str], deep: int) -> dict[str, str]:
 
 
 FIRST_PAINT = ("/", "/assets/app.js", "/assets/app.css", "/api/overview", f"/api/proposals?limit={PAGE}")
+OPENING = ("/", "/assets/app.js", "/assets/app.css", "/api/ready")  # the page while the room opens
 
 
 # -- measuring --------------------------------------------------------------------------------------
@@ -136,16 +137,14 @@ class Profiled:
 def session(
     path: Path, wrap: Callable[[Any], Any] = lambda app: app, *, prepare: bool = False
 ) -> Iterator[tuple[TestClient, float, float]]:
-    """Open the room fresh (``prepare``: and prepare its views, as ``agentcrdt ui`` does before it
-    offers the page) and serve it; yield the client, the open (and prepare) time and the app's start."""
+    """Open the room fresh and serve it (``prepare``: as ``agentcrdt ui`` does, the views prepared in
+    a worker thread once the app has started); yield the client, the open time and the app's start."""
     t0 = time.perf_counter()
     replica = open_local(path, identity=_bigroom.OWNER)
     views = RoomViews(replica)
-    if prepare:
-        views.prepare()
     opened = time.perf_counter() - t0
     try:
-        app = wrap(create_ui_app(views, token=TOKEN))
+        app = wrap(create_ui_app(views, token=TOKEN, prepare=prepare))
         t1 = time.perf_counter()
         with TestClient(app, base_url="http://127.0.0.1") as client:
             started = time.perf_counter() - t1
@@ -287,9 +286,17 @@ def main() -> None:
             for url in FIRST_PAINT:
                 paint[url] = get(client, url)
         first_paint = sum(paint.values())
-        # What `agentcrdt ui` does: prepare the views before offering the page, then the first paint.
+        # What `agentcrdt ui` does: serve the page at once (it says the room is opening, asking
+        # /api/ready) while a worker thread prepares the views; then the first paint with content.
         ready_paint: dict[str, float] = {}
-        with session(path, prepare=True) as (client, ready_s, _):
+        t0 = time.perf_counter()
+        with session(path, prepare=True) as (client, _, _):
+            for url in OPENING:
+                get(client, url)
+            launch_paint = time.perf_counter() - t0  # from the command's start: open, app, page
+            while not client.get("/api/ready").json()["ready"]:
+                time.sleep(0.05)
+            ready_s = time.perf_counter() - t0
             for url in FIRST_PAINT:
                 ready_paint[url] = get(client, url)
         first_paint_ready = sum(ready_paint.values())
@@ -319,7 +326,8 @@ def main() -> None:
     for url, s in paint.items():
         line(f"  first paint: GET {url[:30]}", s * 1000, "ms")
     line("first paint, cold (target < 1,000)", first_paint * 1000, "ms")
-    line("agentcrdt ui's start: open and prepare the views", ready_s * 1000, "ms")
+    line("page painted from launch ('opening the room')", launch_paint * 1000, "ms")
+    line("ready from launch (views prepared in a thread)", ready_s * 1000, "ms")
     line("first paint once ready (target < 1,000)", first_paint_ready * 1000, "ms")
     print("  (each endpoint's cold and warm time is printed above, as it was measured)")
     line(f"slowest warm ({slowest}; target < 200)", ms[slowest], "ms")
@@ -333,6 +341,7 @@ def main() -> None:
         "build_s": built["total_s"],
         "open_ms": sorted(opens)[len(opens) // 2] * 1000,
         "first_paint_ms": first_paint * 1000,
+        "launch_paint_ms": launch_paint * 1000,
         "ready_ms": ready_s * 1000,
         "first_paint_ready_ms": first_paint_ready * 1000,
         "raw_first_paint_ms": raw_paint * 1000,
@@ -350,6 +359,7 @@ def main() -> None:
         {
             "first_paint_vs_budget": FIRST_PAINT_BUDGET_MS / (first_paint * 1000),
             "first_paint_ready_vs_budget": FIRST_PAINT_BUDGET_MS / (first_paint_ready * 1000),
+            "launch_paint_vs_budget": FIRST_PAINT_BUDGET_MS / (launch_paint * 1000),
             "slowest_warm_vs_budget": WARM_TARGET_MS / ms[slowest],
             "first_paint_vs_raw_sqlite": raw_paint / first_paint,
             "page_vs_raw_sqlite": raw["page"][1] / hot["pending_page"],

@@ -80,6 +80,7 @@ EXPECTED = {
             "build_s",
             "open_ms",
             "first_paint_ms",
+            "launch_paint_ms",
             "ready_ms",
             "first_paint_ready_ms",
             "raw_first_paint_ms",
@@ -107,6 +108,7 @@ EXPECTED = {
         {
             "first_paint_vs_budget",
             "first_paint_ready_vs_budget",
+            "launch_paint_vs_budget",
             "slowest_warm_vs_budget",
             "first_paint_vs_raw_sqlite",
             "page_vs_raw_sqlite",

@@ -121,7 +121,8 @@ OPENAPI: dict[str, Any] = {
         "/api/findings": _get("Findings: contradictions, connections, risks, questions", PAGE),
         "/api/access": _get("The access log: every logged read", PAGE),
         "/api/audit": _get(
-            "The chain with verdicts and the whole log's verification", [*PAGE, _q("only", "'flagged'")]
+            "The chain with verdicts and the whole log's verification (incremental as the log grows)",
+            [*PAGE, _q("only", "'flagged'"), _q("verify", "'full': re-verify every event from the genesis")],
         ),
         "/api/events/{id}": _get("One event, decoded, with its verdict", [_path()]),
         "/api/jobs": _get("Rabbithole jobs"),

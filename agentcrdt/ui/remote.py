@@ -286,7 +286,8 @@ def create_remote_ui(access: ScopeAccess, *, runs: Path | None = None) -> Starle
             replica = views.replica
             changes = []
             for vid in dict.fromkeys(versions):
-                state = replica.entity_state("DocumentVersion", vid)
+                key = ("DocumentVersion", vid)
+                state = replica.state_at(only=[key]).entities.get(key)
                 if state is None:
                     raise NotFound(f"no version {vid} in this room")
                 v = DocumentVersion.from_state(vid, state)

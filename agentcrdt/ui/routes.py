@@ -169,7 +169,7 @@ def read_routes(run: Run, runs: Path | None, *, wrap: Callable[[Handler], Handle
         get("/api/proposals/{id}", proposal),
         get("/api/findings", lambda r, v: v.findings(**page_args(r))),
         get("/api/access", lambda r, v: v.access(**page_args(r))),
-        get("/api/audit", lambda r, v: v.audit(only=q(r, "only"), **page_args(r))),
+        get("/api/audit", lambda r, v: v.audit(only=q(r, "only"), verify=q(r, "verify"), **page_args(r))),
         get("/api/events/{id}", lambda r, v: v.event(r.path_params["id"])),
         get("/api/jobs", lambda r, v: {"items": reports.jobs(v.replica)}),
         get(

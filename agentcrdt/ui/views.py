@@ -20,7 +20,7 @@ from agentcrdt.dataroom.access import AccessRecord, access_record
 from agentcrdt.dataroom.domain import Document, DocumentVersion, Finding
 from agentcrdt.dataroom.signatures import check_signature, check_text
 from agentcrdt.errors import NotFound, UsageError
-from agentcrdt.log.audit import verify_log
+from agentcrdt.log.audit import LogVerifier
 from agentcrdt.log.event import decode_event
 from agentcrdt.ops.state import DocState
 from agentcrdt.proposals.kinds import PROPOSAL
@@ -201,15 +201,17 @@ class RoomViews:
     def _proposal_index(self) -> dict[str, ProposalInfo]:
         return self._cached("proposal_index", lambda: {i.id: i for i in self._proposals()})
 
-    def _state_at(self, base: Sequence[str]) -> DocState:
-        """The state a proposal read; a batch of proposals shares one base: kept for the next ones."""
-        key = tuple(sorted(base))
-        cache: dict[tuple[str, ...], DocState] = self._cached("base_states", dict)
+    def _state_at(self, base: Sequence[str], keys: Iterable[tuple[str, str]]) -> DocState:
+        """The state of the entities ``keys`` as of the heads ``base`` (what a proposal read): the
+        replica folds only the events that may change them; kept for the pages that come back."""
+        wanted = tuple(sorted(set(keys)))
+        key = (tuple(sorted(base)), wanted)
+        cache: dict[Any, DocState] = self._cached("base_states", dict)
         state = cache.get(key)
         if state is None:
-            if len(cache) >= 16:
+            if len(cache) >= 256:
                 cache.pop(next(iter(cache)))
-            state = cache[key] = self.replica.state_at(key)
+            state = cache[key] = self.replica.state_at(key[0], only=wanted)
         return state
 
     def prepare(self) -> None:
@@ -217,6 +219,7 @@ class RoomViews:
         documents, the log's rows): what a UI does once before it says it is ready, so that the first
         page a reviewer opens is served from them."""
         self._proposal_index()
+        self.replica.state_at(only=())  # builds the replica's touch index: a proposal's page reads it
         self._documents()
         self._cached("doc_counts", self._doc_counts)
         self._findings()
@@ -470,14 +473,13 @@ class RoomViews:
         index = self._proposal_index()
         info = index.get(proposal_id) or index[resolve_proposal_id(self.replica, proposal_id)]
         payload = info.event.payload
-        base = self._state_at(payload["base"])
-        out = {**info.to_json(), "short": _short(info.id), "evidence": []}
-        # The current state of the touched entities only: copying the room's whole state took most
-        # of this page's time on a large room.
+        # The base and the current state of the touched entities only (and the versions the
+        # evidence quotes): the room's whole state took seconds to fold or copy on a large room.
         touched = {(str(o["e"]), str(o["id"])) for o in payload["ops"]}
-        current = DocState.of(
-            (key, st) for key in touched if (st := self.replica.entity_state(*key)) is not None
-        )
+        quoted = {(str(e["entity"]), str(e["id"])) for e in payload["evidence"]}
+        base = self._state_at(payload["base"], touched | quoted)
+        out = {**info.to_json(), "short": _short(info.id), "evidence": []}
+        current = self.replica.state_at(only=touched)
         out["fields"] = [_narrowed(v) for v in three_way(info.event, base, current)]
         for ev, ok in evidence_in(base, payload["evidence"]):
             out["evidence"].append({**ev, "verified": ok, **self._context(ev)})
@@ -487,7 +489,8 @@ class RoomViews:
         """The text around an evidence quote on a document version (logged as a read)."""
         if ev["entity"] != "DocumentVersion":
             return {"before": "", "after": "", "document": None}
-        state = self.replica.entity_state("DocumentVersion", ev["id"])
+        key = ("DocumentVersion", str(ev["id"]))
+        state = self.replica.state_at(only=[key]).entities.get(key)  # no fold of the whole room
         if state is None:
             return {"before": "", "after": "", "document": None}
         version = DocumentVersion.from_state(ev["id"], state)
@@ -501,13 +504,20 @@ class RoomViews:
             "document": version.document,
         }
 
-    def audit(self, *, offset: int = 0, limit: int = 50, only: str = "") -> dict[str, Any]:
+    def audit(self, *, offset: int = 0, limit: int = 50, only: str = "", verify: str = "") -> dict[str, Any]:
         """The chain, newest last: each event with its verdict; the whole log's verification on top.
 
         ``only="flagged"`` keeps quarantined events (and shows the rejections: bytes refused at ingest).
+        The log is verified once, then as it grows only what was appended is (see :meth:`_verify`);
+        ``verify="full"`` re-verifies every event from the genesis.
         """
         if only not in ("", "flagged"):
             raise UsageError(f"audit filter {only!r} is not known; use 'flagged' or nothing")
+        if verify not in ("", "full"):
+            raise UsageError(f"verify={verify!r} is not known; use 'full' (re-verify every event) or nothing")
+        if verify == "full":
+            self._cache.pop("_verifier", None)
+            self._cache.pop("verification", None)
         verification = self._cached("verification", self._verify, local=True)
         verdicts = dict(self._cached("verdicts", self.replica.store.verdicts, local=True))
         failure = verification["failure"]
@@ -530,20 +540,20 @@ class RoomViews:
         return out
 
     def _verify(self) -> dict[str, Any]:
-        """Re-derive every id and signature (the tamper check ``agentcrdt audit verify`` runs)."""
-        store = self.replica.store
+        """Re-derive ids and signatures (the tamper check ``agentcrdt audit verify`` runs).
 
-        def every() -> Iterable[tuple[int, Any]]:
-            cursor = 0
-            while batch := store.since(cursor, limit=5_000):
-                cursor = batch[-1][0]
-                yield from batch
-
-        report = verify_log(every(), stored_heads=store.heads())
-        failure = report.failure
+        Incremental: the verifier kept from the last call goes on from the last position it verified,
+        so a log that grew by one logged read costs one event, not the whole chain. It takes the rows
+        it verified before as unchanged; ``verify="full"`` (a button on the page) starts over."""
+        verifier: LogVerifier = self._cache.setdefault("_verifier", (None, LogVerifier()))[1]
+        start, before = verifier.position, verifier.report.events
+        report = verifier.feed(self._since(start))
+        failure = report.failure or verifier.check_heads(self.replica.store.heads())
         return {
-            "intact": report.intact,
+            "intact": failure is None,
             "events": report.events,
+            "verified_now": report.events - before,
+            "incremental": start > 0,
             "failure": None
             if failure is None
             else {

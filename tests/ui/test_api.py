@@ -268,6 +268,18 @@ def test_the_audit_flags_quarantined_events_and_a_tampered_log(sample: Sample, v
         assert "no active grant" in row["reason"]
         assert client.get("/api/audit", params={"only": "nonsense"}).status_code == 400
         assert client.get(f"/api/events/{row['id']}").json()["verdict"] == "quarantined"
+        first = flagged["verification"]
+        assert first["incremental"] is False and first["verified_now"] == first["events"]
+        # The log grows by one logged read: only that event is verified again, not the chain.
+        client.get("/api/documents/01-mutual-nda")
+        grown = client.get("/api/audit", params={"limit": 1}).json()["verification"]
+        assert grown["intact"] and grown["incremental"] is True
+        assert (
+            grown["events"] > first["events"] and grown["verified_now"] == grown["events"] - first["events"]
+        )
+        again = client.get("/api/audit", params={"limit": 1, "verify": "full"}).json()["verification"]
+        assert again["incremental"] is False and again["verified_now"] == again["events"] == grown["events"]
+        assert client.get("/api/audit", params={"verify": "half"}).status_code == 400
     views.replica.close()
     # Someone edits one stored event's bytes in the room file: the audit names it, with why.
     with sqlite3.connect(sample.path) as db:

@@ -169,6 +169,9 @@ def test_the_quarantined_event_is_flagged_with_its_reason(sample: Sample, browse
         page.wait_for_selector("td:has-text('no active grant')")
         row = page.locator("tbody tr").first.inner_text()
         assert "quarantined" in row and sample.stranger.author[8:20] in row
+        page.locator("#verify-full").click()  # the whole chain again, not just what was appended
+        expect(page.locator("#announce")).to_have_text("The whole chain was verified again.")
+        expect(page.locator("#verification")).to_contain_text("Intact")
         queue = new_page("#/proposals?status=quarantined")
         queue.wait_for_selector("#queue")
         assert queue.locator("#queue tbody tr").count() == 1

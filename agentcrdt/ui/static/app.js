@@ -529,8 +529,15 @@ async function auditPage() {
   const v = data.verification;
   return [
     h("h1", {}, "Audit trail"),
-    v.intact ? h("p", { class: "banner ok", id: "verification" }, `Intact: all ${v.events} events re-hashed and their signatures verified.`)
+    v.intact ? h("p", { class: "banner ok", id: "verification" }, `Intact: all ${v.events} events re-hashed and their signatures verified${v.incremental ? ` (the ${v.verified_now} appended since the last check, just now; the others earlier in this session)` : ""}.`)
       : h("p", { class: "banner bad", id: "verification" }, `TAMPERED at event #${v.failure.position} ${short(v.failure.event)}: ${v.failure.reason}: ${v.failure.detail}`),
+    h("p", {}, h("button", { type: "button", id: "verify-full", onclick: async (e) => {
+      e.target.disabled = true;
+      announce("Verifying every event again…");
+      await api("/api/audit?verify=full&limit=1");
+      await render();
+      announce("The whole chain was verified again.");
+    } }, "Verify the whole chain again")),
     h("p", {}, h("label", {}, h("input", { type: "checkbox", id: "flagged", checked: query.only === "flagged", onchange: (e) => go("/audit", { only: e.target.checked ? "flagged" : "" }) }),
       " Show only quarantined events")),
     table(["#", "Event", "Kind", "Author", "Seq", "Lamport", "Verdict"], data.items.map((r) => h("tr", { class: r.verdict !== "valid" ? "flagged" : "" },
